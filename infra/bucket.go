@@ -1,0 +1,165 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const bucketType = "aiplatform:infra:Bucket"
+
+// BucketArgs configures a private, encrypted, versioned S3 bucket.
+type BucketArgs struct {
+	// KMSKeyArn encrypts objects (SSE-KMS with a bucket key). When nil the
+	// component creates its own key with rotation on.
+	KMSKeyArn pulumi.StringInput
+	// NoncurrentVersionDays expires old object versions after this many days (default 90).
+	NoncurrentVersionDays int
+	Tags                  map[string]string
+}
+
+func (a BucketArgs) withDefaults() BucketArgs {
+	if a.NoncurrentVersionDays == 0 {
+		a.NoncurrentVersionDays = 90
+	}
+	return a
+}
+
+// Validate reports bad values.
+func (a BucketArgs) Validate() error {
+	if a.NoncurrentVersionDays < 1 {
+		return fmt.Errorf("noncurrentVersionDays: must be >= 1, got %d", a.NoncurrentVersionDays)
+	}
+	return nil
+}
+
+// Bucket is an S3 bucket that holds data the platform cannot lose (models,
+// Pulumi state): versioned, SSE-KMS, all public access blocked, TLS-only, and
+// retained when the stack is destroyed.
+type Bucket struct {
+	pulumi.ResourceState
+
+	Bucket    *s3.BucketV2
+	Name      pulumi.StringOutput
+	Arn       pulumi.StringOutput
+	KMSKeyArn pulumi.StringOutput
+}
+
+// TLSOnlyPolicy denies every request to the bucket that is not over TLS.
+func TLSOnlyPolicy(bucketArn string) PolicyDocument {
+	return NewPolicy(Statement{
+		Sid:       "DenyInsecureTransport",
+		Effect:    "Deny",
+		Principal: map[string]any{"AWS": "*"},
+		Action:    []string{"s3:*"},
+		Resource:  []string{bucketArn, bucketArn + "/*"},
+		Condition: map[string]map[string]any{"Bool": {"aws:SecureTransport": "false"}},
+	})
+}
+
+// NewBucket creates the bucket and its guard rails. The bucket and its key are
+// protected and retained on delete: data buckets are never deleted by a destroy.
+func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulumi.ResourceOption) (*Bucket, error) {
+	if args == nil {
+		args = &BucketArgs{}
+	}
+	a := args.withDefaults()
+	if err := a.Validate(); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", name, err)
+	}
+	b := &Bucket{}
+	if err := ctx.RegisterComponentResource(bucketType, name, b, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(b)
+	keep := []pulumi.ResourceOption{parent, pulumi.Protect(true), pulumi.RetainOnDelete(true)}
+
+	keyArn := a.KMSKeyArn
+	if keyArn == nil {
+		key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
+			Description:          pulumi.Sprintf("Encrypts S3 bucket %s", name),
+			EnableKeyRotation:    pulumi.Bool(true),
+			DeletionWindowInDays: pulumi.Int(30),
+			Tags:                 pulumi.ToStringMap(a.Tags),
+		}, keep...)
+		if err != nil {
+			return nil, err
+		}
+		keyArn = key.Arn
+	}
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
+		BucketPrefix: pulumi.String(name + "-"),
+		Tags:         pulumi.ToStringMap(a.Tags),
+	}, keep...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, parent); err != nil {
+		return nil, err
+	}
+	block, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
+		Bucket:                bucket.ID(),
+		BlockPublicAcls:       pulumi.Bool(true),
+		BlockPublicPolicy:     pulumi.Bool(true),
+		IgnorePublicAcls:      pulumi.Bool(true),
+		RestrictPublicBuckets: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketVersioningV2(ctx, name, &s3.BucketVersioningV2Args{
+		Bucket:                  bucket.ID(),
+		VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
+	}, parent); err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+				SseAlgorithm:   pulumi.String("aws:kms"),
+				KmsMasterKeyId: keyArn,
+			},
+			BucketKeyEnabled: pulumi.Bool(true),
+		}},
+	}, parent); err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name, &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketLifecycleConfigurationV2RuleArray{&s3.BucketLifecycleConfigurationV2RuleArgs{
+			Id:     pulumi.String("expire-noncurrent-versions"),
+			Status: pulumi.String("Enabled"),
+			Filter: &s3.BucketLifecycleConfigurationV2RuleFilterArgs{},
+			NoncurrentVersionExpiration: &s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{
+				NoncurrentDays: pulumi.Int(a.NoncurrentVersionDays),
+			},
+			AbortIncompleteMultipartUpload: &s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{
+				DaysAfterInitiation: pulumi.Int(7),
+			},
+		}},
+	}, parent); err != nil {
+		return nil, err
+	}
+	policy := bucket.Arn.ApplyT(func(arn string) string { return TLSOnlyPolicy(arn).JSON() }).(pulumi.StringOutput)
+	// The policy waits for the public access block so AWS does not judge it before the block exists.
+	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{
+		Bucket: bucket.ID(),
+		Policy: policy,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{block})); err != nil {
+		return nil, err
+	}
+	b.Bucket = bucket
+	b.Name = bucket.Bucket
+	b.Arn = bucket.Arn
+	b.KMSKeyArn = keyArn.ToStringOutput()
+	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"name": bucket.Bucket, "arn": bucket.Arn, "kmsKeyArn": b.KMSKeyArn})
+}
+
+var _ = errors.New

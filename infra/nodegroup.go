@@ -1,0 +1,198 @@
+package infra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const nodeGroupType = "aiplatform:infra:NodeGroup"
+
+// awsNodeGroupType is the resource pulumi-eks creates inside a ManagedNodeGroup.
+const awsNodeGroupType = "aws:eks/nodeGroup:NodeGroup"
+
+// DesiredSizePath is the property the Cluster Autoscaler owns once the group exists.
+const DesiredSizePath = "scalingConfig.desiredSize"
+
+// Managed policies every node role needs; SSM replaces SSH for break-glass access.
+var nodeRolePolicies = []string{
+	"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+	"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+	"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+	"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+}
+
+// NodeGroupArgs configures one managed node group.
+type NodeGroupArgs struct {
+	Cluster     *Cluster
+	ClusterName string
+	Spec        NodeGroupSpec
+	SubnetIDs   pulumi.StringArrayInput
+	Tags        map[string]string
+}
+
+// NodeGroup is an EKS managed node group with its own role and launch template.
+type NodeGroup struct {
+	pulumi.ResourceState
+
+	Spec     NodeGroupSpec
+	RoleArn  pulumi.StringOutput
+	RoleName pulumi.StringOutput
+}
+
+// AutoscalerTags are the Cluster Autoscaler auto-discovery tags, plus the
+// node-template tags it needs to scale a group up from zero (labels, taints,
+// GPU count are otherwise unknown while no node exists).
+func AutoscalerTags(clusterName string, spec NodeGroupSpec) map[string]string {
+	tags := map[string]string{
+		"k8s.io/cluster-autoscaler/enabled":        "true",
+		"k8s.io/cluster-autoscaler/" + clusterName: "owned",
+	}
+	for k, v := range spec.NodeLabels() {
+		tags["k8s.io/cluster-autoscaler/node-template/label/"+k] = v
+	}
+	for _, t := range spec.NodeTaints() {
+		tags["k8s.io/cluster-autoscaler/node-template/taint/"+t.Key] = t.Value + ":" + kubernetesEffect(t.Effect)
+	}
+	if spec.Kind == GPUNodes {
+		tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] = strconv.Itoa(spec.GPUsPerNode)
+	}
+	return tags
+}
+
+// kubernetesEffect spells an EKS taint effect (NO_SCHEDULE) as Kubernetes does (NoSchedule).
+func kubernetesEffect(eksEffect string) string {
+	switch eksEffect {
+	case "NO_SCHEDULE":
+		return "NoSchedule"
+	case "NO_EXECUTE":
+		return "NoExecute"
+	case "PREFER_NO_SCHEDULE":
+		return "PreferNoSchedule"
+	}
+	return eksEffect
+}
+
+// IgnoreScalingChanges keeps `pulumi up` from resetting the desired size that
+// the Cluster Autoscaler set. pulumi-eks v2 has no ignoreScalingChanges option
+// and creates the aws:eks NodeGroup inside its component, so a transform is the
+// only place the option can be added.
+func IgnoreScalingChanges(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
+	if args.Type != awsNodeGroupType {
+		return nil
+	}
+	opts := args.Opts
+	opts.IgnoreChanges = append(append([]string(nil), opts.IgnoreChanges...), DesiredSizePath)
+	return &pulumi.ResourceTransformResult{Props: args.Props, Opts: opts}
+}
+
+// NewNodeGroup creates the node role, a launch template (IMDSv2, encrypted gp3
+// root volume, no SSH key) and the managed node group.
+func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ...pulumi.ResourceOption) (*NodeGroup, error) {
+	if args == nil || args.Cluster == nil {
+		return nil, errors.New("node group " + name + ": a cluster is required")
+	}
+	spec := args.Spec.WithDefaults()
+	if err := spec.Validate("spec"); err != nil {
+		return nil, fmt.Errorf("node group %s: %w", name, err)
+	}
+	ng := &NodeGroup{Spec: spec}
+	if err := ctx.RegisterComponentResource(nodeGroupType, name, ng, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(ng)
+	tags := mergeTags(args.Tags, map[string]string{"node-group": spec.Name})
+
+	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(NewPolicy(Statement{
+			Effect:    "Allow",
+			Principal: map[string]any{"Service": "ec2.amazonaws.com"},
+			Action:    []string{"sts:AssumeRole"},
+		}).JSON()),
+		Description: pulumi.Sprintf("Nodes of group %s in cluster %s", spec.Name, args.ClusterName),
+		Tags:        pulumi.ToStringMap(tags),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	var attachments []pulumi.Resource
+	for i, arn := range nodeRolePolicies {
+		att, err := iam.NewRolePolicyAttachment(ctx, fmt.Sprintf("%s-%d", name, i), &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: pulumi.String(arn),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		attachments = append(attachments, att)
+	}
+
+	instanceTags := pulumi.ToStringMap(mergeTags(tags, map[string]string{"Name": args.ClusterName + "-" + spec.Name}))
+	lt, err := ec2.NewLaunchTemplate(ctx, name, &ec2.LaunchTemplateArgs{
+		NamePrefix:           pulumi.String(args.ClusterName + "-" + spec.Name + "-"),
+		Description:          pulumi.Sprintf("Nodes of group %s", spec.Name),
+		UpdateDefaultVersion: pulumi.Bool(true),
+		MetadataOptions: &ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint:            pulumi.String("enabled"),
+			HttpTokens:              pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(spec.IMDSHopLimit),
+			InstanceMetadataTags:    pulumi.String("disabled"),
+		},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{&ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String("/dev/xvda"),
+			Ebs: &ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+				VolumeSize:          pulumi.Int(spec.DiskSizeGiB),
+				VolumeType:          pulumi.String("gp3"),
+				Encrypted:           pulumi.String("true"),
+				DeleteOnTermination: pulumi.String("true"),
+			},
+		}},
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
+			&ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("instance"), Tags: instanceTags},
+			&ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("volume"), Tags: instanceTags},
+		},
+		Tags: pulumi.ToStringMap(tags),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	var taints awseks.NodeGroupTaintArray
+	for _, t := range spec.NodeTaints() {
+		taints = append(taints, awseks.NodeGroupTaintArgs{Key: pulumi.String(t.Key), Value: pulumi.String(t.Value), Effect: pulumi.String(t.Effect)})
+	}
+	_, err = eks.NewManagedNodeGroup(ctx, name, &eks.ManagedNodeGroupArgs{
+		Cluster:       args.Cluster.EKS,
+		NodeGroupName: pulumi.String(spec.Name),
+		AmiType:       pulumi.String(spec.AMIType()),
+		CapacityType:  pulumi.String(string(spec.Capacity)),
+		InstanceTypes: pulumi.ToStringArray(spec.InstanceTypes),
+		Labels:        pulumi.ToStringMap(spec.NodeLabels()),
+		Taints:        taints,
+		NodeRole:      role,
+		SubnetIds:     args.SubnetIDs,
+		ScalingConfig: &awseks.NodeGroupScalingConfigArgs{
+			MinSize:     pulumi.Int(spec.MinSize),
+			DesiredSize: pulumi.Int(spec.DesiredSize),
+			MaxSize:     pulumi.Int(spec.MaxSize),
+		},
+		LaunchTemplate: &awseks.NodeGroupLaunchTemplateArgs{
+			Id:      lt.ID(),
+			Version: lt.LatestVersion.ApplyT(strconv.Itoa).(pulumi.StringOutput),
+		},
+		Tags: pulumi.ToStringMap(mergeTags(tags, AutoscalerTags(args.ClusterName, spec))),
+	}, parent, pulumi.DependsOn(attachments), pulumi.Transforms([]pulumi.ResourceTransform{IgnoreScalingChanges}))
+	if err != nil {
+		return nil, err
+	}
+	ng.RoleArn = role.Arn
+	ng.RoleName = role.Name
+	return ng, ctx.RegisterResourceOutputs(ng, pulumi.Map{"roleArn": role.Arn})
+}

@@ -1,0 +1,142 @@
+package stacks
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aiplatform/infra/infra"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// Project is the Pulumi project name and the namespace of its config keys.
+const Project = "aiplatform"
+
+// EndpointAccess says who can reach the Kubernetes API server.
+type EndpointAccess string
+
+const (
+	// PrivateEndpoint: only from inside the VPC (or peered networks / VPN).
+	PrivateEndpoint EndpointAccess = "private"
+	// PublicAndPrivateEndpoint: also from the internet, restricted to publicAccessCidrs.
+	PublicAndPrivateEndpoint EndpointAccess = "public-and-private"
+)
+
+// Config is the whole typed stack configuration, loaded once by LoadConfig.
+type Config struct {
+	Stack string `json:"-"`
+	// Region comes from aws:region.
+	Region string `json:"-"`
+
+	ClusterName       string                `json:"clusterName"`
+	KubernetesVersion string                `json:"kubernetesVersion"`
+	VPCCIDR           string                `json:"vpcCidr"`
+	AZCount           int                   `json:"availabilityZoneCount"`
+	NAT               infra.NATMode         `json:"natGateways"`
+	ServiceCIDR       string                `json:"serviceCidr"`
+	EndpointAccess    EndpointAccess        `json:"endpointAccess"`
+	PublicAccessCIDRs []string              `json:"publicAccessCidrs"`
+	AdminRoleARNs     []string              `json:"adminRoleArns"`
+	NodeGroups        []infra.NodeGroupSpec `json:"nodeGroups"`
+	Tags              map[string]string     `json:"tags"`
+
+	Workloads WorkloadsConfig `json:"-"`
+	// Secrets are read with RequireSecret/GetSecret only and never appear in
+	// the plain struct above.
+	Secrets Secrets `json:"-"`
+}
+
+// Secrets holds secret config values as secret outputs.
+type Secrets struct {
+	DockerHubToken      pulumi.StringOutput
+	ArgoCDAdminPassword pulumi.StringOutput
+	// ArgoCDNotificationsToken is the GitHub token (commit statuses) or the
+	// webhook's bearer token of Argo CD notifications.
+	ArgoCDNotificationsToken pulumi.StringOutput
+}
+
+// ctxSource reads the project's config namespace of a running program.
+type ctxSource struct{ ctx *pulumi.Context }
+
+func (s ctxSource) Get(key string) (string, bool) {
+	v, err := config.Try(s.ctx, Project+":"+key)
+	return v, err == nil
+}
+
+// awsRegion is read from the provider's own namespace.
+func awsRegion(src Source) string {
+	if s, ok := src.(ctxSource); ok {
+		return config.Get(s.ctx, "aws:region")
+	}
+	v, _ := src.Get("aws:region")
+	return v
+}
+
+// LoadConfig reads, defaults and validates the stack config. It returns every
+// problem at once, before any resource is registered.
+func LoadConfig(ctx *pulumi.Context) (Config, error) {
+	src := ctxSource{ctx}
+	cfg, err := ParseConfig(ctx.Stack(), awsRegion(src), src)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Secrets = loadSecrets(ctx, cfg)
+	return cfg, nil
+}
+
+// ParseConfig is LoadConfig without a Pulumi context: parse, fill defaults, validate.
+func ParseConfig(stack, region string, src Source) (Config, error) {
+	r := &reader{src: src}
+	cfg := Config{Stack: stack, Region: region}
+	r.str("clusterName", &cfg.ClusterName)
+	r.str("kubernetesVersion", &cfg.KubernetesVersion)
+	r.str("vpcCidr", &cfg.VPCCIDR)
+	r.integer("availabilityZoneCount", &cfg.AZCount)
+	var nat string
+	r.str("natGateways", &nat)
+	cfg.NAT = infra.NATMode(nat)
+	r.str("serviceCidr", &cfg.ServiceCIDR)
+	var access string
+	r.str("endpointAccess", &access)
+	cfg.EndpointAccess = EndpointAccess(access)
+	r.stringList("publicAccessCidrs", &cfg.PublicAccessCIDRs)
+	r.stringList("adminRoleArns", &cfg.AdminRoleARNs)
+	r.object("nodeGroups", &cfg.NodeGroups)
+	r.object("tags", &cfg.Tags)
+	cfg.Workloads = readWorkloads(r)
+	if len(r.errs) > 0 {
+		return Config{}, configError(r.errs)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// configError formats all problems as one readable error.
+func configError(errs []error) error {
+	lines := make([]string, len(errs))
+	for i, e := range errs {
+		lines[i] = "  - " + e.Error()
+	}
+	return fmt.Errorf("invalid stack config (%d problems):\n%s", len(errs), strings.Join(lines, "\n"))
+}
+
+// joinErrors flattens nested errors.Join trees into one list.
+func joinErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, joinErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+var _ = errors.New

@@ -1,0 +1,54 @@
+package stacks
+
+import "github.com/aiplatform/infra/infra"
+
+// Defaults of the scalar keys; Pulumi.yaml declares the same values and a test
+// keeps the two in step.
+const (
+	DefaultKubernetesVersion = "1.33"
+	DefaultVPCCIDR           = "10.0.0.0/16"
+	DefaultAZCount           = 3
+	DefaultServiceCIDR       = "172.20.0.0/16"
+	DefaultNAT               = infra.SingleNAT
+	DefaultEndpointAccess    = PrivateEndpoint
+)
+
+// withDefaults fills only what is unset; it never overrides a configured value.
+func (c Config) withDefaults() Config {
+	if c.ClusterName == "" {
+		c.ClusterName = Project + "-" + c.Stack
+	}
+	if c.KubernetesVersion == "" {
+		c.KubernetesVersion = DefaultKubernetesVersion
+	}
+	if c.VPCCIDR == "" {
+		c.VPCCIDR = DefaultVPCCIDR
+	}
+	if c.AZCount == 0 {
+		c.AZCount = DefaultAZCount
+	}
+	if c.NAT == "" {
+		c.NAT = DefaultNAT
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = DefaultServiceCIDR
+	}
+	if c.EndpointAccess == "" {
+		c.EndpointAccess = DefaultEndpointAccess
+	}
+	if c.NodeGroups == nil {
+		c.NodeGroups = infra.DefaultNodeGroups()
+	}
+	groups := make([]infra.NodeGroupSpec, len(c.NodeGroups))
+	for i, g := range c.NodeGroups {
+		groups[i] = g.WithDefaults()
+	}
+	c.NodeGroups = groups
+	tags := map[string]string{"project": Project, "stack": c.Stack, "managed-by": "pulumi"}
+	for k, v := range c.Tags {
+		tags[k] = v
+	}
+	c.Tags = tags
+	c.Workloads = c.Workloads.withDefaults(c)
+	return c
+}

@@ -1,0 +1,24 @@
+package stacks
+
+import (
+	"github.com/aiplatform/infra/infra"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Platform is what the infra layer hands the workloads layer.
+type Platform struct {
+	// Kubernetes is the one provider every in-cluster resource uses, built from
+	// the cluster's kubeconfig.
+	Kubernetes      *kubernetes.Provider
+	ClusterName     pulumi.StringOutput
+	OIDCProviderArn pulumi.StringOutput
+	// OIDCIssuer is the issuer URL including https://.
+	OIDCIssuer  pulumi.StringOutput
+	VpcID       pulumi.StringOutput
+	Region      string
+	ModelBucket *infra.Bucket
+	// NodeGroups lets workloads depend on capacity existing (e.g. GPU nodes).
+	NodeGroups []*infra.NodeGroup
+	Tags       map[string]string
+}

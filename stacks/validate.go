@@ -1,0 +1,144 @@
+package stacks
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aiplatform/infra/infra"
+)
+
+var (
+	versionPattern = regexp.MustCompile(`^1\.(\d{2})$`)
+	roleARNPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	clusterPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
+)
+
+// Supported EKS minor versions: older ones are out of standard support.
+const (
+	minKubernetesMinor = 30
+	maxKubernetesMinor = 35
+)
+
+// Validate returns every problem of the config, each naming its key and what is allowed.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%s: %s", Project, key, fmt.Sprintf(format, args...)))
+	}
+	if c.Region == "" {
+		errs = append(errs, fmt.Errorf("aws:region: required; set it with `pulumi config set aws:region us-west-2`"))
+	} else if !regionPattern.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("aws:region: %q is not an AWS region like us-west-2", c.Region))
+	}
+	if !clusterPattern.MatchString(c.ClusterName) {
+		bad("clusterName", "%q must be 1-100 letters, digits, - or _, starting with a letter or digit", c.ClusterName)
+	}
+	if m := versionPattern.FindStringSubmatch(c.KubernetesVersion); m == nil {
+		bad("kubernetesVersion", "%q must look like 1.%d (major.minor, no patch)", c.KubernetesVersion, maxKubernetesMinor-2)
+	} else if minor, _ := strconv.Atoi(m[1]); minor < minKubernetesMinor || minor > maxKubernetesMinor {
+		bad("kubernetesVersion", "%q is not a supported EKS version; allowed 1.%d to 1.%d", c.KubernetesVersion, minKubernetesMinor, maxKubernetesMinor)
+	}
+	if c.AZCount < 2 || c.AZCount > 3 {
+		bad("availabilityZoneCount", "must be 2 or 3, got %d", c.AZCount)
+	}
+	switch c.NAT {
+	case infra.SingleNAT, infra.NATPerAZ:
+	default:
+		bad("natGateways", "%q is not one of %s, %s", c.NAT, infra.SingleNAT, infra.NATPerAZ)
+	}
+	vpc, vpcErr := netip.ParsePrefix(c.VPCCIDR)
+	switch {
+	case vpcErr != nil || !vpc.Addr().Is4():
+		bad("vpcCidr", "%q is not an IPv4 CIDR like 10.0.0.0/16", c.VPCCIDR)
+	case vpc.Masked() != vpc:
+		bad("vpcCidr", "%q has host bits set; did you mean %s?", c.VPCCIDR, vpc.Masked())
+	case vpc.Bits() < 16 || vpc.Bits() > 20:
+		bad("vpcCidr", "prefix /%d is not allowed; use /16 to /20 so every AZ gets room for pods", vpc.Bits())
+	case !isPrivateRange(vpc):
+		bad("vpcCidr", "%s is not in an RFC 1918 private range (10/8, 172.16/12, 192.168/16)", vpc)
+	}
+	svc, svcErr := netip.ParsePrefix(c.ServiceCIDR)
+	switch {
+	case svcErr != nil || !svc.Addr().Is4():
+		bad("serviceCidr", "%q is not an IPv4 CIDR like 172.20.0.0/16", c.ServiceCIDR)
+	case svc.Bits() < 12 || svc.Bits() > 24:
+		bad("serviceCidr", "prefix /%d is not allowed; EKS accepts /12 to /24", svc.Bits())
+	case vpcErr == nil && svc.Overlaps(vpc):
+		bad("serviceCidr", "%s overlaps vpcCidr %s; Service IPs must not collide with node and pod IPs", svc, vpc)
+	}
+	errs = append(errs, c.validateEndpoint()...)
+	if len(c.AdminRoleARNs) == 0 {
+		bad("adminRoleArns", "at least one IAM role ARN is required, or nobody can administer the cluster")
+	}
+	for i, arn := range c.AdminRoleARNs {
+		if !roleARNPattern.MatchString(arn) {
+			bad(fmt.Sprintf("adminRoleArns[%d]", i), "%q is not an IAM role ARN like arn:aws:iam::123456789012:role/admin", arn)
+		}
+	}
+	errs = append(errs, joinErrors(infra.ValidateNodeGroups(Project+":nodeGroups", c.NodeGroups))...)
+	for k := range c.Tags {
+		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+			bad("tags", "key %q uses the reserved aws: prefix", k)
+		}
+	}
+	errs = append(errs, c.Workloads.validate(c)...)
+	if len(errs) > 0 {
+		return configError(errs)
+	}
+	return nil
+}
+
+func (c Config) validateEndpoint() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%s: %s", Project, key, fmt.Sprintf(format, args...)))
+	}
+	switch c.EndpointAccess {
+	case PrivateEndpoint:
+		if len(c.PublicAccessCIDRs) > 0 {
+			bad("publicAccessCidrs", "only used with endpointAccess %q; the endpoint is private", PublicAndPrivateEndpoint)
+		}
+	case PublicAndPrivateEndpoint:
+		if len(c.PublicAccessCIDRs) == 0 {
+			bad("publicAccessCidrs", "a public endpoint needs the named CIDRs allowed to reach it (e.g. your VPN egress)")
+		}
+		for i, s := range c.PublicAccessCIDRs {
+			p, err := netip.ParsePrefix(s)
+			key := fmt.Sprintf("publicAccessCidrs[%d]", i)
+			switch {
+			case err != nil || !p.Addr().Is4():
+				bad(key, "%q is not an IPv4 CIDR like 203.0.113.0/24", s)
+			case p.Bits() == 0:
+				bad(key, "%q opens the API server to the whole internet; name the networks that need access", s)
+			case p.Bits() < 8:
+				bad(key, "%q is wider than /8; name the networks that need access", s)
+			case p.Masked() != p:
+				bad(key, "%q has host bits set; did you mean %s?", s, p.Masked())
+			case isPrivateRange(p):
+				bad(key, "%q is private; the public endpoint is reached from public addresses", s)
+			}
+		}
+	default:
+		bad("endpointAccess", "%q is not one of %s, %s", c.EndpointAccess, PrivateEndpoint, PublicAndPrivateEndpoint)
+	}
+	return errs
+}
+
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+}
+
+func isPrivateRange(p netip.Prefix) bool {
+	for _, r := range privateRanges {
+		if r.Bits() <= p.Bits() && r.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,129 @@
+package stacks
+
+import (
+	"github.com/aiplatform/infra/workloads"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// deployWorkloads installs add-ons and AI workloads on the platform and
+// returns the stack outputs they contribute. Order matters:
+//   - everything waits for the node groups (charts wait for their pods);
+//   - the AWS Load Balancer Controller comes first and everything else that
+//     creates Services or Ingresses depends on it, so its webhooks are
+//     serving before they are called.
+func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, error) {
+	w := cfg.Workloads
+	k8s := pulumi.Providers(p.Kubernetes)
+	cluster := workloads.ClusterInfo{
+		Name:            p.ClusterName,
+		OIDCProviderArn: p.OIDCProviderArn,
+		OIDCIssuer:      p.OIDCIssuer,
+		VpcID:           p.VpcID,
+		Region:          p.Region,
+		Tags:            p.Tags,
+	}
+	charts := w.ChartVersions
+	capacity := make([]pulumi.Resource, 0, len(p.NodeGroups))
+	for _, ng := range p.NodeGroups {
+		capacity = append(capacity, ng)
+	}
+	lb, err := workloads.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &workloads.LoadBalancerControllerArgs{
+		Cluster: cluster,
+		Chart:   workloads.LoadBalancerControllerChart.WithVersion(charts.LoadBalancerController),
+	}, k8s, pulumi.DependsOn(capacity))
+	if err != nil {
+		return nil, err
+	}
+	afterLB := pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb))
+
+	if _, err := workloads.NewMetricsServer(ctx, "metrics-server", &workloads.MetricsServerArgs{
+		Chart: workloads.MetricsServerChart.WithVersion(charts.MetricsServer),
+	}, k8s, afterLB); err != nil {
+		return nil, err
+	}
+	devicePlugin, err := workloads.NewDevicePlugin(ctx, "nvidia-device-plugin", &workloads.DevicePluginArgs{
+		Chart: workloads.DevicePluginChart.WithVersion(charts.DevicePlugin),
+	}, k8s, afterLB)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := workloads.NewClusterAutoscaler(ctx, "cluster-autoscaler", &workloads.ClusterAutoscalerArgs{
+		Cluster:           cluster,
+		KubernetesVersion: cfg.KubernetesVersion,
+		Chart:             workloads.ClusterAutoscalerChart.WithVersion(charts.ClusterAutoscaler),
+	}, k8s, afterLB); err != nil {
+		return nil, err
+	}
+	if w.ExternalDNSEnabled() {
+		if _, err := workloads.NewExternalDNS(ctx, "external-dns", &workloads.ExternalDNSArgs{
+			Cluster:       cluster,
+			Domain:        w.Domain,
+			HostedZoneIDs: w.HostedZoneIDs,
+			Policy:        w.ExternalDNSPolicy,
+			OwnerID:       cfg.ClusterName,
+			Chart:         workloads.ExternalDNSChart.WithVersion(charts.ExternalDNS),
+		}, k8s, afterLB); err != nil {
+			return nil, err
+		}
+	}
+
+	outputs := pulumi.Map{}
+	if w.ArgoCD.On() {
+		args := &workloads.ArgoCDArgs{
+			Spec:        w.ArgoCD.ArgoCDSpec,
+			SaltContext: cfg.ClusterName,
+			Chart:       workloads.ArgoCDChart.WithVersion(charts.ArgoCD),
+		}
+		if w.HasSecret(ArgoCDAdminPasswordKey) {
+			args.AdminPassword = cfg.Secrets.ArgoCDAdminPassword
+		}
+		if w.HasSecret(ArgoCDNotificationsTokenKey) {
+			args.NotificationsToken = cfg.Secrets.ArgoCDNotificationsToken
+		}
+		argo, err := workloads.NewArgoCD(ctx, "argocd", args, k8s, afterLB)
+		if err != nil {
+			return nil, err
+		}
+		outputs["argocdUrl"] = argo.URL
+	}
+
+	for _, name := range w.AppNamespaces {
+		if _, err := workloads.NewNamespace(ctx, "ns-"+name, &workloads.NamespaceArgs{Name: name}, k8s, pulumi.DependsOn(capacity)); err != nil {
+			return nil, err
+		}
+	}
+
+	if w.Triton.On() {
+		triton, err := workloads.NewTriton(ctx, "triton", &workloads.TritonArgs{
+			Spec:    w.Triton.TritonSpec,
+			Cluster: cluster,
+			ModelBucket: workloads.BucketRef{
+				Name:      p.ModelBucket.Name,
+				Arn:       p.ModelBucket.Arn,
+				KMSKeyArn: p.ModelBucket.KMSKeyArn,
+			},
+			VPCCIDR: cfg.VPCCIDR,
+		}, k8s, pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, devicePlugin)))
+		if err != nil {
+			return nil, err
+		}
+		outputs["tritonEndpoint"] = triton.Endpoint
+	}
+
+	if spec := w.LDSService; spec != nil {
+		args := &workloads.ServiceArgs{Spec: *spec, VPCCIDR: cfg.VPCCIDR}
+		if w.DockerHubUsername != "" {
+			args.PullCredentials = &workloads.RegistryCredentials{
+				Server:   workloads.DockerHubRegistry,
+				Username: w.DockerHubUsername,
+				Password: cfg.Secrets.DockerHubToken,
+			}
+		}
+		svc, err := workloads.NewService(ctx, "lds-service", args, k8s, afterLB)
+		if err != nil {
+			return nil, err
+		}
+		outputs["ldsServiceUrl"] = svc.URL
+	}
+	return outputs, nil
+}

@@ -1,0 +1,256 @@
+package stacks
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/workloads"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// Secret config keys of the workloads layer (`pulumi config set --secret aiplatform:<key>`).
+const (
+	DockerHubTokenKey           = "dockerHubToken"
+	ArgoCDAdminPasswordKey      = "argocdAdminPassword"
+	ArgoCDNotificationsTokenKey = "argocdNotificationsToken"
+)
+
+var workloadSecretKeys = []string{DockerHubTokenKey, ArgoCDAdminPasswordKey, ArgoCDNotificationsTokenKey}
+
+// DefaultAppNamespaces are created (default-deny) when appNamespaces is unset.
+var DefaultAppNamespaces = []string{"apps"}
+
+// dockerHubUserPattern: Docker Hub user and organisation names.
+var dockerHubUserPattern = regexp.MustCompile(`^[a-z0-9]{4,30}$`)
+
+// WorkloadsConfig configures the add-ons and AI workloads. Everything is
+// optional: a stack with only the infra keys gets the add-ons, Argo CD
+// (cluster-internal) and, when a GPU node group exists, Triton on an
+// internal NLB. ExternalDNS runs only when hostedZoneIds are set, the Docker
+// Hub pull secret only when dockerHubUsername is set, and the lds-service
+// only when ldsService is set.
+type WorkloadsConfig struct {
+	// Domain names the workloads' hosts (<app>.<domain>) and limits ExternalDNS.
+	Domain string `json:"domain"`
+	// HostedZoneIDs are the Route 53 zones ExternalDNS may change; none: no ExternalDNS.
+	HostedZoneIDs     []string            `json:"hostedZoneIds"`
+	ExternalDNSPolicy workloads.DNSPolicy `json:"externalDnsPolicy"`
+	// CertificateARN is the ACM certificate load balancers terminate TLS with.
+	CertificateARN    string                  `json:"certificateArn"`
+	AppNamespaces     []string                `json:"appNamespaces"`
+	DockerHubUsername string                  `json:"dockerHubUsername"`
+	ChartVersions     workloads.ChartVersions `json:"chartVersions"`
+	ArgoCD            ArgoCDConfig            `json:"argocd"`
+	Triton            TritonConfig            `json:"triton"`
+	// LDSService is the lds-service; nil: not deployed.
+	LDSService *workloads.ServiceSpec `json:"ldsService"`
+
+	// secrets records which secret keys are set (their values are read only by loadSecrets).
+	secrets map[string]bool
+}
+
+// ArgoCDConfig is the argocd key: Argo CD's spec plus whether to install it.
+type ArgoCDConfig struct {
+	Enabled *bool `json:"enabled,omitempty"`
+	workloads.ArgoCDSpec
+}
+
+// TritonConfig is the triton key: Triton's spec plus whether to deploy it.
+type TritonConfig struct {
+	Enabled *bool `json:"enabled,omitempty"`
+	workloads.TritonSpec
+}
+
+// On reports whether Argo CD is installed.
+func (a ArgoCDConfig) On() bool { return a.Enabled == nil || *a.Enabled }
+
+// On reports whether Triton is deployed.
+func (t TritonConfig) On() bool { return t.Enabled != nil && *t.Enabled }
+
+// ExternalDNSEnabled reports whether ExternalDNS manages records.
+func (w WorkloadsConfig) ExternalDNSEnabled() bool { return len(w.HostedZoneIDs) > 0 }
+
+// HasSecret reports whether the secret config key is set.
+func (w WorkloadsConfig) HasSecret(key string) bool { return w.secrets[key] }
+
+func readWorkloads(r *reader) WorkloadsConfig {
+	var w WorkloadsConfig
+	r.str("domain", &w.Domain)
+	r.stringList("hostedZoneIds", &w.HostedZoneIDs)
+	var policy string
+	r.str("externalDnsPolicy", &policy)
+	w.ExternalDNSPolicy = workloads.DNSPolicy(policy)
+	r.str("certificateArn", &w.CertificateARN)
+	r.stringList("appNamespaces", &w.AppNamespaces)
+	r.str("dockerHubUsername", &w.DockerHubUsername)
+	r.object("chartVersions", &w.ChartVersions)
+	r.object("argocd", &w.ArgoCD)
+	r.object("triton", &w.Triton)
+	r.object("ldsService", &w.LDSService)
+	w.secrets = map[string]bool{}
+	for _, key := range workloadSecretKeys {
+		// Only presence is recorded here; the value stays out of the plain config.
+		if _, ok := r.src.Get(key); ok {
+			w.secrets[key] = true
+		}
+	}
+	return w
+}
+
+func (w WorkloadsConfig) withDefaults(c Config) WorkloadsConfig {
+	if w.ExternalDNSPolicy == "" {
+		w.ExternalDNSPolicy = workloads.UpsertOnly
+	}
+	if w.AppNamespaces == nil {
+		w.AppNamespaces = append([]string(nil), DefaultAppNamespaces...)
+	}
+	w.ChartVersions = w.ChartVersions.WithDefaults()
+	d := workloads.Defaults{Domain: w.Domain, CertificateARN: w.CertificateARN}
+	if w.ArgoCD.Enabled == nil {
+		on := true
+		w.ArgoCD.Enabled = &on
+	}
+	w.ArgoCD.ArgoCDSpec = w.ArgoCD.ArgoCDSpec.WithDefaults(d)
+	if w.Triton.Enabled == nil {
+		// Triton needs GPU capacity; without a GPU group it is off unless asked for.
+		on := hasGPUNodes(c.NodeGroups)
+		w.Triton.Enabled = &on
+	}
+	w.Triton.TritonSpec = w.Triton.TritonSpec.WithDefaults(d)
+	if w.LDSService != nil {
+		s := w.LDSService.WithDefaults(d)
+		w.LDSService = &s
+	}
+	if w.secrets == nil {
+		w.secrets = map[string]bool{}
+	}
+	return w
+}
+
+func hasGPUNodes(groups []infra.NodeGroupSpec) bool {
+	for _, g := range groups {
+		if g.Kind == infra.GPUNodes {
+			return true
+		}
+	}
+	return false
+}
+
+func (w WorkloadsConfig) validate(c Config) []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%s: %s", Project, key, fmt.Sprintf(format, args...)))
+	}
+	secretHint := func(key string) string {
+		return fmt.Sprintf("set it with `pulumi config set --secret %s:%s`", Project, key)
+	}
+	if w.Domain != "" && !workloads.IsHostname(w.Domain) {
+		bad("domain", "%q is not a lowercase DNS name like ai.example.com", w.Domain)
+	}
+	if len(w.HostedZoneIDs) > 0 && w.Domain == "" {
+		bad("domain", "required with hostedZoneIds: ExternalDNS only manages names under the domain")
+	}
+	seenZone := map[string]bool{}
+	for i, z := range w.HostedZoneIDs {
+		if !workloads.IsHostedZoneID(z) {
+			bad(fmt.Sprintf("hostedZoneIds[%d]", i), "%q is not a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ", z)
+		}
+		if seenZone[z] {
+			bad(fmt.Sprintf("hostedZoneIds[%d]", i), "%q is listed twice", z)
+		}
+		seenZone[z] = true
+	}
+	switch w.ExternalDNSPolicy {
+	case workloads.UpsertOnly:
+	case workloads.Sync:
+		if len(w.HostedZoneIDs) == 0 {
+			bad("externalDnsPolicy", "%q only applies with hostedZoneIds", w.ExternalDNSPolicy)
+		}
+	default:
+		bad("externalDnsPolicy", "%q is not one of %s, %s (sync also deletes records; opt in deliberately)", w.ExternalDNSPolicy, workloads.UpsertOnly, workloads.Sync)
+	}
+	if w.CertificateARN != "" && !workloads.IsCertificateARN(w.CertificateARN) {
+		bad("certificateArn", "%q is not an ACM certificate ARN like arn:aws:acm:us-west-2:123456789012:certificate/<uuid>", w.CertificateARN)
+	}
+	if w.DockerHubUsername != "" && !dockerHubUserPattern.MatchString(w.DockerHubUsername) {
+		bad("dockerHubUsername", "%q is not a Docker Hub user name (4-30 lowercase letters and digits)", w.DockerHubUsername)
+	}
+	if w.DockerHubUsername != "" && !w.HasSecret(DockerHubTokenKey) {
+		bad(DockerHubTokenKey, "required with dockerHubUsername; %s", secretHint(DockerHubTokenKey))
+	}
+	if w.DockerHubUsername == "" && w.HasSecret(DockerHubTokenKey) {
+		bad("dockerHubUsername", "required with %s:%s, which is set", Project, DockerHubTokenKey)
+	}
+	errs = append(errs, joinErrors(w.ChartVersions.Validate(Project+":chartVersions"))...)
+
+	// Namespaces: valid, not reserved, and each owned by exactly one user.
+	owners := map[string]string{}
+	claim := func(ns, key string) {
+		if prev, ok := owners[ns]; ok {
+			bad(key, "namespace %q is already used by %s", ns, prev)
+			return
+		}
+		owners[ns] = Project + ":" + key
+	}
+	for i, ns := range w.AppNamespaces {
+		key := fmt.Sprintf("appNamespaces[%d]", i)
+		switch {
+		case !infra.IsDNSLabel(ns):
+			bad(key, "%q is not a namespace name (lowercase DNS label)", ns)
+		case workloads.IsReservedNamespace(ns):
+			bad(key, "%q is reserved for the cluster or its add-ons", ns)
+		default:
+			claim(ns, key)
+		}
+	}
+
+	hosts := map[string]string{}
+	if w.ArgoCD.On() {
+		errs = append(errs, joinErrors(w.ArgoCD.ArgoCDSpec.Validate(Project+":argocd"))...)
+		if n := w.ArgoCD.Notifications; n != nil && n.Kind == workloads.GitHubCommitStatus && !w.HasSecret(ArgoCDNotificationsTokenKey) {
+			bad(ArgoCDNotificationsTokenKey, "GitHub commit statuses need a token with repo:status scope; %s", secretHint(ArgoCDNotificationsTokenKey))
+		}
+		hosts["argocd.host"] = w.ArgoCD.Host
+	}
+	if w.Triton.On() {
+		errs = append(errs, joinErrors(w.Triton.TritonSpec.Validate(Project+":triton"))...)
+		if !hasGPUNodes(c.NodeGroups) {
+			bad("triton.enabled", "Triton needs GPU nodes: add a node group of kind gpu to %s:nodeGroups, or set triton.enabled to false", Project)
+		}
+		claim(w.Triton.Namespace, "triton.namespace")
+		hosts["triton.host"] = w.Triton.Host
+	}
+	if s := w.LDSService; s != nil {
+		errs = append(errs, joinErrors(s.Validate(Project+":ldsService"))...)
+		claim(s.Namespace, "ldsService.namespace")
+		hosts["ldsService.host"] = s.Host
+	}
+	if w.ExternalDNSEnabled() && w.Domain != "" {
+		for key, host := range hosts {
+			if host != "" && host != w.Domain && !strings.HasSuffix(host, "."+w.Domain) {
+				bad(key, "%q is outside aiplatform:domain %q; ExternalDNS would not publish it", host, w.Domain)
+			}
+		}
+	}
+	return errs
+}
+
+// loadSecrets reads the secret config values the workloads need. Presence
+// was checked by validate, so RequireSecret cannot fail here.
+func loadSecrets(ctx *pulumi.Context, c Config) Secrets {
+	w := c.Workloads
+	var s Secrets
+	if w.HasSecret(DockerHubTokenKey) {
+		s.DockerHubToken = config.RequireSecret(ctx, Project+":"+DockerHubTokenKey)
+	}
+	if w.HasSecret(ArgoCDAdminPasswordKey) {
+		s.ArgoCDAdminPassword = config.RequireSecret(ctx, Project+":"+ArgoCDAdminPasswordKey)
+	}
+	if w.HasSecret(ArgoCDNotificationsTokenKey) {
+		s.ArgoCDNotificationsToken = config.RequireSecret(ctx, Project+":"+ArgoCDNotificationsTokenKey)
+	}
+	return s
+}
