@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -161,5 +160,3 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 	b.KMSKeyArn = keyArn.ToStringOutput()
 	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"name": bucket.Bucket, "arn": bucket.Arn, "kmsKeyArn": b.KMSKeyArn})
 }
-
-var _ = errors.New

@@ -16,8 +16,11 @@ const clusterType = "aiplatform:infra:Cluster"
 // ControlPlaneLogTypes are every EKS control-plane log type; all are shipped to CloudWatch.
 var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
-// ClusterAdminPolicyArn is the EKS access policy granted to admin roles.
-const ClusterAdminPolicyArn = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+// EKS access policies granted through access entries.
+const (
+	ClusterAdminPolicyArn = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+	ClusterViewPolicyArn  = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+)
 
 // ClusterArgs configures the EKS control plane.
 type ClusterArgs struct {
@@ -32,7 +35,10 @@ type ClusterArgs struct {
 	PublicAccessCIDRs []string
 	// AdminRoleArns get cluster-admin through EKS access entries.
 	AdminRoleArns []string
-	Tags          map[string]string
+	// ViewerRoleArns get read-only access (e.g. the CI preview role, which
+	// runs pull-request code and must never be admin).
+	ViewerRoleArns []string
+	Tags           map[string]string
 }
 
 // Validate reports every problem of the args.
@@ -74,21 +80,26 @@ type Cluster struct {
 	SecretsKMSKeyArn pulumi.StringOutput
 }
 
-// AccessEntries grants each admin role the cluster-admin access policy.
-func AccessEntries(adminRoleArns []string) map[string]eks.AccessEntryArgs {
-	entries := make(map[string]eks.AccessEntryArgs, len(adminRoleArns))
-	for i, arn := range adminRoleArns {
-		entries[fmt.Sprintf("admin-%d", i)] = eks.AccessEntryArgs{
-			PrincipalArn: pulumi.String(arn),
-			Type:         eks.AccessEntryTypeStandard,
-			AccessPolicies: map[string]eks.AccessPolicyAssociationInput{
-				"cluster-admin": eks.AccessPolicyAssociationArgs{
-					PolicyArn:   pulumi.String(ClusterAdminPolicyArn),
-					AccessScope: awsAccessScope("cluster"),
+// AccessEntries grants admin roles the cluster-admin and viewer roles the
+// view access policy, both cluster-wide.
+func AccessEntries(adminRoleArns, viewerRoleArns []string) map[string]eks.AccessEntryArgs {
+	entries := make(map[string]eks.AccessEntryArgs, len(adminRoleArns)+len(viewerRoleArns))
+	add := func(prefix, policy string, arns []string) {
+		for i, arn := range arns {
+			entries[fmt.Sprintf("%s-%d", prefix, i)] = eks.AccessEntryArgs{
+				PrincipalArn: pulumi.String(arn),
+				Type:         eks.AccessEntryTypeStandard,
+				AccessPolicies: map[string]eks.AccessPolicyAssociationInput{
+					prefix: eks.AccessPolicyAssociationArgs{
+						PolicyArn:   pulumi.String(policy),
+						AccessScope: awseks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String("cluster")},
+					},
 				},
-			},
+			}
 		}
 	}
+	add("admin", ClusterAdminPolicyArn, adminRoleArns)
+	add("viewer", ClusterViewPolicyArn, viewerRoleArns)
 	return entries
 }
 
@@ -134,7 +145,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		NodeAssociatePublicIpAddress:    &noPublicIP,
 		SkipDefaultNodeGroup:            &skipDefault,
 		AuthenticationMode:              &mode,
-		AccessEntries:                   AccessEntries(args.AdminRoleArns),
+		AccessEntries:                   AccessEntries(args.AdminRoleArns, args.ViewerRoleArns),
 		CreateOidcProvider:              pulumi.Bool(false), // created below so its ARN is a plain output
 		EncryptionConfigKeyArn:          key.Arn,
 		EnabledClusterLogTypes:          pulumi.ToStringArray(ControlPlaneLogTypes),
@@ -171,8 +182,4 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		"oidcProviderArn": c.OIDCProviderArn,
 		"oidcIssuer":      c.OIDCIssuer,
 	})
-}
-
-func awsAccessScope(scope string) awseks.AccessPolicyAssociationAccessScopeArgs {
-	return awseks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String(scope)}
 }

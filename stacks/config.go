@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -38,6 +37,7 @@ type Config struct {
 	EndpointAccess    EndpointAccess        `json:"endpointAccess"`
 	PublicAccessCIDRs []string              `json:"publicAccessCidrs"`
 	AdminRoleARNs     []string              `json:"adminRoleArns"`
+	ViewerRoleARNs    []string              `json:"viewerRoleArns"`
 	NodeGroups        []infra.NodeGroupSpec `json:"nodeGroups"`
 	Tags              map[string]string     `json:"tags"`
 
@@ -102,6 +102,7 @@ func ParseConfig(stack, region string, src Source) (Config, error) {
 	cfg.EndpointAccess = EndpointAccess(access)
 	r.stringList("publicAccessCidrs", &cfg.PublicAccessCIDRs)
 	r.stringList("adminRoleArns", &cfg.AdminRoleARNs)
+	r.stringList("viewerRoleArns", &cfg.ViewerRoleARNs)
 	r.object("nodeGroups", &cfg.NodeGroups)
 	r.object("tags", &cfg.Tags)
 	cfg.Workloads = readWorkloads(r)
@@ -138,5 +139,3 @@ func joinErrors(err error) []error {
 	}
 	return []error{err}
 }
-
-var _ = errors.New

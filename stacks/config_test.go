@@ -75,6 +75,8 @@ func TestBadConfig(t *testing.T) {
 		want string
 	}{
 		{"no admin roles", map[string]string{"adminRoleArns": `[]`}, "aiplatform:adminRoleArns: at least one IAM role ARN is required"},
+		{"viewer not a role", map[string]string{"viewerRoleArns": `["ci-preview"]`}, `aiplatform:viewerRoleArns[0]: "ci-preview" is not an IAM role ARN`},
+		{"viewer is also admin", map[string]string{"viewerRoleArns": admin}, `aiplatform:viewerRoleArns[0]: "arn:aws:iam::123456789012:role/admin" is already in adminRoleArns`},
 		{"admin is a user", map[string]string{"adminRoleArns": `["arn:aws:iam::123456789012:user/bob"]`}, `aiplatform:adminRoleArns[0]: "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN`},
 		{"admin roles not a list", map[string]string{"adminRoleArns": `"arn:aws:iam::123456789012:role/a"`}, "aiplatform:adminRoleArns: cannot parse a list of strings"},
 		{"missing region", map[string]string{"aws:region": ""}, "aws:region: required"},

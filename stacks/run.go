@@ -80,6 +80,7 @@ func deployInfra(ctx *pulumi.Context, cfg Config, zones []string) (*Platform, er
 		ServiceCIDR:       cfg.ServiceCIDR,
 		PublicAccessCIDRs: publicCIDRs,
 		AdminRoleArns:     cfg.AdminRoleARNs,
+		ViewerRoleArns:    cfg.ViewerRoleARNs,
 		Tags:              cfg.Tags,
 	})
 	if err != nil {

@@ -74,9 +74,19 @@ func (c Config) Validate() error {
 	if len(c.AdminRoleARNs) == 0 {
 		bad("adminRoleArns", "at least one IAM role ARN is required, or nobody can administer the cluster")
 	}
+	admins := map[string]bool{}
 	for i, arn := range c.AdminRoleARNs {
+		admins[arn] = true
 		if !roleARNPattern.MatchString(arn) {
 			bad(fmt.Sprintf("adminRoleArns[%d]", i), "%q is not an IAM role ARN like arn:aws:iam::123456789012:role/admin", arn)
+		}
+	}
+	for i, arn := range c.ViewerRoleARNs {
+		switch {
+		case !roleARNPattern.MatchString(arn):
+			bad(fmt.Sprintf("viewerRoleArns[%d]", i), "%q is not an IAM role ARN like arn:aws:iam::123456789012:role/ci-preview", arn)
+		case admins[arn]:
+			bad(fmt.Sprintf("viewerRoleArns[%d]", i), "%q is already in adminRoleArns; a role has one access entry", arn)
 		}
 	}
 	errs = append(errs, joinErrors(infra.ValidateNodeGroups(Project+":nodeGroups", c.NodeGroups))...)

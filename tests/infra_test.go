@@ -116,8 +116,10 @@ func TestClusterIsPrivateEncryptedAndAuditable(t *testing.T) {
 	entry := path(c, "accessEntries", "admin-0").(map[string]any)
 	require.Equal(t, adminRole, entry["principalArn"])
 	require.Equal(t, "STANDARD", entry["type"])
-	require.Equal(t, infra.ClusterAdminPolicyArn, path(entry, "accessPolicies", "cluster-admin", "policyArn"))
-	require.Equal(t, "cluster", path(entry, "accessPolicies", "cluster-admin", "accessScope", "type"))
+	require.Equal(t, infra.ClusterAdminPolicyArn, path(entry, "accessPolicies", "admin", "policyArn"))
+	require.Equal(t, "cluster", path(entry, "accessPolicies", "admin", "accessScope", "type"))
+
+	require.Len(t, c["accessEntries"], 1, "only the configured admin has access by default")
 
 	oidc := plain(find(t, rec, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cluster").Inputs)
 	require.Equal(t, mocks.OIDCIssuer, oidc["url"], "the provider trusts the cluster's own issuer")
@@ -338,4 +340,16 @@ func TestChildrenAreParentedToTheirComponent(t *testing.T) {
 			require.True(t, components[r.Parent], "%s %s is not parented to a component (parent %q)", r.Type, r.Name, r.Parent)
 		}
 	}
+}
+
+func TestViewerRolesGetReadOnlyAccess(t *testing.T) {
+	viewer := "arn:aws:iam::123456789012:role/ci-preview"
+	rec := runProgram(t, with(baseConfig(), "aiplatform:viewerRoleArns", `["`+viewer+`"]`))
+	c := plain(find(t, rec, eksType, "cluster").Inputs)
+	entry := path(c, "accessEntries", "viewer-0").(map[string]any)
+	require.Equal(t, viewer, entry["principalArn"])
+	require.Equal(t, map[string]any{"viewer": map[string]any{
+		"policyArn": infra.ClusterViewPolicyArn, "accessScope": map[string]any{"type": "cluster"},
+	}}, entry["accessPolicies"], "a viewer must get the view policy and nothing else")
+	require.Equal(t, adminRole, path(c, "accessEntries", "admin-0", "principalArn"))
 }

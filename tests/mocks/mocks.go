@@ -154,14 +154,14 @@ func fill(typ, name, id string, outs resource.PropertyMap) {
 	case "aws:ec2/eip:Eip":
 		set("publicIp", "203.0.113.10")
 		set("allocationId", "eipalloc-"+name)
-	case "aws:iam/role:Role", "aws:iam/policy:Policy", "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+	case "aws:iam/role:Role":
 		set("name", name)
-		kind := strings.ToLower(strings.TrimSuffix(strings.Split(strings.Split(typ, ":")[1], "/")[1], ""))
-		if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider" {
-			set("arn", "arn:aws:iam::"+AccountID+":oidc-provider/"+strings.TrimPrefix(OIDCIssuer, "https://"))
-		} else {
-			set("arn", fmt.Sprintf("arn:aws:iam::%s:%s/%s", AccountID, kind, name))
-		}
+		set("arn", "arn:aws:iam::"+AccountID+":role/"+name)
+	case "aws:iam/policy:Policy":
+		set("name", name)
+		set("arn", "arn:aws:iam::"+AccountID+":policy/"+name)
+	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+		set("arn", "arn:aws:iam::"+AccountID+":oidc-provider/"+strings.TrimPrefix(OIDCIssuer, "https://"))
 	case "aws:kms/key:Key":
 		set("keyId", "key-"+name)
 		set("arn", "arn:aws:kms:"+Region+":"+AccountID+":key/key-"+name)
