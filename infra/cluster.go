@@ -16,6 +16,10 @@ const clusterType = "aiplatform:infra:Cluster"
 // ControlPlaneLogTypes are every EKS control-plane log type; all are shipped to CloudWatch.
 var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
+// VpcCniConfiguration turns on the VPC CNI's NetworkPolicy enforcement, without
+// which the workloads' default-deny policies would be accepted but ignored.
+const VpcCniConfiguration = `{"enableNetworkPolicy":"true"}`
+
 // EKS access policies granted through access entries.
 const (
 	ClusterAdminPolicyArn = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -136,6 +140,9 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	mode := eks.AuthenticationModeApi
 	noPublicIP := false
 	skipDefault := true
+	// The VPC CNI is the EKS managed add-on below (pulumi-eks's own CNI
+	// manifest cannot turn on network policy enforcement).
+	defaultCNI := true
 	clusterArgs := &eks.ClusterArgs{
 		Name:                            pulumi.String(args.ClusterName),
 		Version:                         pulumi.String(args.KubernetesVersion),
@@ -144,6 +151,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		PrivateSubnetIds:                args.PrivateSubnetIDs,
 		NodeAssociatePublicIpAddress:    &noPublicIP,
 		SkipDefaultNodeGroup:            &skipDefault,
+		UseDefaultVpcCni:                &defaultCNI,
 		AuthenticationMode:              &mode,
 		AccessEntries:                   AccessEntries(args.AdminRoleArns, args.ViewerRoleArns),
 		CreateOidcProvider:              pulumi.Bool(false), // created below so its ARN is a plain output
@@ -159,6 +167,16 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 	cluster, err := eks.NewCluster(ctx, name, clusterArgs, parent)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := awseks.NewAddon(ctx, name+"-vpc-cni", &awseks.AddonArgs{
+		ClusterName:              cluster.EksCluster.Name(),
+		AddonName:                pulumi.String("vpc-cni"),
+		ConfigurationValues:      pulumi.String(VpcCniConfiguration),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
+		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+		Tags:                     pulumi.ToStringMap(args.Tags),
+	}, parent); err != nil {
 		return nil, err
 	}
 	issuer := cluster.EksCluster.Identities().Index(pulumi.Int(0)).Oidcs().Index(pulumi.Int(0)).Issuer().Elem()

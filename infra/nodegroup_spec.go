@@ -33,6 +33,7 @@ const (
 	GPUTaintEffect             = "NO_SCHEDULE"
 	NodeKindLabel              = "aiplatform.io/node-kind"
 	CriticalAddonsOnlyTaintKey = "CriticalAddonsOnly"
+	AcceleratorLabel           = "k8s.amazonaws.com/accelerator"
 )
 
 // AMI types of EKS managed node groups (Amazon Linux 2023).
@@ -109,6 +110,9 @@ func (s NodeGroupSpec) NodeLabels() map[string]string {
 	labels := mergeTags(s.Labels, map[string]string{NodeKindLabel: string(s.Kind)})
 	if s.Kind == GPUNodes {
 		labels["nvidia.com/gpu.present"] = "true"
+		// The Cluster Autoscaler's AWS provider recognises GPU nodes by this
+		// label, so it waits for the device plugin instead of scaling up again.
+		labels[AcceleratorLabel] = "nvidia"
 	}
 	return labels
 }

@@ -30,6 +30,7 @@ func TestNodeGroupSpecDerived(t *testing.T) {
 	require.Equal(t, "AL2023_x86_64_NVIDIA", gpu.AMIType())
 	require.Equal(t, []Taint{{"nvidia.com/gpu", "true", "NO_SCHEDULE"}}, gpu.NodeTaints())
 	require.Equal(t, "gpu", gpu.NodeLabels()[NodeKindLabel])
+	require.Equal(t, "nvidia", gpu.NodeLabels()[AcceleratorLabel])
 	require.Equal(t, 1, gpu.IMDSHopLimit)
 	require.Equal(t, 200, gpu.DiskSizeGiB)
 

@@ -28,12 +28,20 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 		"natGateways":           string(goDefaults.NAT),
 		"serviceCidr":           goDefaults.ServiceCIDR,
 		"endpointAccess":        string(goDefaults.EndpointAccess),
+		"domain":                goDefaults.Workloads.Domain,
+		"certificateArn":        goDefaults.Workloads.CertificateARN,
+		"dockerHubUsername":     goDefaults.Workloads.DockerHubUsername,
+		"externalDnsPolicy":     string(goDefaults.Workloads.ExternalDNSPolicy),
+		"appNamespaces":         goDefaults.Workloads.AppNamespaces,
+		"publicAccessCidrs":     goDefaults.PublicAccessCIDRs,
+		"viewerRoleArns":        goDefaults.ViewerRoleARNs,
+		"hostedZoneIds":         goDefaults.Workloads.HostedZoneIDs,
 	}
 	for key, value := range want {
 		declared, ok := proj.Config[Project+":"+key]
 		require.True(t, ok, "Pulumi.yaml does not declare %s:%s", Project, key)
 		require.NotEmpty(t, declared.Description, "%s needs a description", key)
-		require.Equal(t, fmt.Sprint(value), fmt.Sprint(declared.Default), "default of %s", key)
+		require.Equal(t, normalize(value), normalize(declared.Default), "default of %s", key)
 	}
 	for key, declared := range proj.Config {
 		require.NotEmpty(t, declared.Description, "%s needs a description", key)
@@ -62,4 +70,21 @@ func TestDevStackConfigIsValid(t *testing.T) {
 		require.False(t, strings.Contains(lower, "password") || strings.Contains(lower, "token"),
 			"%s looks like a secret but is stored in plain text", k)
 	}
+}
+
+// normalize prints nil and empty lists alike, and lists of any element type alike.
+func normalize(v any) string {
+	switch list := v.(type) {
+	case nil:
+		return "[]"
+	case []string:
+		if len(list) == 0 {
+			return "[]"
+		}
+	case []any:
+		if len(list) == 0 {
+			return "[]"
+		}
+	}
+	return fmt.Sprint(v)
 }

@@ -93,7 +93,7 @@ func readWorkloads(r *reader) WorkloadsConfig {
 	w.secrets = map[string]bool{}
 	for _, key := range workloadSecretKeys {
 		// Only presence is recorded here; the value stays out of the plain config.
-		if _, ok := r.src.Get(key); ok {
+		if v, ok := r.src.Get(key); ok && strings.TrimSpace(v) != "" {
 			w.secrets[key] = true
 		}
 	}

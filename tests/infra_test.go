@@ -125,6 +125,12 @@ func TestClusterIsPrivateEncryptedAndAuditable(t *testing.T) {
 	require.Equal(t, mocks.OIDCIssuer, oidc["url"], "the provider trusts the cluster's own issuer")
 	require.Equal(t, []any{"sts.amazonaws.com"}, oidc["clientIdLists"])
 
+	require.Equal(t, true, c["useDefaultVpcCni"], "pulumi-eks must not install its own CNI next to the add-on")
+	cni := plain(find(t, rec, "aws:eks/addon:Addon", "cluster-vpc-cni").Inputs)
+	require.Equal(t, "vpc-cni", cni["addonName"])
+	require.Equal(t, "aiplatform-dev", cni["clusterName"])
+	require.JSONEq(t, `{"enableNetworkPolicy":"true"}`, cni["configurationValues"].(string), "NetworkPolicies must be enforced")
+
 	provider := find(t, rec, "pulumi:providers:kubernetes", "cluster")
 	require.True(t, provider.Inputs["kubeconfig"].IsSecret(), "the kubeconfig must stay secret")
 }
@@ -192,6 +198,7 @@ func TestNodeGroups(t *testing.T) {
 	require.Equal(t, "AL2023_x86_64_NVIDIA", gpu["amiType"])
 	require.Equal(t, []any{map[string]any{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}}, gpu["taints"])
 	require.Equal(t, "gpu", path(gpu, "labels", infra.NodeKindLabel))
+	require.Equal(t, "nvidia", path(gpu, "labels", "k8s.amazonaws.com/accelerator"))
 	require.Equal(t, 0.0, path(gpu, "scalingConfig", "minSize"), "GPU nodes scale to zero")
 	require.Equal(t, 0.0, path(gpu, "scalingConfig", "desiredSize"))
 	require.Equal(t, "true:NoSchedule", path(gpu, "tags", "k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu"))

@@ -230,7 +230,14 @@ func Run(config map[string]string, program pulumi.RunFunc) (*Recorder, error) {
 	defer os.Unsetenv("PULUMI_CONFIG")
 	rec := &Recorder{}
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		// The fixture stands for the cluster the program creates, so it carries
+		// the name the program gives it.
+		name := config[Project+":clusterName"]
+		if name == "" {
+			name = Project + "-" + Stack
+		}
 		fixture, err := awseks.NewCluster(ctx, FixtureName, &awseks.ClusterArgs{
+			Name:      pulumi.String(name),
 			RoleArn:   pulumi.String("arn:aws:iam::" + AccountID + ":role/fixture"),
 			VpcConfig: &awseks.ClusterVpcConfigArgs{},
 		})

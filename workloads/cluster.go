@@ -1,0 +1,92 @@
+// Package workloads installs the cluster add-ons (device plugin, metrics,
+// autoscaling, load balancing, DNS, GitOps) and the AI workloads (Triton, the
+// lds-service) as typed Pulumi components. Every in-cluster resource goes
+// through the one Kubernetes provider the caller passes with
+// pulumi.Providers(...); add-ons come from pinned official Helm charts, the
+// workloads are typed Kubernetes resources.
+package workloads
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ClusterInfo is what add-ons need to know about the cluster they run in.
+type ClusterInfo struct {
+	Name            pulumi.StringInput
+	OIDCProviderArn pulumi.StringInput
+	// OIDCIssuer is the issuer URL, with or without https://.
+	OIDCIssuer pulumi.StringInput
+	VpcID      pulumi.StringInput
+	Region     string
+	Tags       map[string]string
+}
+
+// Validate reports every missing field at once.
+func (c ClusterInfo) Validate() error {
+	var errs []error
+	if c.Name == nil {
+		errs = append(errs, errors.New("cluster.name: required"))
+	}
+	if c.OIDCProviderArn == nil {
+		errs = append(errs, errors.New("cluster.oidcProviderArn: required"))
+	}
+	if c.OIDCIssuer == nil {
+		errs = append(errs, errors.New("cluster.oidcIssuer: required"))
+	}
+	if c.Region == "" {
+		errs = append(errs, errors.New("cluster.region: required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Partition is the AWS partition of the cluster's region, for building ARNs.
+func (c ClusterInfo) Partition() string { return partitionOf(c.Region) }
+
+func partitionOf(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// dnsSuffix is the AWS DNS suffix of the partition (for service principals like s3.<region>.<suffix>).
+func dnsSuffix(region string) string {
+	if strings.HasPrefix(region, "cn-") {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
+}
+
+// Kubernetes labels every workload resource carries.
+const (
+	labelName      = "app.kubernetes.io/name"
+	labelInstance  = "app.kubernetes.io/instance"
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	labelPartOf    = "app.kubernetes.io/part-of"
+)
+
+func appLabels(app, instance string) pulumi.StringMap {
+	return pulumi.StringMap{labelName: pulumi.String(app), labelInstance: pulumi.String(instance)}
+}
+
+func commonLabels(app, instance string) pulumi.StringMap {
+	l := appLabels(app, instance)
+	l[labelManagedBy] = pulumi.String("pulumi")
+	l[labelPartOf] = pulumi.String("aiplatform")
+	return l
+}
+
+// IRSA service-account annotation understood by the EKS pod identity webhook.
+const roleArnAnnotation = "eks.amazonaws.com/role-arn"
+
+// errorf prefixes a component error with the component name.
+func errorf(component, name string, err error) error {
+	return fmt.Errorf("%s %s: %w", component, name, err)
+}

@@ -1,0 +1,175 @@
+package workloads
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/aiplatform/infra/infra"
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const clusterAutoscalerType = "aiplatform:workloads:ClusterAutoscaler"
+
+const (
+	clusterAutoscalerSA      = "cluster-autoscaler"
+	clusterAutoscalerRelease = "cluster-autoscaler"
+)
+
+// clusterAutoscalerImages maps Kubernetes minor versions to the Cluster
+// Autoscaler release built for them: the autoscaler simulates the scheduler
+// of its own minor version, so it must match the cluster. Versions not listed
+// fall back to the chart's appVersion.
+var clusterAutoscalerImages = map[string]string{
+	"1.30": "v1.30.0",
+	"1.31": "v1.31.0",
+	"1.32": "v1.32.5",
+	"1.33": "v1.33.3",
+	"1.34": "v1.34.2",
+}
+
+// ClusterAutoscalerImageTag is the autoscaler image for a Kubernetes version ("" when unknown).
+func ClusterAutoscalerImageTag(kubernetesVersion string) string {
+	return clusterAutoscalerImages[kubernetesVersion]
+}
+
+var durationPattern = regexp.MustCompile(`^\d+(s|m|h)$`)
+
+// ClusterAutoscalerArgs configures the Cluster Autoscaler.
+type ClusterAutoscalerArgs struct {
+	Cluster ClusterInfo
+	// KubernetesVersion picks the matching autoscaler image ("1.33").
+	KubernetesVersion string
+	// ScaleDownUnneededTime is how long a node must be unneeded (e.g. an
+	// empty GPU node) before it is removed; default 10m.
+	ScaleDownUnneededTime string
+	// Chart defaults to ClusterAutoscalerChart.
+	Chart Chart
+}
+
+func (a ClusterAutoscalerArgs) withDefaults() ClusterAutoscalerArgs {
+	if a.ScaleDownUnneededTime == "" {
+		a.ScaleDownUnneededTime = "10m"
+	}
+	if a.Chart.Name == "" {
+		a.Chart = ClusterAutoscalerChart
+	}
+	return a
+}
+
+// Validate reports every problem at once.
+func (a ClusterAutoscalerArgs) Validate() error {
+	errs := []error{a.Cluster.Validate()}
+	if !durationPattern.MatchString(a.ScaleDownUnneededTime) {
+		errs = append(errs, fmt.Errorf("scaleDownUnneededTime: %q is not a duration like 10m", a.ScaleDownUnneededTime))
+	}
+	return errors.Join(errs...)
+}
+
+// ClusterAutoscalerPolicy lets the autoscaler read every Auto Scaling group
+// but resize and terminate instances only in groups tagged as owned by this
+// cluster (the auto-discovery tag the node groups carry).
+func ClusterAutoscalerPolicy(partition, region, clusterName string) infra.PolicyDocument {
+	scale := infra.Allow("ScaleClusterGroups", []string{
+		"autoscaling:SetDesiredCapacity",
+		"autoscaling:TerminateInstanceInAutoScalingGroup",
+	}, []string{"*"})
+	scale.Condition = map[string]map[string]any{"StringEquals": {
+		"aws:ResourceTag/k8s.io/cluster-autoscaler/" + clusterName: "owned",
+	}}
+	return infra.NewPolicy(
+		infra.Allow("DiscoverGroups", []string{
+			"autoscaling:DescribeAutoScalingGroups",
+			"autoscaling:DescribeAutoScalingInstances",
+			"autoscaling:DescribeLaunchConfigurations",
+			"autoscaling:DescribeScalingActivities",
+			"autoscaling:DescribeTags",
+			"ec2:DescribeImages",
+			"ec2:DescribeInstanceTypes",
+			"ec2:DescribeLaunchTemplateVersions",
+			"ec2:GetInstanceTypesFromInstanceRequirements",
+		}, []string{"*"}),
+		infra.Allow("DescribeClusterNodeGroups", []string{"eks:DescribeNodegroup"},
+			[]string{fmt.Sprintf("arn:%s:eks:%s:*:nodegroup/%s/*", partition, region, clusterName)}),
+		scale,
+	)
+}
+
+// ClusterAutoscaler scales the managed node groups it discovers by tag,
+// balancing similar groups across zones and removing empty nodes (GPU nodes
+// included) once they have been unneeded for ScaleDownUnneededTime.
+type ClusterAutoscaler struct {
+	pulumi.ResourceState
+
+	Chart   *helmv4.Chart
+	RoleArn pulumi.StringOutput
+}
+
+// NewClusterAutoscaler creates the autoscaler's IRSA role and installs its chart.
+func NewClusterAutoscaler(ctx *pulumi.Context, name string, args *ClusterAutoscalerArgs, opts ...pulumi.ResourceOption) (*ClusterAutoscaler, error) {
+	if args == nil {
+		args = &ClusterAutoscalerArgs{}
+	}
+	a := args.withDefaults()
+	if err := a.Validate(); err != nil {
+		return nil, errorf("cluster autoscaler", name, err)
+	}
+	c := &ClusterAutoscaler{}
+	if err := ctx.RegisterComponentResource(clusterAutoscalerType, name, c, opts...); err != nil {
+		return nil, err
+	}
+	partition, region := a.Cluster.Partition(), a.Cluster.Region
+	policy := a.Cluster.Name.ToStringOutput().ApplyT(func(cluster string) string {
+		return ClusterAutoscalerPolicy(partition, region, cluster).JSON()
+	}).(pulumi.StringOutput)
+	role, err := infra.NewIRSARole(ctx, name, &infra.IRSARoleArgs{
+		OIDCProviderArn: a.Cluster.OIDCProviderArn,
+		OIDCIssuer:      a.Cluster.OIDCIssuer,
+		Namespace:       addonNamespace,
+		ServiceAccount:  clusterAutoscalerSA,
+		Policy:          policy,
+		Tags:            a.Cluster.Tags,
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	values := pulumi.Map{
+		"cloudProvider": pulumi.String("aws"),
+		"awsRegion":     pulumi.String(region),
+		"autoDiscovery": pulumi.Map{"clusterName": a.Cluster.Name},
+		"rbac": pulumi.Map{"serviceAccount": pulumi.Map{
+			"create":      pulumi.Bool(true),
+			"name":        pulumi.String(clusterAutoscalerSA),
+			"annotations": pulumi.Map{roleArnAnnotation: role.Arn},
+		}},
+		"extraArgs": pulumi.Map{
+			"balance-similar-node-groups": pulumi.Bool(true),
+			"expander":                    pulumi.String("least-waste"),
+			"scale-down-enabled":          pulumi.Bool(true),
+			"scale-down-unneeded-time":    pulumi.String(a.ScaleDownUnneededTime),
+			"scale-down-delay-after-add":  pulumi.String("5m"),
+			// Daemon sets (device plugin, CNI, ...) run on every node and
+			// must not keep an otherwise empty (GPU) node alive.
+			"ignore-daemonsets-utilization": pulumi.Bool(true),
+			// Pods with emptyDir scratch (Triton's model cache, /dev/shm)
+			// can move; without this their nodes are never scaled down.
+			"skip-nodes-with-local-storage": pulumi.Bool(false),
+			"skip-nodes-with-system-pods":   pulumi.Bool(false),
+		},
+		"podAnnotations":    pulumi.Map{"cluster-autoscaler.kubernetes.io/safe-to-evict": pulumi.String("false")},
+		"priorityClassName": pulumi.String("system-cluster-critical"),
+		"nodeSelector":      systemNodeSelectorValues(),
+		"tolerations":       systemTolerationValues(),
+	}
+	if tag := ClusterAutoscalerImageTag(a.KubernetesVersion); tag != "" {
+		values["image"] = pulumi.Map{"tag": pulumi.String(tag)}
+	}
+	release, err := installChart(ctx, name, a.Chart, clusterAutoscalerRelease, addonNamespace, values, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	c.Chart = release
+	c.RoleArn = role.Arn
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"roleArn": role.Arn})
+}

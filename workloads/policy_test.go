@@ -1,0 +1,117 @@
+package workloads
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aiplatform/infra/infra"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func statements(t *testing.T, doc infra.PolicyDocument) map[string]infra.Statement {
+	t.Helper()
+	out := map[string]infra.Statement{}
+	for _, s := range doc.Statement {
+		require.NotEmpty(t, s.Sid)
+		require.NotContains(t, out, s.Sid, "duplicate Sid")
+		out[s.Sid] = s
+	}
+	return out
+}
+
+func TestLoadBalancerControllerPolicyGolden(t *testing.T) {
+	golden(t, "lb-controller-policy.json", LoadBalancerControllerPolicy("aws").JSON()+"\n")
+}
+
+func TestLoadBalancerControllerPolicyOnlyMutatesOwnedResources(t *testing.T) {
+	doc := LoadBalancerControllerPolicy("aws")
+	var actions []string
+	for sid, s := range statements(t, doc) {
+		assert.Equal(t, "Allow", s.Effect, sid)
+		actions = append(actions, s.Action...)
+		for _, a := range s.Action {
+			destructive := strings.HasPrefix(a, "elasticloadbalancing:Delete") || a == "ec2:DeleteSecurityGroup" ||
+				a == "elasticloadbalancing:ModifyLoadBalancerAttributes" || a == "elasticloadbalancing:SetSubnets"
+			if destructive {
+				if strings.HasSuffix(a, "DeleteListener") || strings.HasSuffix(a, "DeleteRule") {
+					continue // listeners and rules carry no tags; the load balancer does
+				}
+				assert.Equal(t, map[string]any{"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}, s.Condition["Null"],
+					"%s in %s must be limited to resources tagged by the controller", a, sid)
+			}
+		}
+		if s.Action[0] == "iam:CreateServiceLinkedRole" {
+			assert.Equal(t, "elasticloadbalancing.amazonaws.com", s.Condition["StringEquals"]["iam:AWSServiceName"])
+		}
+	}
+	// The complete controller policy: spot-check actions only recent controller versions need.
+	for _, a := range []string{
+		"ec2:GetSecurityGroupsForVpc", "elasticloadbalancing:DescribeListenerAttributes",
+		"elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:SetRulePriorities",
+		"elasticloadbalancing:DescribeTrustStores", "wafv2:AssociateWebACL", "shield:CreateProtection",
+	} {
+		assert.Contains(t, actions, a)
+	}
+	assert.True(t, json.Valid([]byte(doc.JSON())))
+	assert.Contains(t, LoadBalancerControllerPolicy("aws-cn").JSON(), "arn:aws-cn:elasticloadbalancing")
+}
+
+func TestClusterAutoscalerPolicyOnlyScalesOwnedGroups(t *testing.T) {
+	st := statements(t, ClusterAutoscalerPolicy("aws", "us-west-2", "ai-dev"))
+	scale := st["ScaleClusterGroups"]
+	assert.ElementsMatch(t, []string{"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"}, scale.Action)
+	assert.Equal(t, map[string]any{"aws:ResourceTag/k8s.io/cluster-autoscaler/ai-dev": "owned"}, scale.Condition["StringEquals"])
+	assert.Equal(t, []string{"arn:aws:eks:us-west-2:*:nodegroup/ai-dev/*"}, st["DescribeClusterNodeGroups"].Resource)
+	for _, a := range st["DiscoverGroups"].Action {
+		assert.Regexp(t, `:(Describe|Get)`, a, "unconditioned statement must be read-only")
+	}
+}
+
+func TestExternalDNSPolicyIsLimitedToTheZones(t *testing.T) {
+	st := statements(t, ExternalDNSPolicy("aws", []string{"Z111", "Z222"}))
+	zones := []string{"arn:aws:route53:::hostedzone/Z111", "arn:aws:route53:::hostedzone/Z222"}
+	assert.Equal(t, []string{"route53:ChangeResourceRecordSets"}, st["ChangeRecordsInZones"].Action)
+	assert.Equal(t, zones, st["ChangeRecordsInZones"].Resource)
+	assert.Equal(t, zones, st["ReadRecordsInZones"].Resource)
+	assert.Equal(t, []string{"route53:ListHostedZones"}, st["ListZones"].Action, "only listing zones is account-wide")
+	for sid, s := range st {
+		for _, a := range s.Action {
+			if a == "route53:ChangeResourceRecordSets" {
+				assert.NotContains(t, s.Resource, "*", sid)
+			}
+		}
+	}
+}
+
+func TestModelReadPolicyIsReadOnlyOnThePrefix(t *testing.T) {
+	doc := ModelReadPolicy("us-west-2", "arn:aws:s3:::models-0a1b", "team/models", "arn:aws:kms:us-west-2:123456789012:key/k1")
+	golden(t, "model-read-policy.json", doc.JSON()+"\n")
+	st := statements(t, doc)
+	assert.Equal(t, []string{"s3:GetObject"}, st["ReadModels"].Action)
+	assert.Equal(t, []string{"arn:aws:s3:::models-0a1b/team/models/*"}, st["ReadModels"].Resource)
+	assert.Equal(t, []string{"s3:ListBucket"}, st["ListModelPrefix"].Action)
+	assert.Equal(t, []any{"team/models", "team/models/*"}, toAny(st["ListModelPrefix"].Condition["StringLike"]["s3:prefix"]))
+	assert.Equal(t, []string{"kms:Decrypt"}, st["DecryptModels"].Action)
+	assert.Equal(t, "s3.us-west-2.amazonaws.com", st["DecryptModels"].Condition["StringEquals"]["kms:ViaService"])
+	for _, s := range doc.Statement {
+		for _, a := range s.Action {
+			assert.NotRegexp(t, `(Put|Delete|\*)`, a, "model access must be read-only")
+		}
+	}
+}
+
+func toAny(v any) []any {
+	switch l := v.(type) {
+	case []string:
+		out := make([]any, len(l))
+		for i, s := range l {
+			out[i] = s
+		}
+		return out
+	case []any:
+		return l
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package workloads
+
+import (
+	"github.com/aiplatform/infra/infra"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// podTaintEffect spells an EKS taint effect (NO_SCHEDULE) the way pods
+// tolerate it (NoSchedule).
+func podTaintEffect(eksEffect string) string {
+	switch eksEffect {
+	case "NO_SCHEDULE":
+		return "NoSchedule"
+	case "NO_EXECUTE":
+		return "NoExecute"
+	case "PREFER_NO_SCHEDULE":
+		return "PreferNoSchedule"
+	}
+	return eksEffect
+}
+
+// GPU placement: GPU pods select GPU nodes by the platform's node-kind label
+// and tolerate their taint; nothing else tolerates it, so GPU capacity stays
+// free for GPU work.
+func gpuNodeSelector() pulumi.StringMap {
+	return pulumi.StringMap{infra.NodeKindLabel: pulumi.String(string(infra.GPUNodes))}
+}
+
+func gpuTolerations() corev1.TolerationArray {
+	return corev1.TolerationArray{corev1.TolerationArgs{
+		Key:      pulumi.String(infra.GPUTaintKey),
+		Operator: pulumi.String("Exists"),
+		Effect:   pulumi.String(podTaintEffect(infra.GPUTaintEffect)),
+	}}
+}
+
+// The same placement as Helm values.
+func gpuNodeSelectorValues() pulumi.Map {
+	return pulumi.Map{infra.NodeKindLabel: pulumi.String(string(infra.GPUNodes))}
+}
+
+func gpuTolerationValues() pulumi.Array {
+	return pulumi.Array{pulumi.Map{
+		"key":      pulumi.String(infra.GPUTaintKey),
+		"operator": pulumi.String("Exists"),
+		"effect":   pulumi.String(podTaintEffect(infra.GPUTaintEffect)),
+	}}
+}
+
+// gpuAffinityValues requires GPU nodes even when a chart ships its own
+// default affinity (the device plugin chart does), which values replace.
+func gpuAffinityValues() pulumi.Map {
+	return pulumi.Map{"nodeAffinity": pulumi.Map{
+		"requiredDuringSchedulingIgnoredDuringExecution": pulumi.Map{
+			"nodeSelectorTerms": pulumi.Array{pulumi.Map{
+				"matchExpressions": pulumi.Array{pulumi.Map{
+					"key":      pulumi.String(infra.NodeKindLabel),
+					"operator": pulumi.String("In"),
+					"values":   pulumi.Array{pulumi.String(string(infra.GPUNodes))},
+				}},
+			}},
+		},
+	}}
+}
+
+// Cluster add-ons run on the on-demand system nodes and tolerate the
+// CriticalAddonsOnly taint a system group may carry.
+func systemNodeSelectorValues() pulumi.Map {
+	return pulumi.Map{infra.NodeKindLabel: pulumi.String(string(infra.SystemNodes))}
+}
+
+func systemTolerationValues() pulumi.Array {
+	return pulumi.Array{pulumi.Map{
+		"key":      pulumi.String(infra.CriticalAddonsOnlyTaintKey),
+		"operator": pulumi.String("Exists"),
+	}}
+}

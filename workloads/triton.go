@@ -1,0 +1,400 @@
+package workloads
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/aiplatform/infra/infra"
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const tritonType = "aiplatform:workloads:Triton"
+
+// tritonName names the Triton objects inside their namespace (stable Service DNS: triton.<ns>.svc).
+const tritonName = "triton"
+
+// tritonUID is the non-root user the NGC Triton image runs as.
+const tritonUID = 1000
+
+// BucketRef is the S3 bucket holding the model repository.
+type BucketRef struct {
+	Name pulumi.StringInput
+	Arn  pulumi.StringInput
+	// KMSKeyArn is the key the objects are encrypted with (SSE-KMS).
+	KMSKeyArn pulumi.StringInput
+}
+
+// TritonArgs configures Triton.
+type TritonArgs struct {
+	Spec        TritonSpec
+	Cluster     ClusterInfo
+	ModelBucket BucketRef
+	// VPCCIDR is where load balancers and in-VPC clients connect from.
+	VPCCIDR string
+}
+
+// Validate reports every problem at once.
+func (a TritonArgs) Validate() error {
+	errs := []error{a.Spec.Validate("spec"), a.Cluster.Validate()}
+	if a.ModelBucket.Name == nil || a.ModelBucket.Arn == nil || a.ModelBucket.KMSKeyArn == nil {
+		errs = append(errs, errors.New("modelBucket: name, arn and kmsKeyArn are required"))
+	}
+	if p, err := netip.ParsePrefix(a.VPCCIDR); err != nil || !p.Addr().Is4() {
+		errs = append(errs, fmt.Errorf("vpcCidr: %q is not an IPv4 CIDR", a.VPCCIDR))
+	}
+	return errors.Join(errs...)
+}
+
+// ModelReadPolicy grants read-only access to the model repository: objects
+// under prefix, listing only that prefix, and decrypting through S3 only.
+func ModelReadPolicy(region, bucketArn, prefix, kmsKeyArn string) infra.PolicyDocument {
+	list := infra.Allow("ListModelPrefix", []string{"s3:ListBucket"}, []string{bucketArn})
+	list.Condition = map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix, prefix + "/*"}}}
+	decrypt := infra.Allow("DecryptModels", []string{"kms:Decrypt"}, []string{kmsKeyArn})
+	decrypt.Condition = map[string]map[string]any{"StringEquals": {"kms:ViaService": "s3." + region + "." + dnsSuffix(region)}}
+	return infra.NewPolicy(
+		infra.Allow("ReadModels", []string{"s3:GetObject"}, []string{bucketArn + "/" + prefix + "/*"}),
+		list,
+		decrypt,
+	)
+}
+
+// Triton is NVIDIA Triton Inference Server serving the model repository from
+// S3 on GPU nodes: its own default-deny namespace, an IRSA role that can only
+// read the model prefix, a hardened Deployment, an NLB Service (with an
+// ExternalDNS name), an HPA and a PodDisruptionBudget.
+type Triton struct {
+	pulumi.ResourceState
+
+	Namespace  pulumi.StringOutput
+	RoleArn    pulumi.StringOutput
+	Endpoint   pulumi.StringOutput
+	Deployment *appsv1.Deployment
+	Service    *corev1.Service
+}
+
+// NewTriton creates Triton and everything it needs.
+func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulumi.ResourceOption) (*Triton, error) {
+	if args == nil {
+		return nil, errorf("triton", name, errors.New("args are required"))
+	}
+	a := *args
+	a.Spec = a.Spec.WithDefaults(Defaults{})
+	if err := a.Validate(); err != nil {
+		return nil, errorf("triton", name, err)
+	}
+	s := a.Spec
+	t := &Triton{}
+	if err := ctx.RegisterComponentResource(tritonType, name, t, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(t)
+	ns, err := NewNamespace(ctx, name, &NamespaceArgs{Name: s.Namespace}, parent)
+	if err != nil {
+		return nil, err
+	}
+	region, prefix := a.Cluster.Region, s.ModelPrefix
+	policy := pulumi.All(a.ModelBucket.Arn, a.ModelBucket.KMSKeyArn).ApplyT(func(v []any) string {
+		return ModelReadPolicy(region, v[0].(string), prefix, v[1].(string)).JSON()
+	}).(pulumi.StringOutput)
+	role, err := infra.NewIRSARole(ctx, name, &infra.IRSARoleArgs{
+		OIDCProviderArn: a.Cluster.OIDCProviderArn,
+		OIDCIssuer:      a.Cluster.OIDCIssuer,
+		Namespace:       s.Namespace,
+		ServiceAccount:  tritonName,
+		Policy:          policy,
+		Tags:            a.Cluster.Tags,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	meta := func(objectName string) *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(objectName), Namespace: ns.Name, Labels: commonLabels(tritonName, name)}
+	}
+	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(tritonName), Namespace: ns.Name, Labels: commonLabels(tritonName, name),
+			Annotations: pulumi.StringMap{roleArnAnnotation: role.Arn},
+		},
+		AutomountServiceAccountToken: pulumi.Bool(false),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	selector := appLabels(tritonName, name)
+	deployment, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: meta(tritonName),
+		Spec: &appsv1.DeploymentSpecArgs{
+			// No replicas: the HPA owns the count; setting it here would
+			// reset it to the minimum on every update.
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+			Strategy: &appsv1.DeploymentStrategyArgs{
+				Type: pulumi.String("RollingUpdate"),
+				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+					MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
+				},
+			},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{
+					Labels: commonLabels(tritonName, name),
+					Annotations: pulumi.StringMap{
+						"prometheus.io/scrape": pulumi.String("true"),
+						"prometheus.io/port":   pulumi.String(fmt.Sprint(TritonMetricsPort)),
+						"prometheus.io/path":   pulumi.String("/metrics"),
+					},
+				},
+				Spec: tritonPodSpec(s, sa.Metadata.Name().Elem(), a.ModelBucket.Name, region, selector),
+			},
+		},
+	}, parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "30m", Update: "30m"}))
+	if err != nil {
+		return nil, err
+	}
+	svcType := "ClusterIP"
+	var annotations pulumi.StringMap
+	var lbClass pulumi.StringPtrInput
+	var sourceRanges pulumi.StringArrayInput
+	if s.Exposure.loadBalanced() {
+		svcType = "LoadBalancer"
+		annotations = nlbAnnotations(s.exposure(), TritonHTTPPort, "/v2/health/ready", []string{"http", "grpc"})
+		lbClass = pulumi.String("service.k8s.aws/nlb")
+		if len(s.AllowedCIDRs) > 0 {
+			sourceRanges = pulumi.ToStringArray(s.AllowedCIDRs)
+		}
+	}
+	svcMeta := meta(tritonName)
+	if annotations != nil {
+		svcMeta.Annotations = annotations
+	}
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: svcMeta,
+		Spec: &corev1.ServiceSpecArgs{
+			Type:                     pulumi.String(svcType),
+			LoadBalancerClass:        lbClass,
+			LoadBalancerSourceRanges: sourceRanges,
+			Selector:                 selector,
+			Ports: corev1.ServicePortArray{
+				corev1.ServicePortArgs{Name: pulumi.String("http"), Port: pulumi.Int(TritonHTTPPort), TargetPort: pulumi.String("http"), Protocol: pulumi.String("TCP")},
+				corev1.ServicePortArgs{Name: pulumi.String("grpc"), Port: pulumi.Int(TritonGRPCPort), TargetPort: pulumi.String("grpc"), Protocol: pulumi.String("TCP")},
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+		Metadata: meta(tritonName),
+		Spec:     hpaSpec(tritonName, s.MinReplicas, s.MaxReplicas, s.TargetCPUUtilization, s.GPUMetric, s.TargetGPUUtilization, s.ScaleDownStabilizationSeconds),
+	}, parent, pulumi.DependsOn([]pulumi.Resource{deployment})); err != nil {
+		return nil, err
+	}
+	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: meta(tritonName),
+		// maxUnavailable rather than minAvailable: with one replica a
+		// minAvailable of 1 would block every node drain and scale-down.
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable: pulumi.Int(1),
+			Selector:       &metav1.LabelSelectorArgs{MatchLabels: selector},
+		},
+	}, parent); err != nil {
+		return nil, err
+	}
+	if err := allowLoadBalancedIngress(ctx, name+"-ingress", ns.Name, selector, a.VPCCIDR,
+		[]int{TritonHTTPPort, TritonGRPCPort, TritonMetricsPort}, parent); err != nil {
+		return nil, err
+	}
+	// S3 and STS (for IRSA) over HTTPS.
+	if err := allowHTTPSEgress(ctx, name+"-egress", ns.Name, selector, parent); err != nil {
+		return nil, err
+	}
+	t.Namespace = ns.Name
+	t.RoleArn = role.Arn
+	t.Deployment = deployment
+	t.Service = svc
+	t.Endpoint = tritonEndpoint(s, svc)
+	return t, ctx.RegisterResourceOutputs(t, pulumi.Map{"endpoint": t.Endpoint, "roleArn": role.Arn, "namespace": ns.Name})
+}
+
+// tritonArgs are the server's command-line arguments.
+func tritonArgs(s TritonSpec, bucket pulumi.StringInput) pulumi.StringArray {
+	args := pulumi.StringArray{
+		pulumi.Sprintf("--model-repository=s3://%s/%s", bucket, s.ModelPrefix),
+		pulumi.String("--model-control-mode=" + string(s.ModelControlMode)),
+		pulumi.Sprintf("--http-port=%d", TritonHTTPPort),
+		pulumi.Sprintf("--grpc-port=%d", TritonGRPCPort),
+		pulumi.Sprintf("--metrics-port=%d", TritonMetricsPort),
+		pulumi.String("--allow-metrics=true"),
+		pulumi.String("--allow-gpu-metrics=true"),
+		// Ready only when every model is loaded, so the NLB and the
+		// readiness probe never route to a half-loaded server.
+		pulumi.String("--strict-readiness=true"),
+	}
+	if s.ModelControlMode == ModelControlPoll {
+		args = append(args, pulumi.Sprintf("--repository-poll-secs=%d", s.RepositoryPollSeconds))
+	}
+	for _, m := range s.Models {
+		args = append(args, pulumi.String("--load-model="+m))
+	}
+	return args
+}
+
+func tritonPodSpec(s TritonSpec, serviceAccount pulumi.StringInput, bucket pulumi.StringInput, region string, selector pulumi.StringMap) *corev1.PodSpecArgs {
+	gpus := pulumi.String(fmt.Sprint(s.GPUs))
+	probe := func(path string, period, failures int) *corev1.ProbeArgs {
+		return &corev1.ProbeArgs{
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String("http")},
+			PeriodSeconds:    pulumi.Int(period),
+			TimeoutSeconds:   pulumi.Int(5),
+			FailureThreshold: pulumi.Int(failures),
+		}
+	}
+	return &corev1.PodSpecArgs{
+		ServiceAccountName:            serviceAccount,
+		AutomountServiceAccountToken:  pulumi.Bool(false),
+		TerminationGracePeriodSeconds: pulumi.Int(60),
+		NodeSelector:                  gpuNodeSelector(),
+		Tolerations:                   gpuTolerations(),
+		TopologySpreadConstraints:     spreadAcrossZones(selector),
+		SecurityContext: &corev1.PodSecurityContextArgs{
+			RunAsNonRoot:   pulumi.Bool(true),
+			RunAsUser:      pulumi.Int(tritonUID),
+			RunAsGroup:     pulumi.Int(tritonUID),
+			FsGroup:        pulumi.Int(tritonUID),
+			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
+		Containers: corev1.ContainerArray{corev1.ContainerArgs{
+			Name:            pulumi.String(tritonName),
+			Image:           pulumi.String(s.Image),
+			ImagePullPolicy: pulumi.String("IfNotPresent"),
+			Command:         pulumi.StringArray{pulumi.String("tritonserver")},
+			Args:            tritonArgs(s, bucket),
+			Env: corev1.EnvVarArray{
+				corev1.EnvVarArgs{Name: pulumi.String("AWS_REGION"), Value: pulumi.String(region)},
+				corev1.EnvVarArgs{Name: pulumi.String("AWS_DEFAULT_REGION"), Value: pulumi.String(region)},
+			},
+			Ports: corev1.ContainerPortArray{
+				corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(TritonHTTPPort), Protocol: pulumi.String("TCP")},
+				corev1.ContainerPortArgs{Name: pulumi.String("grpc"), ContainerPort: pulumi.Int(TritonGRPCPort), Protocol: pulumi.String("TCP")},
+				corev1.ContainerPortArgs{Name: pulumi.String("metrics"), ContainerPort: pulumi.Int(TritonMetricsPort), Protocol: pulumi.String("TCP")},
+			},
+			Resources: &corev1.ResourceRequirementsArgs{
+				Requests: pulumi.StringMap{"cpu": pulumi.String(s.CPU), "memory": pulumi.String(s.Memory), "nvidia.com/gpu": gpus},
+				Limits:   pulumi.StringMap{"cpu": pulumi.String(s.CPULimit), "memory": pulumi.String(s.MemoryLimit), "nvidia.com/gpu": gpus},
+			},
+			// Loading a large repository from S3 can take many minutes; the
+			// startup probe holds liveness off until the server answers.
+			StartupProbe:   probe("/v2/health/live", 10, 120),
+			LivenessProbe:  probe("/v2/health/live", 10, 3),
+			ReadinessProbe: probe("/v2/health/ready", 5, 3),
+			SecurityContext: &corev1.SecurityContextArgs{
+				RunAsNonRoot:             pulumi.Bool(true),
+				AllowPrivilegeEscalation: pulumi.Bool(false),
+				ReadOnlyRootFilesystem:   pulumi.Bool(true),
+				Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+			},
+			VolumeMounts: corev1.VolumeMountArray{
+				corev1.VolumeMountArgs{Name: pulumi.String("dshm"), MountPath: pulumi.String("/dev/shm")},
+				corev1.VolumeMountArgs{Name: pulumi.String("model-cache"), MountPath: pulumi.String("/tmp")},
+			},
+		}},
+		Volumes: corev1.VolumeArray{
+			// Backends exchange tensors through shared memory; the container
+			// runtime's 64Mi default is far too small.
+			corev1.VolumeArgs{Name: pulumi.String("dshm"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{
+				Medium: pulumi.String("Memory"), SizeLimit: pulumi.String(s.SharedMemory),
+			}},
+			// Triton copies the S3 repository to local disk before loading.
+			corev1.VolumeArgs{Name: pulumi.String("model-cache"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{
+				SizeLimit: pulumi.String(s.ModelCache),
+			}},
+		},
+	}
+}
+
+// spreadAcrossZones spreads replicas over zones and nodes. ScheduleAnyway:
+// GPU capacity is often only available in some zones, and an unschedulable
+// replica is worse than an unbalanced one.
+func spreadAcrossZones(selector pulumi.StringMap) corev1.TopologySpreadConstraintArray {
+	constraint := func(key string) corev1.TopologySpreadConstraintArgs {
+		return corev1.TopologySpreadConstraintArgs{
+			MaxSkew:           pulumi.Int(1),
+			TopologyKey:       pulumi.String(key),
+			WhenUnsatisfiable: pulumi.String("ScheduleAnyway"),
+			LabelSelector:     &metav1.LabelSelectorArgs{MatchLabels: selector},
+		}
+	}
+	return corev1.TopologySpreadConstraintArray{constraint("topology.kubernetes.io/zone"), constraint("kubernetes.io/hostname")}
+}
+
+// hpaSpec scales a Deployment on CPU and, when gpuTarget > 0, on a per-pod
+// GPU utilisation metric (a 0..1 gauge, so the target is percent/100).
+// Scale-up is quick; scale-down waits stabilizeDown seconds and removes one
+// pod at a time, so GPU nodes are not churned by short dips.
+func hpaSpec(deployment string, min, max, cpuTarget int, gpuMetric string, gpuTarget, stabilizeDown int) *autoscalingv2.HorizontalPodAutoscalerSpecArgs {
+	metrics := autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
+		Type: pulumi.String("Resource"),
+		Resource: &autoscalingv2.ResourceMetricSourceArgs{
+			Name:   pulumi.String("cpu"),
+			Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(cpuTarget)},
+		},
+	}}
+	if gpuTarget > 0 {
+		metrics = append(metrics, autoscalingv2.MetricSpecArgs{
+			Type: pulumi.String("Pods"),
+			Pods: &autoscalingv2.PodsMetricSourceArgs{
+				Metric: &autoscalingv2.MetricIdentifierArgs{Name: pulumi.String(gpuMetric)},
+				Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("AverageValue"), AverageValue: pulumi.String(fmt.Sprintf("%dm", gpuTarget*10))},
+			},
+		})
+	}
+	return &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+		ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
+			ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: pulumi.String(deployment),
+		},
+		MinReplicas: pulumi.Int(min),
+		MaxReplicas: pulumi.Int(max),
+		Metrics:     metrics,
+		Behavior: &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{
+			ScaleUp: &autoscalingv2.HPAScalingRulesArgs{
+				StabilizationWindowSeconds: pulumi.Int(0),
+				Policies: autoscalingv2.HPAScalingPolicyArray{autoscalingv2.HPAScalingPolicyArgs{
+					Type: pulumi.String("Pods"), Value: pulumi.Int(2), PeriodSeconds: pulumi.Int(60),
+				}},
+			},
+			ScaleDown: &autoscalingv2.HPAScalingRulesArgs{
+				StabilizationWindowSeconds: pulumi.Int(stabilizeDown),
+				Policies: autoscalingv2.HPAScalingPolicyArray{autoscalingv2.HPAScalingPolicyArgs{
+					Type: pulumi.String("Pods"), Value: pulumi.Int(1), PeriodSeconds: pulumi.Int(120),
+				}},
+			},
+		},
+	}
+}
+
+// tritonEndpoint is the HTTP endpoint clients use (gRPC is on TritonGRPCPort of the same host).
+func tritonEndpoint(s TritonSpec, svc *corev1.Service) pulumi.StringOutput {
+	scheme := "http"
+	if s.CertificateARN != "" && s.Exposure.loadBalanced() {
+		scheme = "https"
+	}
+	switch {
+	case !s.Exposure.loadBalanced():
+		return pulumi.Sprintf("http://%s.%s.svc.cluster.local:%d", tritonName, s.Namespace, TritonHTTPPort)
+	case s.Host != "":
+		return pulumi.Sprintf("%s://%s:%d", scheme, s.Host, TritonHTTPPort)
+	}
+	return svc.Status.LoadBalancer().Ingress().Index(pulumi.Int(0)).Hostname().ApplyT(func(h *string) string {
+		host := ""
+		if h != nil {
+			host = *h
+		}
+		return fmt.Sprintf("%s://%s:%d", scheme, strings.TrimSpace(host), TritonHTTPPort)
+	}).(pulumi.StringOutput)
+}

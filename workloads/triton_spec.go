@@ -1,0 +1,216 @@
+package workloads
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ModelControlMode is Triton's --model-control-mode.
+type ModelControlMode string
+
+const (
+	// ModelControlNone loads every model in the repository at startup (default).
+	ModelControlNone ModelControlMode = "none"
+	// ModelControlPoll also reloads models when the repository changes.
+	ModelControlPoll ModelControlMode = "poll"
+	// ModelControlExplicit loads only the listed models; others are loaded through the API.
+	ModelControlExplicit ModelControlMode = "explicit"
+)
+
+// DefaultTritonImage is NVIDIA's Triton Inference Server release this platform pins.
+const DefaultTritonImage = "nvcr.io/nvidia/tritonserver:25.01-py3"
+
+// Triton's ports: HTTP/REST, gRPC and Prometheus metrics.
+const (
+	TritonHTTPPort    = 8000
+	TritonGRPCPort    = 8001
+	TritonMetricsPort = 8002
+)
+
+// TritonSpec is the configurable part of the Triton deployment.
+type TritonSpec struct {
+	Namespace string `json:"namespace,omitempty"`
+	Image     string `json:"image,omitempty"`
+	// ModelPrefix is the folder of the model bucket holding the model
+	// repository; Triton can read nothing else.
+	ModelPrefix           string           `json:"modelPrefix,omitempty"`
+	ModelControlMode      ModelControlMode `json:"modelControlMode,omitempty"`
+	RepositoryPollSeconds int              `json:"repositoryPollSeconds,omitempty"`
+	// Models are loaded at startup in explicit mode.
+	Models []string `json:"models,omitempty"`
+	// GPUs per replica.
+	GPUs         int    `json:"gpus,omitempty"`
+	CPU          string `json:"cpu,omitempty"`
+	CPULimit     string `json:"cpuLimit,omitempty"`
+	Memory       string `json:"memory,omitempty"`
+	MemoryLimit  string `json:"memoryLimit,omitempty"`
+	SharedMemory string `json:"sharedMemory,omitempty"`
+	// ModelCache bounds the scratch space Triton downloads the S3 repository into.
+	ModelCache  string `json:"modelCache,omitempty"`
+	MinReplicas int    `json:"minReplicas,omitempty"`
+	MaxReplicas int    `json:"maxReplicas,omitempty"`
+	// TargetCPUUtilization is the HPA's CPU target in percent of requests.
+	TargetCPUUtilization int `json:"targetCpuUtilization,omitempty"`
+	// TargetGPUUtilization (percent) adds a per-pod GPU metric to the HPA;
+	// 0 scales on CPU only. The metric must be served by the custom metrics
+	// API (e.g. prometheus-adapter over Triton's nv_gpu_utilization).
+	TargetGPUUtilization int    `json:"targetGpuUtilization,omitempty"`
+	GPUMetric            string `json:"gpuMetric,omitempty"`
+	// ScaleDownStabilizationSeconds keeps replicas (and GPU nodes) around
+	// through short dips in load.
+	ScaleDownStabilizationSeconds int      `json:"scaleDownStabilizationSeconds,omitempty"`
+	Exposure                      Exposure `json:"exposure,omitempty"`
+	Host                          string   `json:"host,omitempty"`
+	AllowedCIDRs                  []string `json:"allowedCidrs,omitempty"`
+	CertificateARN                string   `json:"certificateArn,omitempty"`
+}
+
+// WithDefaults fills only what is unset.
+func (s TritonSpec) WithDefaults(d Defaults) TritonSpec {
+	str := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	num := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	str(&s.Namespace, "triton")
+	str(&s.Image, DefaultTritonImage)
+	str(&s.ModelPrefix, "models")
+	if s.ModelControlMode == "" {
+		s.ModelControlMode = ModelControlNone
+	}
+	if s.ModelControlMode == ModelControlPoll {
+		num(&s.RepositoryPollSeconds, 60)
+	}
+	num(&s.GPUs, 1)
+	str(&s.CPU, "2")
+	str(&s.CPULimit, "3")
+	str(&s.Memory, "8Gi")
+	str(&s.MemoryLimit, "12Gi")
+	str(&s.SharedMemory, "1Gi")
+	str(&s.ModelCache, "50Gi")
+	num(&s.MinReplicas, 1)
+	num(&s.MaxReplicas, 3)
+	num(&s.TargetCPUUtilization, 70)
+	if s.TargetGPUUtilization > 0 {
+		str(&s.GPUMetric, "nv_gpu_utilization")
+	}
+	num(&s.ScaleDownStabilizationSeconds, 300)
+	if s.Exposure == "" {
+		s.Exposure = Internal
+	}
+	str(&s.Host, d.hostFor("triton", s.Exposure))
+	if s.Exposure.loadBalanced() {
+		str(&s.CertificateARN, d.CertificateARN)
+	}
+	return s
+}
+
+// Validate returns every problem, each prefixed by path (e.g. "aiplatform:triton").
+func (s TritonSpec) Validate(path string) error {
+	errs := s.exposure().validate(path, false)
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", path, key, fmt.Sprintf(format, args...)))
+	}
+	if !isNamespaceName(s.Namespace) {
+		bad("namespace", "%q is not a namespace name (lowercase DNS label)", s.Namespace)
+	} else if IsReservedNamespace(s.Namespace) {
+		bad("namespace", "%q is reserved for the cluster or its add-ons", s.Namespace)
+	}
+	if !pinnedImage(s.Image) {
+		bad("image", "%q must be pinned to a tag other than latest or to a digest", s.Image)
+	}
+	if s.ModelPrefix == "" || strings.HasPrefix(s.ModelPrefix, "/") || strings.HasSuffix(s.ModelPrefix, "/") ||
+		strings.ContainsAny(s.ModelPrefix, "*?$ ") || strings.Contains(s.ModelPrefix, "..") {
+		bad("modelPrefix", "%q must be a folder like models or teams/a/models (no leading or trailing /, no wildcards)", s.ModelPrefix)
+	}
+	switch s.ModelControlMode {
+	case ModelControlNone, ModelControlPoll, ModelControlExplicit:
+	default:
+		bad("modelControlMode", "%q is not one of %s, %s, %s", s.ModelControlMode, ModelControlNone, ModelControlPoll, ModelControlExplicit)
+	}
+	if s.ModelControlMode == ModelControlPoll && s.RepositoryPollSeconds < 5 {
+		bad("repositoryPollSeconds", "must be >= 5 in poll mode, got %d", s.RepositoryPollSeconds)
+	}
+	if s.ModelControlMode != ModelControlPoll && s.RepositoryPollSeconds != 0 {
+		bad("repositoryPollSeconds", "only used with modelControlMode %s", ModelControlPoll)
+	}
+	if len(s.Models) > 0 && s.ModelControlMode != ModelControlExplicit {
+		bad("models", "only used with modelControlMode %s; in %s mode every model of the repository is loaded", ModelControlExplicit, s.ModelControlMode)
+	}
+	for i, m := range s.Models {
+		if m == "" || strings.ContainsAny(m, "/ \t") {
+			bad(fmt.Sprintf("models[%d]", i), "%q is not a model name", m)
+		}
+	}
+	if s.GPUs < 1 || s.GPUs > 16 {
+		bad("gpus", "must be between 1 and 16, got %d", s.GPUs)
+	}
+	errs = append(errs, validateResources(path, s.CPU, s.CPULimit, s.Memory, s.MemoryLimit)...)
+	for key, q := range map[string]string{"sharedMemory": s.SharedMemory, "modelCache": s.ModelCache} {
+		if _, ok := parseQuantity(q); !ok {
+			bad(key, "%q is not a size like 1Gi", q)
+		}
+	}
+	errs = append(errs, validateReplicas(path, s.MinReplicas, s.MaxReplicas, s.TargetCPUUtilization)...)
+	if s.TargetGPUUtilization < 0 || s.TargetGPUUtilization > 100 {
+		bad("targetGpuUtilization", "must be between 0 (off) and 100, got %d", s.TargetGPUUtilization)
+	}
+	if s.TargetGPUUtilization == 0 && s.GPUMetric != "" {
+		bad("gpuMetric", "only used with targetGpuUtilization")
+	}
+	if s.ScaleDownStabilizationSeconds < 0 || s.ScaleDownStabilizationSeconds > 3600 {
+		bad("scaleDownStabilizationSeconds", "must be between 0 and 3600, got %d", s.ScaleDownStabilizationSeconds)
+	}
+	return errors.Join(errs...)
+}
+
+func (s TritonSpec) exposure() exposureSpec {
+	return exposureSpec{Exposure: s.Exposure, Host: s.Host, AllowedCIDRs: s.AllowedCIDRs, CertificateARN: s.CertificateARN}
+}
+
+// validateResources checks requests and limits: valid quantities, request <= limit.
+func validateResources(path, cpu, cpuLimit, memory, memoryLimit string) []error {
+	var errs []error
+	pair := func(reqKey, req, limKey, lim, example string) {
+		r, okR := parseQuantity(req)
+		l, okL := parseQuantity(lim)
+		if !okR {
+			errs = append(errs, fmt.Errorf("%s.%s: %q is not a quantity like %s", path, reqKey, req, example))
+		}
+		if !okL {
+			errs = append(errs, fmt.Errorf("%s.%s: %q is not a quantity like %s", path, limKey, lim, example))
+		}
+		if okR && okL && r > l {
+			errs = append(errs, fmt.Errorf("%s.%s: must be >= %s (%s), got %s", path, limKey, reqKey, req, lim))
+		}
+		if okR && r <= 0 {
+			errs = append(errs, fmt.Errorf("%s.%s: must be > 0", path, reqKey))
+		}
+	}
+	pair("cpu", cpu, "cpuLimit", cpuLimit, "500m or 2")
+	pair("memory", memory, "memoryLimit", memoryLimit, "512Mi or 8Gi")
+	return errs
+}
+
+func validateReplicas(path string, min, max, cpuTarget int) []error {
+	var errs []error
+	if min < 1 {
+		errs = append(errs, fmt.Errorf("%s.minReplicas: must be >= 1, got %d", path, min))
+	}
+	if max < min {
+		errs = append(errs, fmt.Errorf("%s.maxReplicas: must be >= minReplicas (%d), got %d", path, min, max))
+	}
+	if max > 100 {
+		errs = append(errs, fmt.Errorf("%s.maxReplicas: must be <= 100, got %d", path, max))
+	}
+	if cpuTarget < 10 || cpuTarget > 100 {
+		errs = append(errs, fmt.Errorf("%s.targetCpuUtilization: must be between 10 and 100 percent, got %d", path, cpuTarget))
+	}
+	return errs
+}
