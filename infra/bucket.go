@@ -78,12 +78,7 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 
 	keyArn := a.KMSKeyArn
 	if keyArn == nil {
-		key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
-			Description:          pulumi.Sprintf("Encrypts S3 bucket %s", name),
-			EnableKeyRotation:    pulumi.Bool(true),
-			DeletionWindowInDays: pulumi.Int(30),
-			Tags:                 pulumi.ToStringMap(a.Tags),
-		}, keep...)
+		key, err := kms.NewKey(ctx, name, RotatingKeyArgs("Encrypts S3 bucket "+name, a.Tags), keep...)
 		if err != nil {
 			return nil, err
 		}
@@ -159,4 +154,15 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 	b.Arn = bucket.Arn
 	b.KMSKeyArn = keyArn.ToStringOutput()
 	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{"name": bucket.Bucket, "arn": bucket.Arn, "kmsKeyArn": b.KMSKeyArn})
+}
+
+// RotatingKeyArgs are the arguments of every KMS key of the platform: yearly
+// rotation on, and the longest deletion window so a mistaken delete can be undone.
+func RotatingKeyArgs(description string, tags map[string]string) *kms.KeyArgs {
+	return &kms.KeyArgs{
+		Description:          pulumi.String(description),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(30),
+		Tags:                 pulumi.ToStringMap(tags),
+	}
 }

@@ -120,12 +120,8 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, err
 	}
 	parent := pulumi.Parent(c)
-	key, err := kms.NewKey(ctx, name+"-secrets", &kms.KeyArgs{
-		Description:          pulumi.Sprintf("Envelope encryption of Kubernetes secrets in EKS cluster %s", args.ClusterName),
-		EnableKeyRotation:    pulumi.Bool(true),
-		DeletionWindowInDays: pulumi.Int(30),
-		Tags:                 pulumi.ToStringMap(args.Tags),
-	}, parent)
+	key, err := kms.NewKey(ctx, name+"-secrets",
+		RotatingKeyArgs("Envelope encryption of Kubernetes secrets in EKS cluster "+args.ClusterName, args.Tags), parent)
 	if err != nil {
 		return nil, err
 	}

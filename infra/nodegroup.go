@@ -59,7 +59,7 @@ func AutoscalerTags(clusterName string, spec NodeGroupSpec) map[string]string {
 		tags["k8s.io/cluster-autoscaler/node-template/label/"+k] = v
 	}
 	for _, t := range spec.NodeTaints() {
-		tags["k8s.io/cluster-autoscaler/node-template/taint/"+t.Key] = t.Value + ":" + kubernetesEffect(t.Effect)
+		tags["k8s.io/cluster-autoscaler/node-template/taint/"+t.Key] = t.Value + ":" + KubernetesEffect(t.Effect)
 	}
 	if spec.Kind == GPUNodes {
 		tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] = strconv.Itoa(spec.GPUsPerNode)
@@ -67,8 +67,9 @@ func AutoscalerTags(clusterName string, spec NodeGroupSpec) map[string]string {
 	return tags
 }
 
-// kubernetesEffect spells an EKS taint effect (NO_SCHEDULE) as Kubernetes does (NoSchedule).
-func kubernetesEffect(eksEffect string) string {
+// KubernetesEffect spells an EKS taint effect (NO_SCHEDULE) as Kubernetes
+// taints and pod tolerations do (NoSchedule).
+func KubernetesEffect(eksEffect string) string {
 	switch eksEffect {
 	case "NO_SCHEDULE":
 		return "NoSchedule"

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/aiplatform/infra/tests/golden"
 	"github.com/stretchr/testify/require"
 )
 
@@ -13,11 +14,11 @@ const (
 )
 
 func TestIRSATrustPolicyGolden(t *testing.T) {
-	golden(t, "irsa-trust.json", IRSATrustPolicy(testProvider, testIssuer, "triton", "triton").JSON())
+	golden.Assert(t, "testdata/irsa-trust.json", IRSATrustPolicy(testProvider, testIssuer, "triton", "triton").JSON())
 }
 
 func TestTLSOnlyPolicyGolden(t *testing.T) {
-	golden(t, "tls-only-bucket-policy.json", TLSOnlyPolicy("arn:aws:s3:::models").JSON())
+	golden.Assert(t, "testdata/tls-only-bucket-policy.json", TLSOnlyPolicy("arn:aws:s3:::models").JSON())
 }
 
 func TestIRSATrustPolicyIsScopedToOneServiceAccount(t *testing.T) {

@@ -2,13 +2,13 @@ package tests
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aiplatform/infra/stacks"
+	"github.com/aiplatform/infra/tests/golden"
 	"github.com/aiplatform/infra/tests/mocks"
 	"github.com/aiplatform/infra/workloads"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -34,9 +34,6 @@ const (
 	// clusterName is the name the program gives the EKS cluster by default.
 	clusterName = mocks.Project + "-" + mocks.Stack
 )
-
-// updateGolden rewrites golden files instead of comparing: go test ./tests/ -run Golden -update
-var updateGolden = flag.Bool("update", false, "rewrite golden files")
 
 // wlFullConfig turns on every optional workload: DNS, TLS, Argo CD with an
 // apps repo, notifications and an admin password, and the lds-service with a
@@ -651,15 +648,7 @@ func TestHelmValuesGolden(t *testing.T) {
 		values := chart.Inputs["values"]
 		require.True(t, values.IsObject() || values.IsSecret(), chart.Name)
 		got := redacted(t, resource.PropertyMap{"values": values})
-		file := filepath.Join("..", "workloads", "testdata", "values", chart.Name+".json")
-		if *updateGolden {
-			require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
-			require.NoError(t, os.WriteFile(file, []byte(got), 0o644))
-			continue
-		}
-		want, err := os.ReadFile(file)
-		require.NoError(t, err, "run go test ./tests/ -run HelmValuesGolden -update")
-		assert.Equal(t, string(want), got, "%s values changed; if intended, run with -update and review the diff", chart.Name)
+		golden.Assert(t, filepath.Join("..", "workloads", "testdata", "values", chart.Name+".json"), got)
 		assert.NotContains(t, got, "SECRET", "secrets must not reach the golden files in clear")
 		assert.NotContains(t, got, "correct-horse-battery")
 	}

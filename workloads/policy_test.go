@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/tests/golden"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,7 +23,7 @@ func statements(t *testing.T, doc infra.PolicyDocument) map[string]infra.Stateme
 }
 
 func TestLoadBalancerControllerPolicyGolden(t *testing.T) {
-	golden(t, "lb-controller-policy.json", LoadBalancerControllerPolicy("aws").JSON()+"\n")
+	golden.Assert(t, "testdata/lb-controller-policy.json", LoadBalancerControllerPolicy("aws").JSON()+"\n")
 }
 
 func TestLoadBalancerControllerPolicyOnlyMutatesOwnedResources(t *testing.T) {
@@ -87,7 +88,7 @@ func TestExternalDNSPolicyIsLimitedToTheZones(t *testing.T) {
 
 func TestModelReadPolicyIsReadOnlyOnThePrefix(t *testing.T) {
 	doc := ModelReadPolicy("us-west-2", "arn:aws:s3:::models-0a1b", "team/models", "arn:aws:kms:us-west-2:123456789012:key/k1")
-	golden(t, "model-read-policy.json", doc.JSON()+"\n")
+	golden.Assert(t, "testdata/model-read-policy.json", doc.JSON()+"\n")
 	st := statements(t, doc)
 	assert.Equal(t, []string{"s3:GetObject"}, st["ReadModels"].Action)
 	assert.Equal(t, []string{"arn:aws:s3:::models-0a1b/team/models/*"}, st["ReadModels"].Resource)

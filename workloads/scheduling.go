@@ -6,20 +6,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// podTaintEffect spells an EKS taint effect (NO_SCHEDULE) the way pods
-// tolerate it (NoSchedule).
-func podTaintEffect(eksEffect string) string {
-	switch eksEffect {
-	case "NO_SCHEDULE":
-		return "NoSchedule"
-	case "NO_EXECUTE":
-		return "NoExecute"
-	case "PREFER_NO_SCHEDULE":
-		return "PreferNoSchedule"
-	}
-	return eksEffect
-}
-
 // GPU placement: GPU pods select GPU nodes by the platform's node-kind label
 // and tolerate their taint; nothing else tolerates it, so GPU capacity stays
 // free for GPU work.
@@ -31,7 +17,7 @@ func gpuTolerations() corev1.TolerationArray {
 	return corev1.TolerationArray{corev1.TolerationArgs{
 		Key:      pulumi.String(infra.GPUTaintKey),
 		Operator: pulumi.String("Exists"),
-		Effect:   pulumi.String(podTaintEffect(infra.GPUTaintEffect)),
+		Effect:   pulumi.String(infra.KubernetesEffect(infra.GPUTaintEffect)),
 	}}
 }
 
@@ -44,7 +30,7 @@ func gpuTolerationValues() pulumi.Array {
 	return pulumi.Array{pulumi.Map{
 		"key":      pulumi.String(infra.GPUTaintKey),
 		"operator": pulumi.String("Exists"),
-		"effect":   pulumi.String(podTaintEffect(infra.GPUTaintEffect)),
+		"effect":   pulumi.String(infra.KubernetesEffect(infra.GPUTaintEffect)),
 	}}
 }
 

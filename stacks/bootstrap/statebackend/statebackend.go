@@ -129,12 +129,8 @@ func NewStateBackend(ctx *pulumi.Context, name string, args *Args, opts ...pulum
 	parent := pulumi.Parent(sb)
 	keep := []pulumi.ResourceOption{parent, pulumi.Protect(true), pulumi.RetainOnDelete(true)}
 
-	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
-		Description:          pulumi.String("Encrypts the Pulumi state bucket and the secrets of the aiplatform stacks"),
-		EnableKeyRotation:    pulumi.Bool(true),
-		DeletionWindowInDays: pulumi.Int(30),
-		Tags:                 pulumi.ToStringMap(a.Tags),
-	}, keep...)
+	key, err := kms.NewKey(ctx, name,
+		infra.RotatingKeyArgs("Encrypts the Pulumi state bucket and the secrets of the aiplatform stacks", a.Tags), keep...)
 	if err != nil {
 		return nil, err
 	}
