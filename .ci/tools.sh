@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Installs the pinned tools of the real-component test tier (tests/realtier)
+# into a cache keyed by version, so a second run is instant:
+#   pulumi CLI, pulumi-resource-kubernetes, kube-apiserver (built from the Go
+#   module proxy) and etcd (Debian's etcd-server).
+# The S3 server is gofakes3, started in-process by the test, so it needs no binary.
+#
+# Usage: bash .ci/tools.sh             (bash .ci/tools.sh --bin-dir prints where they go)
+# Cache: ${AIPLATFORM_TOOLS:-$HOME/.cache/aiplatform-tools}; the test looks there first.
+set -euo pipefail
+
+PULUMI_VERSION=v3.274.1
+# The proxy serves pulumi-kubernetes/provider/v4 only as this pseudo-version
+# (its release tags lack the provider/ prefix); it is the newest it has.
+K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
+K8S_PROVIDER_VERSION=v4.0.0-20260115033456-f47bc2d6f199
+K8S_PROVIDER_SDK_VERSION=v4.24.0 # the SDK its go.mod pins (upstream replaces it with ../sdk)
+KUBE_VERSION=v1.34.4
+ETCD_PACKAGE=etcd-server
+
+TOOLS_DIR=${AIPLATFORM_TOOLS:-$HOME/.cache/aiplatform-tools}
+BIN_DIR=$TOOLS_DIR/bin
+
+if [[ ${1:-} == --bin-dir ]]; then
+	echo "$BIN_DIR"
+	exit 0
+fi
+
+mkdir -p "$BIN_DIR"
+# Builds may share the machine: lowest priority and, by default, one package
+# at a time (AIPLATFORM_TOOLS_JOBS raises it); a big link still needs 4-5 GB.
+NICE=(nice -n 19)
+GOBUILD=(go build -p "${AIPLATFORM_TOOLS_JOBS:-1}" -trimpath)
+export GOFLAGS="-mod=mod -buildvcs=false" # wrapper modules fill their go.sum on the first build
+
+# timed LABEL CMD...: runs CMD and prints its wall and CPU time.
+timed() {
+	local TIMEFORMAT
+	TIMEFORMAT="tools.sh: $(printf '%-28s' "$1") %0Rs wall, %0Us user, %0Ss sys"
+	shift
+	time "$@"
+}
+
+# link NAME VERSIONED_PATH: exposes a versioned binary under $BIN_DIR.
+link() { ln -sfn "$2" "$BIN_DIR/$1"; }
+
+install_pulumi() {
+	local dest=$TOOLS_DIR/pulumi/$PULUMI_VERSION
+	if [[ ! -x $dest/pulumi ]]; then
+		local mod=$TOOLS_DIR/src/pulumi-$PULUMI_VERSION
+		rm -rf "$mod" && mkdir -p "$mod" "$dest"
+		# pkg/v3 carries replace directives, so `go install pkg@version` refuses it;
+		# a wrapper module requires it and repeats the one replace that matters.
+		(
+			cd "$mod"
+			go mod init aiplatform.local/tools/pulumi >/dev/null 2>&1
+			go mod edit -require=github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION \
+				-require=github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION \
+				-replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+			"${NICE[@]}" "${GOBUILD[@]}" -o "$dest/pulumi.tmp" \
+				-ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+				github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+		)
+		mv "$dest/pulumi.tmp" "$dest/pulumi"
+	fi
+	link pulumi "$dest/pulumi"
+}
+
+install_k8s_provider() {
+	local dest=$TOOLS_DIR/pulumi-resource-kubernetes/$K8S_PROVIDER_VERSION
+	if [[ ! -x $dest/pulumi-resource-kubernetes ]]; then
+		local src mod=$TOOLS_DIR/src/pulumi-kubernetes-$K8S_PROVIDER_VERSION
+		src=$(cd "$TOOLS_DIR" && GOFLAGS= go mod download -json "$K8S_PROVIDER_MODULE@$K8S_PROVIDER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+		[[ -d $src ]] || { echo "tools.sh: could not download $K8S_PROVIDER_MODULE@$K8S_PROVIDER_VERSION" >&2; return 1; }
+		# The module cache is read-only and generate.go writes the embedded schema
+		# next to itself: build from a writable copy.
+		rm -rf "$mod" && mkdir -p "$(dirname "$mod")" "$dest"
+		cp -r "$src" "$mod" && chmod -R u+w "$mod"
+		(
+			cd "$mod"
+			go mod edit -dropreplace=github.com/pulumi/pulumi-kubernetes/sdk/v4 \
+				-require=github.com/pulumi/pulumi-kubernetes/sdk/v4@$K8S_PROVIDER_SDK_VERSION
+			cd cmd/pulumi-resource-kubernetes
+			VERSION=${K8S_PROVIDER_VERSION#v} "${NICE[@]}" go run -p "${AIPLATFORM_TOOLS_JOBS:-1}" ./generate.go
+			"${NICE[@]}" "${GOBUILD[@]}" -o "$dest/pulumi-resource-kubernetes.tmp" \
+				-ldflags "-s -w -X $K8S_PROVIDER_MODULE/pkg/version.Version=${K8S_PROVIDER_VERSION#v}" .
+		)
+		mv "$dest/pulumi-resource-kubernetes.tmp" "$dest/pulumi-resource-kubernetes"
+		rm -rf "$mod"
+	fi
+	link pulumi-resource-kubernetes "$dest/pulumi-resource-kubernetes"
+}
+
+install_kube_apiserver() {
+	local dest=$TOOLS_DIR/kube-apiserver/$KUBE_VERSION
+	if [[ ! -x $dest/kube-apiserver ]]; then
+		local mod=$TOOLS_DIR/src/kube-apiserver-$KUBE_VERSION staging=v0.${KUBE_VERSION#v1.}
+		rm -rf "$mod" && mkdir -p "$mod" "$dest"
+		(
+			cd "$mod"
+			go mod init aiplatform.local/tools/kube-apiserver >/dev/null 2>&1
+			# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces
+			# them with ./staging paths; point each at its published release.
+			local gomod edits=(-require=k8s.io/kubernetes@$KUBE_VERSION)
+			gomod=$(GOFLAGS= go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+			for m in $(sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
+				edits+=(-replace="$m=$m@$staging")
+			done
+			go mod edit "${edits[@]}"
+			local minor=${KUBE_VERSION#v1.}
+			minor=${minor%%.*}
+			"${NICE[@]}" "${GOBUILD[@]}" -tags providerless -o "$dest/kube-apiserver.tmp" \
+				-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean" \
+				k8s.io/kubernetes/cmd/kube-apiserver
+		)
+		mv "$dest/kube-apiserver.tmp" "$dest/kube-apiserver"
+	fi
+	link kube-apiserver "$dest/kube-apiserver"
+}
+
+install_etcd() {
+	if [[ ! -x /usr/bin/etcd ]]; then
+		local sudo=()
+		[[ $(id -u) == 0 ]] || sudo=(sudo)
+		"${sudo[@]}" apt-get update -qq
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$ETCD_PACKAGE" >/dev/null
+	fi
+	link etcd /usr/bin/etcd
+}
+
+timed etcd install_etcd
+timed "pulumi $PULUMI_VERSION" install_pulumi
+timed "pulumi-resource-kubernetes" install_k8s_provider
+timed "kube-apiserver $KUBE_VERSION" install_kube_apiserver
+echo "tools.sh: tools in $BIN_DIR"

@@ -1,0 +1,88 @@
+package realtier
+
+import (
+	"context"
+	"strings"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// AnnotationSkipAwait tells pulumi-kubernetes not to wait for readiness.
+const AnnotationSkipAwait = "pulumi.com/skipAwait"
+
+// SkipAwait is a stack transform that annotates every Kubernetes object except
+// Namespaces with pulumi.com/skipAwait: with no nodes, scheduler or
+// controllers, Deployments never become available and Services never get
+// endpoints or load balancers, so Pulumi's await logic would wait forever.
+// Namespaces keep the real await (the test finalizes them on delete).
+func SkipAwait(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
+	if !args.Custom || !strings.HasPrefix(args.Type, "kubernetes:") || args.Type == "kubernetes:core/v1:Namespace" {
+		return nil
+	}
+	props := pulumi.Map{}
+	for k, v := range args.Props {
+		props[k] = v
+	}
+	meta := pulumi.Map{}
+	if existing, ok := props["metadata"].(pulumi.Map); ok {
+		for k, v := range existing {
+			meta[k] = v
+		}
+	} else if props["metadata"] != nil {
+		return nil // an unknown metadata value cannot be edited; leave it alone
+	}
+	annotations := pulumi.Map{}
+	if existing, ok := meta["annotations"].(pulumi.Map); ok {
+		for k, v := range existing {
+			annotations[k] = v
+		}
+	}
+	annotations[AnnotationSkipAwait] = pulumi.String("true")
+	meta["annotations"] = annotations
+	props["metadata"] = meta
+	return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
+}
+
+// NewLocalProvider registers the explicit provider every resource uses, so
+// nothing can fall back to an ambient kubeconfig.
+func NewLocalProvider(ctx *pulumi.Context, kubeconfig string) (*kubernetes.Provider, error) {
+	return kubernetes.NewProvider(ctx, "loopback", &kubernetes.ProviderArgs{
+		Kubeconfig: pulumi.ToSecret(pulumi.String(kubeconfig)).(pulumi.StringOutput),
+	})
+}
+
+// SmokeProgram is the smallest program that proves the toolchain: one
+// Namespace and one ConfigMap in it. extra adds ConfigMap keys so a second
+// run can make a change.
+func SmokeProgram(kubeconfig string, extra map[string]string) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		if err := ctx.RegisterResourceTransform(SkipAwait); err != nil {
+			return err
+		}
+		k8s, err := NewLocalProvider(ctx, kubeconfig)
+		if err != nil {
+			return err
+		}
+		ns, err := corev1.NewNamespace(ctx, "smoke", &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("realtier-smoke")},
+		}, pulumi.Provider(k8s))
+		if err != nil {
+			return err
+		}
+		data := pulumi.StringMap{"greeting": pulumi.String("hello")}
+		for k, v := range extra {
+			data[k] = pulumi.String(v)
+		}
+		_, err = corev1.NewConfigMap(ctx, "smoke", &corev1.ConfigMapArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name:      pulumi.String("smoke"),
+				Namespace: ns.Metadata.Name(),
+			},
+			Data: data,
+		}, pulumi.Provider(k8s))
+		return err
+	}
+}

@@ -1,0 +1,205 @@
+package realtier
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/aiplatform/infra/workloads"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// The workloads scenario's fixed inputs; everything else is the components'
+// defaults.
+const (
+	wlVPCCIDR     = "10.40.0.0/16"
+	wlTritonNS    = "triton"
+	wlServiceNS   = "lds"
+	wlServiceName = "lds-service"
+	wlServiceImg  = "docker.io/acme/lds-service:1.4.2"
+	wlRegistryPw  = "dckr_pat_realtier"
+)
+
+// WorkloadsScenario deploys the typed AI workloads exactly as the platform
+// composes them: Triton (namespace with default-deny policies, IRSA service
+// account, GPU Deployment, NLB Service, HPA, PDB, NetworkPolicies) and the
+// reusable Service as lds-service (namespace, settings ConfigMap, image-pull
+// Secret, Deployment, Service, HPA, PDB, ALB Ingress, NetworkPolicies).
+// Helm-chart add-ons are not part of it: their charts come from registries
+// this machine cannot reach.
+func WorkloadsScenario() Scenario {
+	return Scenario{
+		Name: "workloads",
+		Program: func(kubeconfig string, changed bool, gate func()) pulumi.RunFunc {
+			return func(ctx *pulumi.Context) error {
+				if gate != nil {
+					gate()
+				}
+				if err := ctx.RegisterResourceTransform(SkipAwait); err != nil {
+					return err
+				}
+				k8s, err := NewLocalProvider(ctx, kubeconfig)
+				if err != nil {
+					return err
+				}
+				maxReplicas := 3
+				if changed {
+					maxReplicas = 4
+				}
+				triton, err := workloads.NewTriton(ctx, "triton", &workloads.TritonArgs{
+					Spec: workloads.TritonSpec{
+						Namespace:   wlTritonNS,
+						MaxReplicas: maxReplicas,
+						Exposure:    workloads.Internal,
+						Host:        "triton.realtier.example.com",
+					},
+					Cluster: workloads.ClusterInfo{
+						Name:            pulumi.String("realtier"),
+						OIDCProviderArn: pulumi.String("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/REALTIER"),
+						OIDCIssuer:      pulumi.String("https://oidc.eks.us-west-2.amazonaws.com/id/REALTIER"),
+						Region:          "us-west-2",
+					},
+					ModelBucket: workloads.BucketRef{
+						Name:      pulumi.String("realtier-models"),
+						Arn:       pulumi.String("arn:aws:s3:::realtier-models"),
+						KMSKeyArn: pulumi.String("arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"),
+					},
+					VPCCIDR: wlVPCCIDR,
+				}, pulumi.Providers(k8s))
+				if err != nil {
+					return err
+				}
+				lds, err := workloads.NewService(ctx, "lds", &workloads.ServiceArgs{
+					Spec: workloads.ServiceSpec{
+						Name:      wlServiceName,
+						Namespace: wlServiceNS,
+						Image:     wlServiceImg,
+						Exposure:  workloads.Internal,
+						Host:      "lds.realtier.example.com",
+						Settings:  map[string]string{"LOG_LEVEL": "info"},
+					},
+					PullCredentials: &workloads.RegistryCredentials{
+						Username: "acme",
+						Password: pulumi.ToSecret(pulumi.String(wlRegistryPw)).(pulumi.StringOutput),
+					},
+					VPCCIDR: wlVPCCIDR,
+				}, pulumi.Providers(k8s))
+				if err != nil {
+					return err
+				}
+				ctx.Export("tritonEndpoint", triton.Endpoint)
+				ctx.Export("tritonRoleArn", triton.RoleArn)
+				ctx.Export("ldsURL", lds.URL)
+				return nil
+			}
+		},
+		Objects:       workloadsObjects,
+		ChangedObject: Expect{Path: apps(wlTritonNS, "horizontalpodautoscalers", "triton", "autoscaling/v2"), Check: hasField(4, "spec", "maxReplicas")},
+	}
+}
+
+func apps(ns, resource, name, groupVersion string) string {
+	if groupVersion == "v1" {
+		return "/api/v1/namespaces/" + ns + "/" + resource + "/" + name
+	}
+	return "/apis/" + groupVersion + "/namespaces/" + ns + "/" + resource + "/" + name
+}
+
+// workloadsObjects lists the objects the workloads scenario must have made,
+// resolving the generated ConfigMap and Secret names through the Deployment
+// that references them (which also proves the references are wired).
+func workloadsObjects(ctx context.Context, api *KubeAPI) ([]Expect, error) {
+	deployPath := apps(wlServiceNS, "deployments", wlServiceName, "apps/v1")
+	deploy, err := api.Get(ctx, deployPath)
+	if err != nil {
+		return nil, err
+	}
+	pod := []string{"spec", "template", "spec"}
+	configMap := deploy.String(append(pod, "containers", "0", "envFrom", "0", "configMapRef", "name")...)
+	pullSecret := deploy.String(append(pod, "imagePullSecrets", "0", "name")...)
+	if configMap == "" || pullSecret == "" {
+		return nil, fmt.Errorf("%s: no ConfigMap (%q) or image-pull Secret (%q) referenced", deployPath, configMap, pullSecret)
+	}
+
+	var out []Expect
+	for _, ns := range []string{wlTritonNS, wlServiceNS} {
+		out = append(out, Expect{Path: "/api/v1/namespaces/" + ns, Check: all(
+			hasField("Active", "status", "phase"),
+			hasField("restricted", "metadata", "labels", "pod-security.kubernetes.io/enforce"),
+		)})
+		for _, policy := range []string{"default-deny", "allow-dns", "allow-same-namespace", "allow-https-egress"} {
+			out = append(out, Expect{Path: apps(ns, "networkpolicies", policy, "networking.k8s.io/v1")})
+		}
+		out = append(out, Expect{
+			Path:  apps(ns, "networkpolicies", "allow-vpc-ingress", "networking.k8s.io/v1"),
+			Check: hasField(wlVPCCIDR, "spec", "ingress", "0", "from", "0", "ipBlock", "cidr"),
+		})
+	}
+	out = append(out,
+		Expect{Path: apps(wlTritonNS, "serviceaccounts", "triton", "v1"), Check: hasPrefix("arn:aws:iam::123456789012:role/", "metadata", "annotations", "eks.amazonaws.com/role-arn")},
+		Expect{Path: apps(wlTritonNS, "deployments", "triton", "apps/v1"), Check: all(
+			hasField(workloads.DefaultTritonImage, append(pod, "containers", "0", "image")...),
+			hasField("1", append(pod, "containers", "0", "resources", "limits", "nvidia.com/gpu")...),
+			hasField(true, append(pod, "securityContext", "runAsNonRoot")...),
+			hasField("true", "metadata", "annotations", AnnotationSkipAwait),
+		)},
+		Expect{Path: apps(wlTritonNS, "services", "triton", "v1"), Check: all(
+			hasField("LoadBalancer", "spec", "type"),
+			hasField("service.k8s.aws/nlb", "spec", "loadBalancerClass"),
+		)},
+		Expect{Path: apps(wlTritonNS, "horizontalpodautoscalers", "triton", "autoscaling/v2"), Check: all(
+			hasField(1, "spec", "minReplicas"),
+			hasField(3, "spec", "maxReplicas"),
+			hasField("triton", "spec", "scaleTargetRef", "name"),
+		)},
+		Expect{Path: apps(wlTritonNS, "poddisruptionbudgets", "triton", "policy/v1"), Check: hasField(1, "spec", "maxUnavailable")},
+
+		Expect{Path: apps(wlServiceNS, "serviceaccounts", wlServiceName, "v1")},
+		Expect{Path: apps(wlServiceNS, "configmaps", configMap, "v1"), Check: hasField("info", "data", "LOG_LEVEL")},
+		Expect{Path: apps(wlServiceNS, "secrets", pullSecret, "v1"), Check: all(
+			hasField("kubernetes.io/dockerconfigjson", "type"),
+			dockerConfigHas(workloads.DockerHubRegistry, "acme", wlRegistryPw),
+		)},
+		Expect{Path: deployPath, Check: all(
+			hasField(wlServiceImg, append(pod, "containers", "0", "image")...),
+			hasField(false, append(pod, "automountServiceAccountToken")...),
+		)},
+		Expect{Path: apps(wlServiceNS, "services", wlServiceName, "v1"), Check: hasField("ClusterIP", "spec", "type")},
+		Expect{Path: apps(wlServiceNS, "horizontalpodautoscalers", wlServiceName, "autoscaling/v2"), Check: all(
+			hasField(2, "spec", "minReplicas"),
+			hasField(6, "spec", "maxReplicas"),
+		)},
+		Expect{Path: apps(wlServiceNS, "poddisruptionbudgets", wlServiceName, "policy/v1"), Check: hasField(1, "spec", "maxUnavailable")},
+		Expect{Path: apps(wlServiceNS, "ingresses", wlServiceName, "networking.k8s.io/v1"), Check: all(
+			hasField("alb", "spec", "ingressClassName"),
+			hasField("lds.realtier.example.com", "spec", "rules", "0", "host"),
+		)},
+	)
+	return out, nil
+}
+
+func hasPrefix(prefix string, keys ...string) func(Object) error {
+	return func(o Object) error {
+		if got := o.String(keys...); !strings.HasPrefix(got, prefix) {
+			return fmt.Errorf("%s = %q, want prefix %q", strings.Join(keys, "."), got, prefix)
+		}
+		return nil
+	}
+}
+
+// dockerConfigHas checks the image-pull secret really carries the
+// credentials (the API returns data base64-encoded).
+func dockerConfigHas(server, user, password string) func(Object) error {
+	return func(o Object) error {
+		raw, err := base64.StdEncoding.DecodeString(o.String("data", ".dockerconfigjson"))
+		if err != nil {
+			return fmt.Errorf("data..dockerconfigjson: %v", err)
+		}
+		want := workloads.DockerConfigJSON(server, user, password)
+		if string(raw) != want {
+			return fmt.Errorf(".dockerconfigjson = %s, want %s", raw, want)
+		}
+		return nil
+	}
+}
