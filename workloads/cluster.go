@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aiplatform/infra/infra"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -89,4 +90,27 @@ const roleArnAnnotation = "eks.amazonaws.com/role-arn"
 // errorf prefixes a component error with the component name.
 func errorf(component, name string, err error) error {
 	return fmt.Errorf("%s %s: %w", component, name, err)
+}
+
+// addonRole creates the IRSA role of an add-on's service account in the
+// add-on namespace, parented to the add-on component.
+func (c ClusterInfo) addonRole(ctx *pulumi.Context, name, serviceAccount string, policy pulumi.StringInput, parent pulumi.Resource) (*infra.IRSARole, error) {
+	return infra.NewIRSARole(ctx, name, &infra.IRSARoleArgs{
+		OIDCProviderArn: c.OIDCProviderArn,
+		OIDCIssuer:      c.OIDCIssuer,
+		Namespace:       addonNamespace,
+		ServiceAccount:  serviceAccount,
+		Policy:          policy,
+		Tags:            c.Tags,
+	}, pulumi.Parent(parent))
+}
+
+// serviceAccountValues is the chart values block that creates the add-on's
+// service account annotated with its IRSA role.
+func serviceAccountValues(serviceAccount string, roleArn pulumi.StringOutput) pulumi.Map {
+	return pulumi.Map{
+		"create":      pulumi.Bool(true),
+		"name":        pulumi.String(serviceAccount),
+		"annotations": pulumi.Map{roleArnAnnotation: roleArn},
+	}
 }

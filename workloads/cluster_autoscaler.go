@@ -123,14 +123,7 @@ func NewClusterAutoscaler(ctx *pulumi.Context, name string, args *ClusterAutosca
 	policy := a.Cluster.Name.ToStringOutput().ApplyT(func(cluster string) string {
 		return ClusterAutoscalerPolicy(partition, region, cluster).JSON()
 	}).(pulumi.StringOutput)
-	role, err := infra.NewIRSARole(ctx, name, &infra.IRSARoleArgs{
-		OIDCProviderArn: a.Cluster.OIDCProviderArn,
-		OIDCIssuer:      a.Cluster.OIDCIssuer,
-		Namespace:       addonNamespace,
-		ServiceAccount:  clusterAutoscalerSA,
-		Policy:          policy,
-		Tags:            a.Cluster.Tags,
-	}, pulumi.Parent(c))
+	role, err := a.Cluster.addonRole(ctx, name, clusterAutoscalerSA, policy, c)
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +131,7 @@ func NewClusterAutoscaler(ctx *pulumi.Context, name string, args *ClusterAutosca
 		"cloudProvider": pulumi.String("aws"),
 		"awsRegion":     pulumi.String(region),
 		"autoDiscovery": pulumi.Map{"clusterName": a.Cluster.Name},
-		"rbac": pulumi.Map{"serviceAccount": pulumi.Map{
-			"create":      pulumi.Bool(true),
-			"name":        pulumi.String(clusterAutoscalerSA),
-			"annotations": pulumi.Map{roleArnAnnotation: role.Arn},
-		}},
+		"rbac":          pulumi.Map{"serviceAccount": serviceAccountValues(clusterAutoscalerSA, role.Arn)},
 		"extraArgs": pulumi.Map{
 			"balance-similar-node-groups": pulumi.Bool(true),
 			"expander":                    pulumi.String("least-waste"),

@@ -119,14 +119,8 @@ func NewExternalDNS(ctx *pulumi.Context, name string, args *ExternalDNSArgs, opt
 	if err := ctx.RegisterComponentResource(externalDNSType, name, e, opts...); err != nil {
 		return nil, err
 	}
-	role, err := infra.NewIRSARole(ctx, name, &infra.IRSARoleArgs{
-		OIDCProviderArn: a.Cluster.OIDCProviderArn,
-		OIDCIssuer:      a.Cluster.OIDCIssuer,
-		Namespace:       addonNamespace,
-		ServiceAccount:  externalDNSSA,
-		Policy:          pulumi.String(ExternalDNSPolicy(a.Cluster.Partition(), a.HostedZoneIDs).JSON()),
-		Tags:            a.Cluster.Tags,
-	}, pulumi.Parent(e))
+	role, err := a.Cluster.addonRole(ctx, name, externalDNSSA,
+		pulumi.String(ExternalDNSPolicy(a.Cluster.Partition(), a.HostedZoneIDs).JSON()), e)
 	if err != nil {
 		return nil, err
 	}
@@ -139,19 +133,15 @@ func NewExternalDNS(ctx *pulumi.Context, name string, args *ExternalDNSArgs, opt
 		"env": pulumi.Array{pulumi.Map{
 			"name": pulumi.String("AWS_DEFAULT_REGION"), "value": pulumi.String(a.Cluster.Region),
 		}},
-		"serviceAccount": pulumi.Map{
-			"create":      pulumi.Bool(true),
-			"name":        pulumi.String(externalDNSSA),
-			"annotations": pulumi.Map{roleArnAnnotation: role.Arn},
-		},
-		"sources":       pulumi.Array{pulumi.String("service"), pulumi.String("ingress")},
-		"domainFilters": pulumi.Array{pulumi.String(a.Domain)},
-		"extraArgs":     zoneFilters,
-		"policy":        pulumi.String(string(a.Policy)),
-		"registry":      pulumi.String("txt"),
-		"txtOwnerId":    pulumi.String(a.OwnerID),
-		"nodeSelector":  systemNodeSelectorValues(),
-		"tolerations":   systemTolerationValues(),
+		"serviceAccount": serviceAccountValues(externalDNSSA, role.Arn),
+		"sources":        pulumi.Array{pulumi.String("service"), pulumi.String("ingress")},
+		"domainFilters":  pulumi.Array{pulumi.String(a.Domain)},
+		"extraArgs":      zoneFilters,
+		"policy":         pulumi.String(string(a.Policy)),
+		"registry":       pulumi.String("txt"),
+		"txtOwnerId":     pulumi.String(a.OwnerID),
+		"nodeSelector":   systemNodeSelectorValues(),
+		"tolerations":    systemTolerationValues(),
 	}
 	release, err := installChart(ctx, name, a.Chart, externalDNSRelease, addonNamespace, values, pulumi.Parent(e))
 	if err != nil {

@@ -1,7 +1,6 @@
 package workloads
 
 import (
-	"github.com/aiplatform/infra/infra"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -50,27 +49,17 @@ func NewLoadBalancerController(ctx *pulumi.Context, name string, args *LoadBalan
 	if err := ctx.RegisterComponentResource(loadBalancerControllerType, name, c, opts...); err != nil {
 		return nil, err
 	}
-	role, err := infra.NewIRSARole(ctx, name, &infra.IRSARoleArgs{
-		OIDCProviderArn: args.Cluster.OIDCProviderArn,
-		OIDCIssuer:      args.Cluster.OIDCIssuer,
-		Namespace:       addonNamespace,
-		ServiceAccount:  loadBalancerControllerSA,
-		Policy:          pulumi.String(LoadBalancerControllerPolicy(args.Cluster.Partition()).JSON()),
-		Tags:            args.Cluster.Tags,
-	}, pulumi.Parent(c))
+	role, err := args.Cluster.addonRole(ctx, name, loadBalancerControllerSA,
+		pulumi.String(LoadBalancerControllerPolicy(args.Cluster.Partition()).JSON()), c)
 	if err != nil {
 		return nil, err
 	}
 	values := pulumi.Map{
-		"clusterName":  args.Cluster.Name,
-		"region":       pulumi.String(args.Cluster.Region),
-		"vpcId":        args.Cluster.VpcID,
-		"replicaCount": pulumi.Int(loadBalancerControllerReplicas),
-		"serviceAccount": pulumi.Map{
-			"create":      pulumi.Bool(true),
-			"name":        pulumi.String(loadBalancerControllerSA),
-			"annotations": pulumi.Map{roleArnAnnotation: role.Arn},
-		},
+		"clusterName":         args.Cluster.Name,
+		"region":              pulumi.String(args.Cluster.Region),
+		"vpcId":               args.Cluster.VpcID,
+		"replicaCount":        pulumi.Int(loadBalancerControllerReplicas),
+		"serviceAccount":      serviceAccountValues(loadBalancerControllerSA, role.Arn),
 		"podDisruptionBudget": pulumi.Map{"maxUnavailable": pulumi.Int(1)},
 		"nodeSelector":        systemNodeSelectorValues(),
 		"tolerations":         systemTolerationValues(),
