@@ -36,7 +36,7 @@ func (a IRSARoleArgs) Validate() error {
 	if a.OIDCIssuer == nil {
 		errs = append(errs, errors.New("oidcIssuer: required"))
 	}
-	if !isDNSLabel(a.Namespace) {
+	if !IsDNSLabel(a.Namespace) {
 		errs = append(errs, fmt.Errorf("namespace: %q is not a DNS-1123 label", a.Namespace))
 	}
 	if a.ServiceAccount == "" || strings.ContainsAny(a.ServiceAccount, ":*") {

@@ -4,11 +4,8 @@ import "regexp"
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// isDNSLabel reports whether s is a valid RFC 1123 label (namespaces, node group names).
-func isDNSLabel(s string) bool { return dnsLabel.MatchString(s) }
-
-// IsDNSLabel is isDNSLabel for other packages validating names.
-func IsDNSLabel(s string) bool { return isDNSLabel(s) }
+// IsDNSLabel reports whether s is a valid RFC 1123 label (namespaces, node group names).
+func IsDNSLabel(s string) bool { return dnsLabel.MatchString(s) }
 
 // mergeTags returns base overlaid with extra; neither input is modified.
 func mergeTags(base map[string]string, extra map[string]string) map[string]string {

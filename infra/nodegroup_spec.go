@@ -137,7 +137,7 @@ func (s NodeGroupSpec) Validate(path string) error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
 	}
-	if !isDNSLabel(s.Name) || len(s.Name) > 40 {
+	if !IsDNSLabel(s.Name) || len(s.Name) > 40 {
 		bad("name", "%q must be a lowercase DNS label of at most 40 characters", s.Name)
 	}
 	switch s.Kind {
