@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/aiplatform/infra/infra"
@@ -64,6 +66,46 @@ func (s ctxSource) Get(key string) (string, bool) {
 	return v, err == nil
 }
 
+// Keys implements Source with every key of the project namespace the engine
+// passed to the program.
+func (s ctxSource) Keys() []string {
+	var keys []string
+	for _, k := range engineConfigKeys(s.ctx) {
+		if name, ok := strings.CutPrefix(k, Project+":"); ok {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// engineConfigKeys lists the config keys ("namespace:key") of the running
+// program. The Go SDK (v3.274) has GetConfig for one key but no listing, and
+// the config reaches inline Automation API programs without PULUMI_CONFIG,
+// so the run's config map is read through reflection (reading an unexported
+// map's keys is allowed; nothing is written). If an SDK upgrade moves the
+// map, this panics at the first LoadConfig rather than silently accepting
+// every misspelt key; TestEngineConfigKeys catches that in `go test` first.
+func engineConfigKeys(ctx *pulumi.Context) []string {
+	state := reflect.ValueOf(ctx).Elem().FieldByName("state")
+	if state.Kind() == reflect.Pointer {
+		state = state.Elem()
+	}
+	var m reflect.Value
+	if state.IsValid() {
+		if info := state.FieldByName("info"); info.IsValid() {
+			m = info.FieldByName("Config")
+		}
+	}
+	if !m.IsValid() || m.Kind() != reflect.Map || m.Type().Key().Kind() != reflect.String {
+		panic("stacks: cannot list the stack's config keys: pulumi.Context no longer holds state.info.Config (Go SDK changed); update engineConfigKeys")
+	}
+	keys := make([]string, 0, m.Len())
+	for _, k := range m.MapKeys() {
+		keys = append(keys, k.String())
+	}
+	return keys
+}
+
 // awsRegion is read from the provider's own namespace.
 func awsRegion(src Source) string {
 	if s, ok := src.(ctxSource); ok {
@@ -89,6 +131,36 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 func ParseConfig(stack, region string, src Source) (Config, error) {
 	r := &reader{src: src}
 	cfg := Config{Stack: stack, Region: region}
+	readConfig(r, &cfg)
+	// Every key was read above, so what the reader was not asked for is a
+	// key this program does not know: reported with the other problems.
+	unknown := r.unknownKeys()
+	if len(r.errs) > 0 {
+		return Config{}, configError(append(r.errs, unknown...))
+	}
+	cfg = cfg.withDefaults()
+	if errs := append(unknown, cfg.problems()...); len(errs) > 0 {
+		return Config{}, configError(errs)
+	}
+	return cfg, nil
+}
+
+// KnownKeys lists every key of the project namespace the program reads,
+// sorted: exactly the keys readConfig asks for.
+func KnownKeys() []string {
+	r := &reader{src: MapSource{}}
+	readConfig(r, &Config{})
+	keys := make([]string, 0, len(r.known))
+	for k := range r.known {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// readConfig reads every key of the project namespace into cfg. It is the
+// one table of keys: the reader records each key it is asked for.
+func readConfig(r *reader, cfg *Config) {
 	r.str("clusterName", &cfg.ClusterName)
 	r.str("kubernetesVersion", &cfg.KubernetesVersion)
 	r.str("vpcCidr", &cfg.VPCCIDR)
@@ -106,14 +178,6 @@ func ParseConfig(stack, region string, src Source) (Config, error) {
 	r.object("nodeGroups", &cfg.NodeGroups)
 	r.object("tags", &cfg.Tags)
 	cfg.Workloads = readWorkloads(r)
-	if len(r.errs) > 0 {
-		return Config{}, configError(r.errs)
-	}
-	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
 }
 
 // configError formats all problems as one readable error.

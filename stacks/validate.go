@@ -25,6 +25,14 @@ const (
 
 // Validate returns every problem of the config, each naming its key and what is allowed.
 func (c Config) Validate() error {
+	if errs := c.problems(); len(errs) > 0 {
+		return configError(errs)
+	}
+	return nil
+}
+
+// problems lists every problem of the config.
+func (c Config) problems() []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s:%s: %s", Project, key, fmt.Sprintf(format, args...)))
@@ -96,10 +104,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Workloads.validate(c)...)
-	if len(errs) > 0 {
-		return configError(errs)
-	}
-	return nil
+	return errs
 }
 
 func (c Config) validateEndpoint() []error {

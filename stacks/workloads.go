@@ -29,7 +29,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	}
 	lb, err := workloads.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &workloads.LoadBalancerControllerArgs{
 		Cluster: cluster,
-		Chart:   workloads.LoadBalancerControllerChart.WithVersion(charts.LoadBalancerController),
+		Chart:   workloads.LoadBalancerControllerChart.WithVersion(charts.LoadBalancerController).From(w.ChartRepository),
 	}, k8s, pulumi.DependsOn(capacity))
 	if err != nil {
 		return nil, err
@@ -37,12 +37,12 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	afterLB := pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb))
 
 	if _, err := workloads.NewMetricsServer(ctx, "metrics-server", &workloads.MetricsServerArgs{
-		Chart: workloads.MetricsServerChart.WithVersion(charts.MetricsServer),
+		Chart: workloads.MetricsServerChart.WithVersion(charts.MetricsServer).From(w.ChartRepository),
 	}, k8s, afterLB); err != nil {
 		return nil, err
 	}
 	devicePlugin, err := workloads.NewDevicePlugin(ctx, "nvidia-device-plugin", &workloads.DevicePluginArgs{
-		Chart: workloads.DevicePluginChart.WithVersion(charts.DevicePlugin),
+		Chart: workloads.DevicePluginChart.WithVersion(charts.DevicePlugin).From(w.ChartRepository),
 	}, k8s, afterLB)
 	if err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	if _, err := workloads.NewClusterAutoscaler(ctx, "cluster-autoscaler", &workloads.ClusterAutoscalerArgs{
 		Cluster:           cluster,
 		KubernetesVersion: cfg.KubernetesVersion,
-		Chart:             workloads.ClusterAutoscalerChart.WithVersion(charts.ClusterAutoscaler),
+		Chart:             workloads.ClusterAutoscalerChart.WithVersion(charts.ClusterAutoscaler).From(w.ChartRepository),
 	}, k8s, afterLB); err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 			HostedZoneIDs: w.HostedZoneIDs,
 			Policy:        w.ExternalDNSPolicy,
 			OwnerID:       cfg.ClusterName,
-			Chart:         workloads.ExternalDNSChart.WithVersion(charts.ExternalDNS),
+			Chart:         workloads.ExternalDNSChart.WithVersion(charts.ExternalDNS).From(w.ChartRepository),
 		}, k8s, afterLB); err != nil {
 			return nil, err
 		}
@@ -72,7 +72,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		args := &workloads.ArgoCDArgs{
 			Spec:        w.ArgoCD.ArgoCDSpec,
 			SaltContext: cfg.ClusterName,
-			Chart:       workloads.ArgoCDChart.WithVersion(charts.ArgoCD),
+			Chart:       workloads.ArgoCDChart.WithVersion(charts.ArgoCD).From(w.ChartRepository),
 		}
 		if w.HasSecret(ArgoCDAdminPasswordKey) {
 			args.AdminPassword = cfg.Secrets.ArgoCDAdminPassword

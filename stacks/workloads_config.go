@@ -43,8 +43,12 @@ type WorkloadsConfig struct {
 	AppNamespaces     []string                `json:"appNamespaces"`
 	DockerHubUsername string                  `json:"dockerHubUsername"`
 	ChartVersions     workloads.ChartVersions `json:"chartVersions"`
-	ArgoCD            ArgoCDConfig            `json:"argocd"`
-	Triton            TritonConfig            `json:"triton"`
+	// ChartRepository is one mirror every add-on chart is fetched from
+	// instead of its official repository (air-gapped clusters, ECR); empty:
+	// the official repositories.
+	ChartRepository string       `json:"chartRepository"`
+	ArgoCD          ArgoCDConfig `json:"argocd"`
+	Triton          TritonConfig `json:"triton"`
 	// LDSService is the lds-service; nil: not deployed.
 	LDSService *workloads.ServiceSpec `json:"ldsService"`
 
@@ -87,13 +91,14 @@ func readWorkloads(r *reader) WorkloadsConfig {
 	r.stringList("appNamespaces", &w.AppNamespaces)
 	r.str("dockerHubUsername", &w.DockerHubUsername)
 	r.object("chartVersions", &w.ChartVersions)
+	r.str("chartRepository", &w.ChartRepository)
 	r.object("argocd", &w.ArgoCD)
 	r.object("triton", &w.Triton)
 	r.object("ldsService", &w.LDSService)
 	w.secrets = map[string]bool{}
 	for _, key := range workloadSecretKeys {
 		// Only presence is recorded here; the value stays out of the plain config.
-		if v, ok := r.src.Get(key); ok && strings.TrimSpace(v) != "" {
+		if v, ok := r.get(key); ok && strings.TrimSpace(v) != "" {
 			w.secrets[key] = true
 		}
 	}
@@ -185,6 +190,9 @@ func (w WorkloadsConfig) validate(c Config) []error {
 		bad("dockerHubUsername", "required with %s:%s, which is set", Project, DockerHubTokenKey)
 	}
 	errs = append(errs, joinErrors(w.ChartVersions.Validate(Project+":chartVersions"))...)
+	if err := workloads.ValidateChartRepository(Project+":chartRepository", w.ChartRepository); err != nil {
+		errs = append(errs, err)
+	}
 
 	// Namespaces: valid, not reserved, and each owned by exactly one user.
 	owners := map[string]string{}

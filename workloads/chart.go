@@ -3,7 +3,11 @@ package workloads
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -17,8 +21,9 @@ type Chart struct {
 }
 
 // Official charts and the versions this platform is tested with. Each version
-// can be overridden per stack (chartVersions); the repository cannot, so a
-// stack never installs a chart from an unreviewed source.
+// can be overridden per stack (chartVersions). The repository can only be
+// replaced as a whole by one mirror (chartRepository) that serves the same
+// charts under the same names and versions; see From.
 var (
 	DevicePluginChart           = Chart{"https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.17.1"}
 	MetricsServerChart          = Chart{"https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.12.2"}
@@ -38,6 +43,94 @@ func (c Chart) WithVersion(version string) Chart {
 		c.Version = version
 	}
 	return c
+}
+
+// From returns the chart fetched from mirror instead of its official
+// repository, or unchanged when mirror is empty. A mirror is one of (see
+// ValidateChartRepository):
+//   - an OCI registry path, oci://123456789012.dkr.ecr.us-west-2.amazonaws.com/charts:
+//     the chart is <mirror>/<name> at the pinned version (how Helm and ECR name charts);
+//   - a Helm repository over HTTPS (an index.yaml), https://charts.example.com/stable;
+//   - a local directory of packaged charts, /srv/charts or file:///srv/charts:
+//     the chart is <dir>/<name>-<version>.tgz, as `helm package` and
+//     `helm pull` name them (air-gapped machines).
+func (c Chart) From(mirror string) Chart {
+	if mirror != "" {
+		c.Repo = mirror
+	}
+	return c
+}
+
+// ChartSourceKind says how a chart repository is reached.
+type ChartSourceKind int
+
+const (
+	// HelmRepository is an HTTP(S) Helm repository with an index.yaml.
+	HelmRepository ChartSourceKind = iota
+	// OCIRegistry is a registry path holding charts as OCI artifacts.
+	OCIRegistry
+	// LocalDirectory holds packaged charts <name>-<version>.tgz.
+	LocalDirectory
+)
+
+// chartSourceKind classifies a repository (official or mirror) and returns
+// the local directory for LocalDirectory.
+func chartSourceKind(repo string) (ChartSourceKind, string) {
+	switch {
+	case strings.HasPrefix(repo, "oci://"):
+		return OCIRegistry, ""
+	case strings.HasPrefix(repo, "file://"):
+		return LocalDirectory, strings.TrimPrefix(repo, "file://")
+	case strings.HasPrefix(repo, "/"):
+		return LocalDirectory, repo
+	}
+	return HelmRepository, ""
+}
+
+// ValidateChartRepository checks a chart mirror. Plain http:// is refused:
+// charts run with cluster-admin rights, so they are fetched over TLS or from
+// disk only.
+func ValidateChartRepository(key, repo string) error {
+	if repo == "" {
+		return nil
+	}
+	allowed := "an oci:// registry path, an https:// Helm repository, or an absolute directory (/path or file:///path) of packaged charts"
+	switch kind, dir := chartSourceKind(repo); kind {
+	case LocalDirectory:
+		if !filepath.IsAbs(dir) {
+			return fmt.Errorf("%s: %q is not an absolute directory; use %s", key, repo, allowed)
+		}
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() {
+			return fmt.Errorf("%s: directory %q does not exist on this machine; use %s", key, dir, allowed)
+		}
+	default:
+		u, err := url.Parse(repo)
+		switch {
+		case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+			return fmt.Errorf("%s: %q is not a repository URL without credentials, query or fragment; use %s", key, repo, allowed)
+		case kind == HelmRepository && u.Scheme != "https":
+			return fmt.Errorf("%s: %q is not allowed (charts are fetched over TLS only); use %s", key, repo, allowed)
+		}
+	}
+	return nil
+}
+
+// helmSource is where the Helm v4 Chart resource reads the chart from.
+func (c Chart) helmSource() (chart string, version string, repo *helmv4.RepositoryOptsArgs, err error) {
+	switch kind, dir := chartSourceKind(c.Repo); kind {
+	case OCIRegistry:
+		return strings.TrimSuffix(c.Repo, "/") + "/" + c.Name, c.Version, nil, nil
+	case LocalDirectory:
+		// A packaged chart file carries its own version; asking for one as well
+		// would make Helm look it up in a repository.
+		path := filepath.Join(dir, c.Name+"-"+c.Version+".tgz")
+		if _, statErr := os.Stat(path); statErr != nil {
+			return "", "", nil, fmt.Errorf("chart %s %s: %s not found in the chart directory %s", c.Name, c.Version, filepath.Base(path), dir)
+		}
+		return path, "", nil, nil
+	}
+	return c.Name, c.Version, &helmv4.RepositoryOptsArgs{Repo: pulumi.String(c.Repo)}, nil
 }
 
 // Validate checks the pin.
@@ -102,12 +195,21 @@ func installChart(ctx *pulumi.Context, name string, chart Chart, release, namesp
 	if err := chart.Validate(); err != nil {
 		return nil, err
 	}
-	return helmv4.NewChart(ctx, name, &helmv4.ChartArgs{
-		Chart:          pulumi.String(chart.Name),
-		Version:        pulumi.String(chart.Version),
-		RepositoryOpts: &helmv4.RepositoryOptsArgs{Repo: pulumi.String(chart.Repo)},
-		Name:           pulumi.String(release),
-		Namespace:      pulumi.String(namespace),
-		Values:         values,
-	}, opts...)
+	source, version, repo, err := chart.helmSource()
+	if err != nil {
+		return nil, err
+	}
+	args := &helmv4.ChartArgs{
+		Chart:     pulumi.String(source),
+		Name:      pulumi.String(release),
+		Namespace: pulumi.String(namespace),
+		Values:    values,
+	}
+	if repo != nil {
+		args.RepositoryOpts = repo
+	}
+	if version != "" {
+		args.Version = pulumi.String(version)
+	}
+	return helmv4.NewChart(ctx, name, args, opts...)
 }
