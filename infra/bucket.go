@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -10,6 +11,22 @@ import (
 
 const bucketType = "aiplatform:infra:Bucket"
 
+// DestroyPolicy says what `pulumi destroy` does with a bucket and its key.
+// Either way the data survives: the bucket, its key and its guard rails
+// (public access block, TLS-only policy, encryption, versioning) are retained,
+// so a destroyed stack leaves the bucket exactly as locked down as before.
+type DestroyPolicy string
+
+const (
+	// RetainOnDestroy: destroy completes and leaves the bucket and key in the
+	// account, no longer managed by the stack (the model bucket).
+	RetainOnDestroy DestroyPolicy = "retain"
+	// ProtectAndRetain: destroy refuses to run until the resources are
+	// unprotected (`pulumi state unprotect`); for the Pulumi state bucket,
+	// which every stack depends on.
+	ProtectAndRetain DestroyPolicy = "protect"
+)
+
 // BucketArgs configures a private, encrypted, versioned S3 bucket.
 type BucketArgs struct {
 	// KMSKeyArn encrypts objects (SSE-KMS with a bucket key). When nil the
@@ -17,27 +34,38 @@ type BucketArgs struct {
 	KMSKeyArn pulumi.StringInput
 	// NoncurrentVersionDays expires old object versions after this many days (default 90).
 	NoncurrentVersionDays int
-	Tags                  map[string]string
+	// OnDestroy defaults to RetainOnDestroy.
+	OnDestroy DestroyPolicy
+	Tags      map[string]string
 }
 
 func (a BucketArgs) withDefaults() BucketArgs {
 	if a.NoncurrentVersionDays == 0 {
 		a.NoncurrentVersionDays = 90
 	}
+	if a.OnDestroy == "" {
+		a.OnDestroy = RetainOnDestroy
+	}
 	return a
 }
 
-// Validate reports bad values.
+// Validate reports every bad value at once.
 func (a BucketArgs) Validate() error {
+	var errs []error
 	if a.NoncurrentVersionDays < 1 {
-		return fmt.Errorf("noncurrentVersionDays: must be >= 1, got %d", a.NoncurrentVersionDays)
+		errs = append(errs, fmt.Errorf("noncurrentVersionDays: must be >= 1, got %d", a.NoncurrentVersionDays))
 	}
-	return nil
+	switch a.OnDestroy {
+	case RetainOnDestroy, ProtectAndRetain:
+	default:
+		errs = append(errs, fmt.Errorf("onDestroy: %q is not one of %s, %s", a.OnDestroy, RetainOnDestroy, ProtectAndRetain))
+	}
+	return errors.Join(errs...)
 }
 
 // Bucket is an S3 bucket that holds data the platform cannot lose (models,
 // Pulumi state): versioned, SSE-KMS, all public access blocked, TLS-only, and
-// retained when the stack is destroyed.
+// retained, guard rails included, when the stack is destroyed.
 type Bucket struct {
 	pulumi.ResourceState
 
@@ -59,8 +87,8 @@ func TLSOnlyPolicy(bucketArn string) PolicyDocument {
 	})
 }
 
-// NewBucket creates the bucket and its guard rails. The bucket and its key are
-// protected and retained on delete: data buckets are never deleted by a destroy.
+// NewBucket creates the bucket and its guard rails. Nothing of it is deleted
+// by a destroy (args.OnDestroy); only ProtectAndRetain also blocks the destroy.
 func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulumi.ResourceOption) (*Bucket, error) {
 	if args == nil {
 		args = &BucketArgs{}
@@ -73,8 +101,14 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 	if err := ctx.RegisterComponentResource(bucketType, name, b, opts...); err != nil {
 		return nil, err
 	}
-	parent := pulumi.Parent(b)
-	keep := []pulumi.ResourceOption{parent, pulumi.Protect(true), pulumi.RetainOnDelete(true)}
+	keep := []pulumi.ResourceOption{pulumi.Parent(b), pulumi.RetainOnDelete(true)}
+	if a.OnDestroy == ProtectAndRetain {
+		keep = append(keep, pulumi.Protect(true))
+	}
+	// Guard rails are retained with the bucket (deleting them would leave a
+	// retained bucket without its public access block and TLS-only policy),
+	// but never protected: a protected child would block the destroy again.
+	rails := []pulumi.ResourceOption{pulumi.Parent(b), pulumi.RetainOnDelete(true)}
 
 	keyArn := a.KMSKeyArn
 	if keyArn == nil {
@@ -94,7 +128,7 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 	if _, err := s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
 		Bucket: bucket.ID(),
 		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
-	}, parent); err != nil {
+	}, rails...); err != nil {
 		return nil, err
 	}
 	block, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
@@ -103,14 +137,14 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 		BlockPublicPolicy:     pulumi.Bool(true),
 		IgnorePublicAcls:      pulumi.Bool(true),
 		RestrictPublicBuckets: pulumi.Bool(true),
-	}, parent)
+	}, rails...)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s3.NewBucketVersioningV2(ctx, name, &s3.BucketVersioningV2Args{
 		Bucket:                  bucket.ID(),
 		VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
-	}, parent); err != nil {
+	}, rails...); err != nil {
 		return nil, err
 	}
 	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
@@ -122,7 +156,7 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 			},
 			BucketKeyEnabled: pulumi.Bool(true),
 		}},
-	}, parent); err != nil {
+	}, rails...); err != nil {
 		return nil, err
 	}
 	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name, &s3.BucketLifecycleConfigurationV2Args{
@@ -138,7 +172,7 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 				DaysAfterInitiation: pulumi.Int(7),
 			},
 		}},
-	}, parent); err != nil {
+	}, rails...); err != nil {
 		return nil, err
 	}
 	policy := bucket.Arn.ApplyT(func(arn string) string { return TLSOnlyPolicy(arn).JSON() }).(pulumi.StringOutput)
@@ -146,7 +180,7 @@ func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulum
 	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{
 		Bucket: bucket.ID(),
 		Policy: policy,
-	}, parent, pulumi.DependsOn([]pulumi.Resource{block})); err != nil {
+	}, append(rails, pulumi.DependsOn([]pulumi.Resource{block}))...); err != nil {
 		return nil, err
 	}
 	b.Bucket = bucket

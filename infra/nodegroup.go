@@ -21,21 +21,27 @@ const awsNodeGroupType = "aws:eks/nodeGroup:NodeGroup"
 // DesiredSizePath is the property the Cluster Autoscaler owns once the group exists.
 const DesiredSizePath = "scalingConfig.desiredSize"
 
-// Managed policies every node role needs; SSM replaces SSH for break-glass access.
-var nodeRolePolicies = []string{
-	"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-	"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-	"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-	"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+// NodeRolePolicies are the AWS managed policies of every node role; SSM
+// replaces SSH for break-glass access. AmazonEKS_CNI_Policy is not among them:
+// the VPC CNI has its own IRSA role (see NewCluster). Attachments are named
+// after their policy; formerName is the numbered name they had before, so a
+// stack that has them adopts them instead of attaching them anew and then
+// detaching them by deleting the old ones.
+var NodeRolePolicies = []struct{ Policy, formerName string }{
+	{"AmazonEKSWorkerNodePolicy", "0"},
+	{"AmazonEC2ContainerRegistryReadOnly", "2"},
+	{"AmazonSSMManagedInstanceCore", "3"},
 }
 
 // NodeGroupArgs configures one managed node group.
 type NodeGroupArgs struct {
 	Cluster     *Cluster
 	ClusterName string
-	Spec        NodeGroupSpec
-	SubnetIDs   pulumi.StringArrayInput
-	Tags        map[string]string
+	// Region decides the partition of the managed policy ARNs.
+	Region    string
+	Spec      NodeGroupSpec
+	SubnetIDs pulumi.StringArrayInput
+	Tags      map[string]string
 }
 
 // NodeGroup is an EKS managed node group with its own role and launch template.
@@ -47,9 +53,16 @@ type NodeGroup struct {
 	RoleName pulumi.StringOutput
 }
 
-// AutoscalerTags are the Cluster Autoscaler auto-discovery tags, plus the
-// node-template tags it needs to scale a group up from zero (labels, taints,
-// GPU count are otherwise unknown while no node exists).
+// AutoscalerTags are the Cluster Autoscaler auto-discovery tags and the
+// node-template tags describing the group's nodes. They stay on the EKS node
+// group: EKS does not copy node group tags to its Auto Scaling group ("These
+// tags don't propagate to other resources in the node group, such as Auto
+// Scaling groups", latest/ug/nodes/create-managed-node-group.adoc). The
+// autoscaler finds the groups anyway, because EKS tags every managed group's
+// ASG for auto-discovery itself, and it scales a group up from zero with the
+// labels and taints it reads through eks:DescribeNodegroup plus the CPU,
+// memory and GPUs of the instance type (cluster-autoscaler/cloudprovider/aws/README.md).
+// The node-template tags are therefore a record, not what the autoscaler uses.
 func AutoscalerTags(clusterName string, spec NodeGroupSpec) map[string]string {
 	tags := map[string]string{
 		"k8s.io/cluster-autoscaler/enabled":        "true",
@@ -95,10 +108,14 @@ func IgnoreScalingChanges(_ context.Context, args *pulumi.ResourceTransformArgs)
 }
 
 // NewNodeGroup creates the node role, a launch template (IMDSv2, encrypted gp3
-// root volume, no SSH key) and the managed node group.
+// root volume, no SSH key) and the managed node group, which waits for the
+// role's policies and for the VPC CNI add-on.
 func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ...pulumi.ResourceOption) (*NodeGroup, error) {
 	if args == nil || args.Cluster == nil {
 		return nil, errors.New("node group " + name + ": a cluster is required")
+	}
+	if args.Region == "" {
+		return nil, errors.New("node group " + name + ": region is required (it decides the ARN partition)")
 	}
 	spec := args.Spec.WithDefaults()
 	if err := spec.Validate("spec"); err != nil {
@@ -123,16 +140,17 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 	if err != nil {
 		return nil, err
 	}
-	var attachments []pulumi.Resource
-	for i, arn := range nodeRolePolicies {
-		att, err := iam.NewRolePolicyAttachment(ctx, fmt.Sprintf("%s-%d", name, i), &iam.RolePolicyAttachmentArgs{
+	partition := Partition(args.Region)
+	waitFor := []pulumi.Resource{args.Cluster.VpcCni}
+	for _, p := range NodeRolePolicies {
+		att, err := iam.NewRolePolicyAttachment(ctx, name+"-"+p.Policy, &iam.RolePolicyAttachmentArgs{
 			Role:      role.Name,
-			PolicyArn: pulumi.String(arn),
-		}, parent)
+			PolicyArn: pulumi.String(managedPolicyArn(partition, p.Policy)),
+		}, parent, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name + "-" + p.formerName)}}))
 		if err != nil {
 			return nil, err
 		}
-		attachments = append(attachments, att)
+		waitFor = append(waitFor, att)
 	}
 
 	instanceTags := pulumi.ToStringMap(mergeTags(tags, map[string]string{"Name": args.ClusterName + "-" + spec.Name}))
@@ -189,7 +207,7 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 			Version: lt.LatestVersion.ApplyT(strconv.Itoa).(pulumi.StringOutput),
 		},
 		Tags: pulumi.ToStringMap(mergeTags(tags, AutoscalerTags(args.ClusterName, spec))),
-	}, parent, pulumi.DependsOn(attachments), pulumi.Transforms([]pulumi.ResourceTransform{IgnoreScalingChanges}))
+	}, parent, pulumi.DependsOn(waitFor), pulumi.Transforms([]pulumi.ResourceTransform{IgnoreScalingChanges}))
 	if err != nil {
 		return nil, err
 	}

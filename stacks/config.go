@@ -43,6 +43,15 @@ type Config struct {
 	NodeGroups        []infra.NodeGroupSpec `json:"nodeGroups"`
 	Tags              map[string]string     `json:"tags"`
 
+	// EndpointAccessSecurityGroupIDs and EndpointAccessCIDRs may reach the
+	// private API endpoint (e.g. a CI runner in the VPC, a VPN).
+	EndpointAccessSecurityGroupIDs []string `json:"endpointAccessSecurityGroupIds"`
+	EndpointAccessCIDRs            []string `json:"endpointAccessCidrs"`
+	// ClusterCreatorRoleARN is the role that creates the cluster (CI: the
+	// apply role); EKS makes it admin, so it gets no access entry. Empty: the
+	// role running pulumi.
+	ClusterCreatorRoleARN string `json:"clusterCreatorRoleArn"`
+
 	Workloads WorkloadsConfig `json:"-"`
 	// Secrets are read with RequireSecret/GetSecret only and never appear in
 	// the plain struct above.
@@ -173,6 +182,9 @@ func readConfig(r *reader, cfg *Config) {
 	r.str("endpointAccess", &access)
 	cfg.EndpointAccess = EndpointAccess(access)
 	r.stringList("publicAccessCidrs", &cfg.PublicAccessCIDRs)
+	r.stringList("endpointAccessSecurityGroupIds", &cfg.EndpointAccessSecurityGroupIDs)
+	r.stringList("endpointAccessCidrs", &cfg.EndpointAccessCIDRs)
+	r.str("clusterCreatorRoleArn", &cfg.ClusterCreatorRoleARN)
 	r.stringList("adminRoleArns", &cfg.AdminRoleARNs)
 	r.stringList("viewerRoleArns", &cfg.ViewerRoleARNs)
 	r.object("nodeGroups", &cfg.NodeGroups)

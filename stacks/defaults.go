@@ -1,17 +1,28 @@
 package stacks
 
-import "github.com/aiplatform/infra/infra"
+import (
+	"time"
+
+	"github.com/aiplatform/infra/infra"
+)
 
 // Defaults of the scalar keys; Pulumi.yaml declares the same values and a test
-// keeps the two in step.
+// keeps the two in step. DefaultKubernetesVersion is the newest row of
+// infra.KubernetesVersions in EKS standard support on KubernetesVersionsReviewed
+// (a test checks it); a constant, not computed from the clock, so that a
+// default never changes a running cluster's version by itself.
 const (
-	DefaultKubernetesVersion = "1.33"
+	DefaultKubernetesVersion = "1.36"
 	DefaultVPCCIDR           = "10.0.0.0/16"
 	DefaultAZCount           = 3
 	DefaultServiceCIDR       = "172.20.0.0/16"
 	DefaultNAT               = infra.SingleNAT
 	DefaultEndpointAccess    = PrivateEndpoint
 )
+
+// KubernetesVersionsReviewed is the day DefaultKubernetesVersion and
+// infra.KubernetesVersions were last checked against the EKS release calendar.
+var KubernetesVersionsReviewed = time.Date(2026, time.November, 25, 0, 0, 0, 0, time.UTC)
 
 // withDefaults fills only what is unset; it never overrides a configured value.
 func (c Config) withDefaults() Config {

@@ -37,6 +37,9 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 		"viewerRoleArns":        goDefaults.ViewerRoleARNs,
 		"hostedZoneIds":         goDefaults.Workloads.HostedZoneIDs,
 	}
+	want["endpointAccessSecurityGroupIds"] = goDefaults.EndpointAccessSecurityGroupIDs
+	want["endpointAccessCidrs"] = goDefaults.EndpointAccessCIDRs
+	want["clusterCreatorRoleArn"] = goDefaults.ClusterCreatorRoleARN
 	for key, value := range want {
 		declared, ok := proj.Config[Project+":"+key]
 		require.True(t, ok, "Pulumi.yaml does not declare %s:%s", Project, key)

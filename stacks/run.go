@@ -7,6 +7,7 @@ import (
 
 	"github.com/aiplatform/infra/infra"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -40,10 +41,17 @@ func Run(ctx *pulumi.Context) error {
 	return nil
 }
 
-// availabilityZones picks the first n available zones of the region.
+// availabilityZones picks the first n available zones of the region. Local
+// Zones and Wavelength Zones are opt-in and would also be listed (once opted
+// in); they lack NAT gateways and most instance types, so only the region's
+// own zones, which need no opt-in, are used (DescribeAvailabilityZones filter
+// opt-in-status, EC2 API reference).
 func availabilityZones(ctx *pulumi.Context, n int) ([]string, error) {
 	state := "available"
-	res, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{State: &state})
+	res, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State:   &state,
+		Filters: []aws.GetAvailabilityZonesFilter{{Name: "opt-in-status", Values: []string{"opt-in-not-required"}}},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing availability zones: %w", err)
 	}
@@ -51,6 +59,22 @@ func availabilityZones(ctx *pulumi.Context, n int) ([]string, error) {
 		return nil, fmt.Errorf("%s:availabilityZoneCount: %d zones requested but the region has %d available", Project, n, len(res.Names))
 	}
 	return res.Names[:n], nil
+}
+
+// deployingRole is the IAM role the deployment runs as: the caller's ARN is an
+// STS session (arn:aws:sts::<account>:assumed-role/<name>/<session>), which
+// getSessionContext turns into the role's ARN, path included. For an IAM user
+// it is the user's ARN, which matches no role.
+func deployingRole(ctx *pulumi.Context) (string, error) {
+	caller, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{})
+	if err != nil {
+		return "", fmt.Errorf("identifying the deploying role: %w", err)
+	}
+	session, err := iam.GetSessionContext(ctx, &iam.GetSessionContextArgs{Arn: caller.Arn})
+	if err != nil {
+		return "", fmt.Errorf("resolving the deploying role of %s: %w", caller.Arn, err)
+	}
+	return session.IssuerArn, nil
 }
 
 // deployInfra creates the network, cluster, node groups, model bucket and the
@@ -71,17 +95,30 @@ func deployInfra(ctx *pulumi.Context, cfg Config, zones []string) (*Platform, er
 	if cfg.EndpointAccess == PublicAndPrivateEndpoint {
 		publicCIDRs = cfg.PublicAccessCIDRs
 	}
+	// The role EKS made admin when it created the cluster. Configured, it is
+	// the same for every run (the preview role's too); otherwise it is the
+	// role running pulumi, right only while that role also created the cluster.
+	creator := cfg.ClusterCreatorRoleARN
+	if creator == "" {
+		if creator, err = deployingRole(ctx); err != nil {
+			return nil, err
+		}
+	}
 	cluster, err := infra.NewCluster(ctx, "cluster", &infra.ClusterArgs{
-		ClusterName:       cfg.ClusterName,
-		KubernetesVersion: cfg.KubernetesVersion,
-		VpcID:             network.VpcID,
-		PublicSubnetIDs:   network.PublicSubnetIDs,
-		PrivateSubnetIDs:  network.PrivateSubnetIDs,
-		ServiceCIDR:       cfg.ServiceCIDR,
-		PublicAccessCIDRs: publicCIDRs,
-		AdminRoleArns:     cfg.AdminRoleARNs,
-		ViewerRoleArns:    cfg.ViewerRoleARNs,
-		Tags:              cfg.Tags,
+		ClusterName:                    cfg.ClusterName,
+		KubernetesVersion:              cfg.KubernetesVersion,
+		Region:                         cfg.Region,
+		VpcID:                          network.VpcID,
+		PublicSubnetIDs:                network.PublicSubnetIDs,
+		PrivateSubnetIDs:               network.PrivateSubnetIDs,
+		ServiceCIDR:                    cfg.ServiceCIDR,
+		PublicAccessCIDRs:              publicCIDRs,
+		EndpointAccessSecurityGroupIDs: cfg.EndpointAccessSecurityGroupIDs,
+		EndpointAccessCIDRs:            cfg.EndpointAccessCIDRs,
+		AdminRoleArns:                  cfg.AdminRoleARNs,
+		ViewerRoleArns:                 cfg.ViewerRoleARNs,
+		CreatorRoleArn:                 creator,
+		Tags:                           cfg.Tags,
 	})
 	if err != nil {
 		return nil, err
@@ -91,6 +128,7 @@ func deployInfra(ctx *pulumi.Context, cfg Config, zones []string) (*Platform, er
 		ng, err := infra.NewNodeGroup(ctx, "nodes-"+spec.Name, &infra.NodeGroupArgs{
 			Cluster:     cluster,
 			ClusterName: cfg.ClusterName,
+			Region:      cfg.Region,
 			Spec:        spec,
 			SubnetIDs:   network.PrivateSubnetIDs,
 			Tags:        cfg.Tags,
@@ -107,7 +145,7 @@ func deployInfra(ctx *pulumi.Context, cfg Config, zones []string) (*Platform, er
 	k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{
 		Kubeconfig:            cluster.Kubeconfig,
 		EnableServerSideApply: pulumi.Bool(true),
-	}, pulumi.DependsOn([]pulumi.Resource{cluster}))
+	}, pulumi.DependsOn([]pulumi.Resource{cluster, cluster.VpcCni}))
 	if err != nil {
 		return nil, err
 	}

@@ -4,23 +4,16 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/aiplatform/infra/infra"
 )
 
 var (
-	versionPattern = regexp.MustCompile(`^1\.(\d{2})$`)
+	versionPattern = regexp.MustCompile(`^1\.\d{2}$`)
 	roleARNPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 	clusterPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$`)
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
-)
-
-// Supported EKS minor versions: older ones are out of standard support.
-const (
-	minKubernetesMinor = 30
-	maxKubernetesMinor = 35
 )
 
 // Validate returns every problem of the config, each naming its key and what is allowed.
@@ -45,10 +38,10 @@ func (c Config) problems() []error {
 	if !clusterPattern.MatchString(c.ClusterName) {
 		bad("clusterName", "%q must be 1-100 letters, digits, - or _, starting with a letter or digit", c.ClusterName)
 	}
-	if m := versionPattern.FindStringSubmatch(c.KubernetesVersion); m == nil {
-		bad("kubernetesVersion", "%q must look like 1.%d (major.minor, no patch)", c.KubernetesVersion, maxKubernetesMinor-2)
-	} else if minor, _ := strconv.Atoi(m[1]); minor < minKubernetesMinor || minor > maxKubernetesMinor {
-		bad("kubernetesVersion", "%q is not a supported EKS version; allowed 1.%d to 1.%d", c.KubernetesVersion, minKubernetesMinor, maxKubernetesMinor)
+	if !versionPattern.MatchString(c.KubernetesVersion) {
+		bad("kubernetesVersion", "%q must look like %s (major.minor, no patch)", c.KubernetesVersion, DefaultKubernetesVersion)
+	} else if _, ok := infra.LookupKubernetesVersion(c.KubernetesVersion); !ok {
+		bad("kubernetesVersion", "%q is not a supported EKS version; allowed: %s", c.KubernetesVersion, infra.AcceptedKubernetesMinors())
 	}
 	if c.AZCount < 2 || c.AZCount > 3 {
 		bad("availabilityZoneCount", "must be 2 or 3, got %d", c.AZCount)
@@ -89,12 +82,17 @@ func (c Config) problems() []error {
 			bad(fmt.Sprintf("adminRoleArns[%d]", i), "%q is not an IAM role ARN like arn:aws:iam::123456789012:role/admin", arn)
 		}
 	}
+	if c.ClusterCreatorRoleARN != "" && !roleARNPattern.MatchString(c.ClusterCreatorRoleARN) {
+		bad("clusterCreatorRoleArn", "%q is not an IAM role ARN like arn:aws:iam::123456789012:role/ci-apply (the role that creates the cluster)", c.ClusterCreatorRoleARN)
+	}
 	for i, arn := range c.ViewerRoleARNs {
 		switch {
 		case !roleARNPattern.MatchString(arn):
 			bad(fmt.Sprintf("viewerRoleArns[%d]", i), "%q is not an IAM role ARN like arn:aws:iam::123456789012:role/ci-preview", arn)
 		case admins[arn]:
 			bad(fmt.Sprintf("viewerRoleArns[%d]", i), "%q is already in adminRoleArns; a role has one access entry", arn)
+		case strings.EqualFold(arn, c.ClusterCreatorRoleARN):
+			bad(fmt.Sprintf("viewerRoleArns[%d]", i), "%q is clusterCreatorRoleArn, which EKS makes cluster admin; it cannot be a viewer", arn)
 		}
 	}
 	errs = append(errs, joinErrors(infra.ValidateNodeGroups(Project+":nodeGroups", c.NodeGroups))...)
@@ -139,6 +137,40 @@ func (c Config) validateEndpoint() []error {
 		}
 	default:
 		bad("endpointAccess", "%q is not one of %s, %s", c.EndpointAccess, PrivateEndpoint, PublicAndPrivateEndpoint)
+	}
+	// Sources of the private endpoint (both modes): networks that reach the
+	// VPC, so private ranges or named public ones, never the whole internet.
+	seen := map[string]string{}
+	dup := func(key, v string) {
+		if first, ok := seen[v]; ok {
+			bad(key, "%q is already listed as %s", v, first)
+			return
+		}
+		seen[v] = key
+	}
+	for i, id := range c.EndpointAccessSecurityGroupIDs {
+		key := fmt.Sprintf("endpointAccessSecurityGroupIds[%d]", i)
+		if !infra.IsSecurityGroupID(id) {
+			bad(key, "%q is not a security group id like sg-0123456789abcdef0 (of the runner, VPN or bastion that calls the API)", id)
+			continue
+		}
+		dup(key, id)
+	}
+	for i, s := range c.EndpointAccessCIDRs {
+		key := fmt.Sprintf("endpointAccessCidrs[%d]", i)
+		p, err := netip.ParsePrefix(s)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			bad(key, "%q is not an IPv4 CIDR like 10.20.0.0/16", s)
+		case p.Bits() == 0:
+			bad(key, "%q opens the API server to every address; name the networks that need access (RFC 1918 ranges or named public ones)", s)
+		case p.Bits() < 8:
+			bad(key, "%q is wider than /8; name the networks that need access (RFC 1918 ranges or named public ones)", s)
+		case p.Masked() != p:
+			bad(key, "%q has host bits set; did you mean %s?", s, p.Masked())
+		default:
+			dup(key, s)
+		}
 	}
 	return errs
 }

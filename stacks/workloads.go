@@ -10,7 +10,11 @@ import (
 //   - everything waits for the node groups (charts wait for their pods);
 //   - the AWS Load Balancer Controller comes first and everything else that
 //     creates Services or Ingresses depends on it, so its webhooks are
-//     serving before they are called.
+//     serving before they are called;
+//   - destroy runs this backwards: Argo CD's apps Application (finalizer
+//     resources-finalizer.argocd.argoproj.io) depends on the Argo CD chart
+//     and its component on the controller, so the load balancers Argo CD's
+//     apps made are deleted while the controller still runs.
 func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, error) {
 	w := cfg.Workloads
 	k8s := pulumi.Providers(p.Kubernetes)
@@ -93,8 +97,11 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		}
 	}
 
+	// The lds-service calls Triton in-cluster: its egress names Triton's
+	// pods and ports, and Triton admits the lds-service's namespace.
+	var tritonPeer *workloads.PodPeer
 	if w.Triton.On() {
-		triton, err := workloads.NewTriton(ctx, "triton", &workloads.TritonArgs{
+		args := &workloads.TritonArgs{
 			Spec:    w.Triton.TritonSpec,
 			Cluster: cluster,
 			ModelBucket: workloads.BucketRef{
@@ -103,15 +110,24 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 				KMSKeyArn: p.ModelBucket.KMSKeyArn,
 			},
 			VPCCIDR: cfg.VPCCIDR,
-		}, k8s, pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, devicePlugin)))
+		}
+		if w.LDSService != nil {
+			args.ClientNamespaces = []string{w.LDSService.Namespace}
+		}
+		triton, err := workloads.NewTriton(ctx, "triton", args,
+			k8s, pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, devicePlugin)))
 		if err != nil {
 			return nil, err
 		}
 		outputs["tritonEndpoint"] = triton.Endpoint
+		tritonPeer = &triton.Peer
 	}
 
 	if spec := w.LDSService; spec != nil {
 		args := &workloads.ServiceArgs{Spec: *spec, VPCCIDR: cfg.VPCCIDR}
+		if tritonPeer != nil {
+			args.EgressTo = append(args.EgressTo, *tritonPeer)
+		}
 		if w.DockerHubUsername != "" {
 			args.PullCredentials = &workloads.RegistryCredentials{
 				Server:   workloads.DockerHubRegistry,

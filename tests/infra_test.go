@@ -3,9 +3,11 @@ package tests
 import (
 	"context"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/stacks"
 	"github.com/aiplatform/infra/tests/mocks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
@@ -13,16 +15,18 @@ import (
 )
 
 const (
-	subnetType = "aws:ec2/subnet:Subnet"
-	natType    = "aws:ec2/natGateway:NatGateway"
-	rtType     = "aws:ec2/routeTable:RouteTable"
-	mngType    = "eks:index:ManagedNodeGroup"
-	eksType    = "eks:index:Cluster"
-	ltType     = "aws:ec2/launchTemplate:LaunchTemplate"
-	roleType   = "aws:iam/role:Role"
-	kmsKeyType = "aws:kms/key:Key"
-	attachType = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-	issuerHost = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	subnetType      = "aws:ec2/subnet:Subnet"
+	natType         = "aws:ec2/natGateway:NatGateway"
+	rtType          = "aws:ec2/routeTable:RouteTable"
+	mngType         = "eks:index:ManagedNodeGroup"
+	eksType         = "eks:index:Cluster"
+	ltType          = "aws:ec2/launchTemplate:LaunchTemplate"
+	roleType        = "aws:iam/role:Role"
+	kmsKeyType      = "aws:kms/key:Key"
+	attachType      = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+	addonType       = "aws:eks/addon:Addon"
+	ingressRuleType = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+	issuerHost      = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 )
 
 func TestNetworkSpansThreeAZsWithTaggedSubnets(t *testing.T) {
@@ -98,7 +102,7 @@ func TestClusterIsPrivateEncryptedAndAuditable(t *testing.T) {
 	rec := runProgram(t, baseConfig())
 	c := plain(find(t, rec, eksType, "cluster").Inputs)
 	require.Equal(t, "aiplatform-dev", c["name"])
-	require.Equal(t, "1.33", c["version"])
+	require.Equal(t, stacks.DefaultKubernetesVersion, c["version"])
 	require.Equal(t, "API", c["authenticationMode"])
 	require.Equal(t, true, c["endpointPrivateAccess"])
 	require.Equal(t, false, c["endpointPublicAccess"], "the API server is private by default")
@@ -113,10 +117,10 @@ func TestClusterIsPrivateEncryptedAndAuditable(t *testing.T) {
 	require.Equal(t, true, plain(key.Inputs)["enableKeyRotation"])
 	require.Equal(t, key.Outputs["arn"].StringValue(), c["encryptionConfigKeyArn"], "secrets are encrypted with the cluster's own key")
 
-	entry := path(c, "accessEntries", "admin-0").(map[string]any)
+	entry := path(c, "accessEntries", infra.AccessEntryKey("admin", adminRole)).(map[string]any)
 	require.Equal(t, adminRole, entry["principalArn"])
 	require.Equal(t, "STANDARD", entry["type"])
-	require.Equal(t, infra.ClusterAdminPolicyArn, path(entry, "accessPolicies", "admin", "policyArn"))
+	require.Equal(t, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", path(entry, "accessPolicies", "admin", "policyArn"))
 	require.Equal(t, "cluster", path(entry, "accessPolicies", "admin", "accessScope", "type"))
 
 	require.Len(t, c["accessEntries"], 1, "only the configured admin has access by default")
@@ -148,7 +152,7 @@ func TestPublicEndpointIsAnExplicitOptIn(t *testing.T) {
 func TestClusterKubeconfigOutputIsSecret(t *testing.T) {
 	_, err := mocks.Run(baseConfig(), func(ctx *pulumi.Context) error {
 		c, err := infra.NewCluster(ctx, "c", &infra.ClusterArgs{
-			ClusterName: "c", KubernetesVersion: "1.33",
+			ClusterName: "c", KubernetesVersion: "1.36", Region: mocks.Region,
 			VpcID: pulumi.String("vpc-1"), PrivateSubnetIDs: pulumi.ToStringArray([]string{"s-1"}),
 			AdminRoleArns: []string{adminRole}, ServiceCIDR: "172.20.0.0/16",
 		})
@@ -258,34 +262,40 @@ func TestAutoscalerDesiredSizeSurvivesUpdates(t *testing.T) {
 	}
 }
 
-func TestNodeRoles(t *testing.T) {
+// nodeRolePolicies lists the managed policies attached to the role of node group name.
+func nodeRolePolicies(t *testing.T, rec *mocks.Recorder, name string) []string {
+	t.Helper()
+	var policies []string
+	for _, a := range rec.ByType(attachType) {
+		if a.Parent == find(t, rec, "aiplatform:infra:NodeGroup", name).URN {
+			policies = append(policies, a.Inputs["policyArn"].StringValue())
+		}
+	}
+	return policies
+}
+
+// AmazonEKS_CNI_Policy belongs to the CNI's own IRSA role, not to every node
+// ("Configure Amazon VPC CNI plugin to use IRSA", EKS user guide).
+func TestNodeRolesCarryNoCNIPolicy(t *testing.T) {
 	rec := runProgram(t, baseConfig())
 	for _, name := range []string{"nodes-system", "nodes-spot", "nodes-gpu"} {
 		role := plain(find(t, rec, roleType, name).Inputs)
 		trust := policyJSON(t, role["assumeRolePolicy"])
 		require.Equal(t, "ec2.amazonaws.com", path(trust, "Statement", 0, "Principal", "Service"))
-		var policies []string
-		for _, a := range rec.ByType(attachType) {
-			if a.Parent == find(t, rec, "aiplatform:infra:NodeGroup", name).URN {
-				policies = append(policies, a.Inputs["policyArn"].StringValue())
-			}
-		}
 		require.ElementsMatch(t, []string{
 			"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-			"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 			"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 			"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-		}, policies, name)
+		}, nodeRolePolicies(t, rec, name), name)
 	}
 }
 
 func TestModelBucketIsLockedDown(t *testing.T) {
 	rec := runProgram(t, baseConfig())
 	bucket := find(t, rec, "aws:s3/bucketV2:BucketV2", "models")
-	require.True(t, bucket.Protect, "model bucket must be protected")
 	require.True(t, bucket.RetainOnDelete, "model bucket must survive a destroy")
 	key := find(t, rec, kmsKeyType, "models")
-	require.True(t, key.Protect)
+	require.True(t, key.RetainOnDelete)
 	require.Equal(t, true, plain(key.Inputs)["enableKeyRotation"])
 
 	block := plain(find(t, rec, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "models").Inputs)
@@ -353,10 +363,190 @@ func TestViewerRolesGetReadOnlyAccess(t *testing.T) {
 	viewer := "arn:aws:iam::123456789012:role/ci-preview"
 	rec := runProgram(t, with(baseConfig(), "aiplatform:viewerRoleArns", `["`+viewer+`"]`))
 	c := plain(find(t, rec, eksType, "cluster").Inputs)
-	entry := path(c, "accessEntries", "viewer-0").(map[string]any)
+	entry := path(c, "accessEntries", infra.AccessEntryKey("viewer", viewer)).(map[string]any)
 	require.Equal(t, viewer, entry["principalArn"])
+	// AmazonEKSAdminViewPolicy: get/list/watch on everything, Secrets and
+	// custom resources included, which `pulumi preview` must read; nothing writable.
 	require.Equal(t, map[string]any{"viewer": map[string]any{
-		"policyArn": infra.ClusterViewPolicyArn, "accessScope": map[string]any{"type": "cluster"},
-	}}, entry["accessPolicies"], "a viewer must get the view policy and nothing else")
-	require.Equal(t, adminRole, path(c, "accessEntries", "admin-0", "principalArn"))
+		"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy", "accessScope": map[string]any{"type": "cluster"},
+	}}, entry["accessPolicies"], "a viewer must get the admin-view policy and nothing else")
+	require.Equal(t, adminRole, path(c, "accessEntries", infra.AccessEntryKey("admin", adminRole), "principalArn"))
+}
+
+// entryPrincipals maps the cluster's access entry keys to their principals.
+func entryPrincipals(t *testing.T, rec *mocks.Recorder) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	entries, _ := plain(find(t, rec, eksType, "cluster").Inputs)["accessEntries"].(map[string]any)
+	for k, e := range entries {
+		out[k] = e.(map[string]any)["principalArn"]
+	}
+	return out
+}
+
+// pulumi-eks v2.8.1 creates the cluster with
+// bootstrapClusterCreatorAdminPermissions: true (nodejs/eks/cluster.ts:617), so
+// EKS already gave the deploying role an admin access entry; another entry for
+// it fails with ResourceInUseException (pulumi/pulumi-eks#2373).
+func TestDeployingRoleGetsNoSecondAccessEntry_bootstrapClusterCreatorAdminPermissions(t *testing.T) {
+	rec := runProgram(t, with(baseConfig(), "aiplatform:adminRoleArns", `["`+adminRole+`","`+mocks.DeployerRoleArn+`"]`))
+	require.Equal(t, map[string]any{infra.AccessEntryKey("admin", adminRole): adminRole}, entryPrincipals(t, rec))
+
+	// The deploying role is resolved from the caller's STS session.
+	calls := rec.InvokesOf("aws:iam/getSessionContext:getSessionContext")
+	require.Len(t, calls, 1)
+	require.Equal(t, mocks.DeployerSessionArn, calls[0].Args["arn"].StringValue())
+
+	// Not as a viewer either: it is already admin, and the entry would collide the same way.
+	rec = runProgram(t, with(baseConfig(), "aiplatform:viewerRoleArns", `["`+mocks.DeployerRoleArn+`"]`))
+	require.Equal(t, map[string]any{infra.AccessEntryKey("admin", adminRole): adminRole}, entryPrincipals(t, rec))
+}
+
+func TestAccessEntryKeysSurviveReorderingTheRoleList(t *testing.T) {
+	other := "arn:aws:iam::123456789012:role/sre"
+	a := entryPrincipals(t, runProgram(t, with(baseConfig(), "aiplatform:adminRoleArns", `["`+adminRole+`","`+other+`"]`)))
+	b := entryPrincipals(t, runProgram(t, with(baseConfig(), "aiplatform:adminRoleArns", `["`+other+`","`+adminRole+`"]`)))
+	require.Equal(t, a, b, "reordering adminRoleArns must not rename (and so replace) an access entry")
+	require.Len(t, a, 2)
+}
+
+// pulumi-eks v2.8.1 refuses a non-empty instanceRoles when authenticationMode
+// is API (nodejs/eks/authenticationMode.ts, lines 38-52), so the node roles
+// are not passed to it, and no access entry of ours names them: EKS adds the
+// managed node groups' entries itself. The node groups wait for their role's
+// policies, attached under the policy's name.
+func TestNodeRolesAreNotInstanceRoles_pulumiEksRejectsThemInAPIMode(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	c := plain(find(t, rec, eksType, "cluster").Inputs)
+	require.Equal(t, "API", c["authenticationMode"])
+	require.NotContains(t, c, "instanceRoles")
+	for _, arn := range entryPrincipals(t, rec) {
+		require.NotContains(t, arn, ":role/nodes-", "node roles get their access entries from EKS")
+	}
+	for _, name := range []string{"nodes-system", "nodes-spot", "nodes-gpu"} {
+		mng := find(t, rec, mngType, name)
+		for _, p := range infra.NodeRolePolicies {
+			require.Contains(t, mng.DependsOn, find(t, rec, attachType, name+"-"+p.Policy).URN, "%s: nodes join only once their role can", name)
+		}
+	}
+	// Former numbered names are aliases, so a stack that has the attachments
+	// keeps them instead of attaching anew and then detaching the old ones.
+	require.Contains(t, find(t, rec, attachType, "nodes-gpu-AmazonEKSWorkerNodePolicy").Aliases, "nodes-gpu-0")
+	require.Contains(t, find(t, rec, attachType, "nodes-gpu-AmazonSSMManagedInstanceCore").Aliases, "nodes-gpu-3")
+}
+
+// The VPC CNI add-on is pinned from the Kubernetes versions table, preserved
+// on delete, and uses its own IRSA role; nodes and the Kubernetes provider wait for it.
+func TestVpcCniAddon(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	addon := find(t, rec, addonType, "cluster-vpc-cni")
+	cni := plain(addon.Inputs)
+	row, ok := infra.LookupKubernetesVersion(stacks.DefaultKubernetesVersion)
+	require.True(t, ok)
+	require.Equal(t, row.VpcCniAddon, cni["addonVersion"])
+	require.Equal(t, true, cni["preserve"], "removing the add-on must not take networking off running nodes")
+	require.Equal(t, "arn:aws:iam::123456789012:role/cluster-vpc-cni", cni["serviceAccountRoleArn"])
+
+	role := find(t, rec, roleType, "cluster-vpc-cni")
+	require.Equal(t, find(t, rec, "aiplatform:infra:IRSARole", "cluster-vpc-cni").URN, role.Parent)
+	trust := policyJSON(t, plain(role.Inputs)["assumeRolePolicy"])
+	require.Equal(t, "system:serviceaccount:kube-system:aws-node", path(trust, "Statement", 0, "Condition", "StringEquals", issuerHost+":sub"))
+	attach := plain(find(t, rec, attachType, "cluster-vpc-cni-0").Inputs)
+	require.Equal(t, "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy", attach["policyArn"])
+	require.Contains(t, addon.DependsOn, find(t, rec, attachType, "cluster-vpc-cni-0").URN, "aws-node starts with its permissions")
+
+	for _, name := range []string{"nodes-system", "nodes-spot", "nodes-gpu"} {
+		require.Contains(t, find(t, rec, mngType, name).DependsOn, addon.URN, "%s: no node before pod networking", name)
+	}
+	require.Contains(t, find(t, rec, "pulumi:providers:kubernetes", "cluster").DependsOn, addon.URN)
+
+	v134 := plain(find(t, runProgram(t, with(baseConfig(), "aiplatform:kubernetesVersion", "1.34")), addonType, "cluster-vpc-cni").Inputs)
+	row134, _ := infra.LookupKubernetesVersion("1.34")
+	require.Equal(t, row134.VpcCniAddon, v134["addonVersion"], "the pin follows the cluster's minor")
+}
+
+// The control plane's ENIs carry only the EKS cluster security group and
+// pulumi-eks's own, which admit 443 from the nodes alone: configured sources
+// get one rule each on the EKS cluster security group.
+func TestPrivateEndpointSources(t *testing.T) {
+	require.Empty(t, runProgram(t, baseConfig()).ByType(ingressRuleType), "nothing is opened by default")
+	rec := runProgram(t, with(baseConfig(),
+		"aiplatform:endpointAccessSecurityGroupIds", `["sg-0123456789abcdef0"]`,
+		"aiplatform:endpointAccessCidrs", `["10.50.0.0/16","192.168.10.0/24"]`))
+	rules := rec.ByType(ingressRuleType)
+	require.Len(t, rules, 3)
+	cidrs := map[string]string{}
+	for _, r := range rules {
+		in := plain(r.Inputs)
+		require.Equal(t, "sg-cluster0123", in["securityGroupId"], "the EKS cluster security group (vpcConfig.clusterSecurityGroupId)")
+		require.Equal(t, "tcp", in["ipProtocol"])
+		require.Equal(t, 443.0, in["fromPort"])
+		require.Equal(t, 443.0, in["toPort"])
+		require.Equal(t, find(t, rec, "aiplatform:infra:Cluster", "cluster").URN, r.Parent)
+		if c, ok := in["cidrIpv4"].(string); ok {
+			cidrs[r.Name] = c
+		}
+	}
+	require.Equal(t, map[string]string{"cluster-api-10-50-0-0-16": "10.50.0.0/16", "cluster-api-192-168-10-0-24": "192.168.10.0/24"}, cidrs)
+	sg := plain(find(t, rec, ingressRuleType, "cluster-api-sg-0123456789abcdef0").Inputs)
+	require.Equal(t, "sg-0123456789abcdef0", sg["referencedSecurityGroupId"])
+	require.NotContains(t, sg, "cidrIpv4")
+}
+
+// Local Zones and Wavelength Zones are listed by DescribeAvailabilityZones
+// once opted in; the network must only use the region's own zones.
+func TestAvailabilityZonesExcludeOptInZones(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	calls := rec.InvokesOf("aws:index/getAvailabilityZones:getAvailabilityZones")
+	require.Len(t, calls, 1)
+	args := plain(calls[0].Args)
+	require.Equal(t, "available", args["state"])
+	require.Equal(t, []any{map[string]any{"name": "opt-in-status", "values": []any{"opt-in-not-required"}}}, args["filters"])
+}
+
+// Outside the commercial partition every managed-policy and access-policy ARN
+// must name the region's partition.
+func TestPolicyArnsFollowThePartition(t *testing.T) {
+	govAdmin := "arn:aws-us-gov:iam::123456789012:role/platform-admin"
+	rec := runProgram(t, with(baseConfig(), "aws:region", "us-gov-west-1", "aiplatform:adminRoleArns", `["`+govAdmin+`"]`))
+	for _, name := range []string{"nodes-system", "nodes-gpu"} {
+		for _, arn := range nodeRolePolicies(t, rec, name) {
+			require.True(t, strings.HasPrefix(arn, "arn:aws-us-gov:iam::aws:policy/"), arn)
+		}
+	}
+	entry := path(plain(find(t, rec, eksType, "cluster").Inputs), "accessEntries", infra.AccessEntryKey("admin", govAdmin)).(map[string]any)
+	require.Equal(t, "arn:aws-us-gov:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", path(entry, "accessPolicies", "admin", "policyArn"))
+	require.Equal(t, "arn:aws-us-gov:iam::aws:policy/AmazonEKS_CNI_Policy", plain(find(t, rec, attachType, "cluster-vpc-cni-0").Inputs)["policyArn"])
+}
+
+// `pulumi destroy` must complete: the model bucket and its key are retained
+// (the data survives) but not protected; its guard rails are retained with it
+// so the bucket left behind is as locked down as before.
+func TestModelBucketIsRetainedNotProtected(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	parent := find(t, rec, "aiplatform:infra:Bucket", "models").URN
+	var children int
+	for _, r := range rec.All() {
+		if r.Parent != parent {
+			continue
+		}
+		children++
+		require.False(t, r.Protect, "%s %s must not block `pulumi destroy`", r.Type, r.Name)
+		require.True(t, r.RetainOnDelete, "%s %s must survive `pulumi destroy`", r.Type, r.Name)
+	}
+	require.GreaterOrEqual(t, children, 8, "bucket, key and guard rails")
+}
+
+// With clusterCreatorRoleArn set, every role plans the same access entries: a
+// preview by CI's preview role matches the apply role's update.
+func TestConfiguredClusterCreatorIsTheSameForEveryCaller(t *testing.T) {
+	creator := "arn:aws:iam::123456789012:role/first-admin"
+	rec := runProgram(t, with(baseConfig(),
+		"aiplatform:clusterCreatorRoleArn", creator,
+		"aiplatform:adminRoleArns", `["`+adminRole+`","`+creator+`","`+mocks.DeployerRoleArn+`"]`))
+	require.Equal(t, map[string]any{
+		infra.AccessEntryKey("admin", adminRole):             adminRole,
+		infra.AccessEntryKey("admin", mocks.DeployerRoleArn): mocks.DeployerRoleArn,
+	}, entryPrincipals(t, rec), "the configured creator is skipped, whoever runs pulumi")
+	require.Empty(t, rec.InvokesOf("aws:index/getCallerIdentity:getCallerIdentity"), "the caller is not looked up")
 }

@@ -1,7 +1,11 @@
 package tests
 
 import (
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,15 +90,28 @@ func dependsOn(r mocks.Resource, urn string) bool {
 	return false
 }
 
+// previousArgoCD is the argo-cd version kept usable for one release.
+var previousArgoCD = workloads.ArgoCDChart.WithVersion(previousVersion("argo-cd"))
+
+// previousVersion is the previous pin of a chart (workloads.AddonCharts).
+func previousVersion(chart string) string {
+	for _, row := range workloads.AddonCharts {
+		if row.Chart.Name == chart {
+			return row.Previous
+		}
+	}
+	panic("no chart " + chart)
+}
+
 func TestAddonsArePinnedOfficialCharts(t *testing.T) {
-	rec := runProgram(t, with(wlFullConfig(), "aiplatform:chartVersions", `{"argoCd":"8.1.3"}`))
+	rec := runProgram(t, with(wlFullConfig(), "aiplatform:chartVersions", `{"argoCd":"`+previousArgoCD.Version+`"}`))
 	want := map[string]struct{ repo, chart, version, namespace string }{
 		"nvidia-device-plugin":         {"https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", workloads.DevicePluginChart.Version, "kube-system"},
 		"metrics-server":               {"https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", workloads.MetricsServerChart.Version, "kube-system"},
 		"cluster-autoscaler":           {"https://kubernetes.github.io/autoscaler", "cluster-autoscaler", workloads.ClusterAutoscalerChart.Version, "kube-system"},
 		"aws-load-balancer-controller": {"https://aws.github.io/eks-charts", "aws-load-balancer-controller", workloads.LoadBalancerControllerChart.Version, "kube-system"},
 		"external-dns":                 {"https://kubernetes-sigs.github.io/external-dns/", "external-dns", workloads.ExternalDNSChart.Version, "kube-system"},
-		"argocd":                       {"https://argoproj.github.io/argo-helm", "argo-cd", "8.1.3", "argocd"},
+		"argocd":                       {"https://argoproj.github.io/argo-helm", "argo-cd", previousArgoCD.Version, "argocd"},
 	}
 	require.Len(t, rec.ByType(chartType), len(want))
 	for name, w := range want {
@@ -123,6 +140,8 @@ func TestDevicePluginRunsOnlyOnGPUNodes(t *testing.T) {
 	assert.Equal(t, map[string]any{"aiplatform.io/node-kind": "gpu"}, values["nodeSelector"])
 	assert.Equal(t, []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}}, values["tolerations"],
 		"pods tolerate NoSchedule (the EKS API spells it NO_SCHEDULE)")
+	assert.Equal(t, map[string]any{"enabled": false, "postDeleteCleanup": false}, values["nfd"],
+		"no feature discovery, and none of NFD 0.19's post-delete hooks even if it is turned on")
 	term := path(values, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
 	assert.Equal(t, []any{map[string]any{"matchExpressions": []any{map[string]any{
 		"key": "aiplatform.io/node-kind", "operator": "In", "values": []any{"gpu"},
@@ -134,6 +153,7 @@ func TestMetricsServer(t *testing.T) {
 	assert.Equal(t, 2.0, values["replicas"])
 	assert.Equal(t, true, path(values, "podDisruptionBudget", "enabled"))
 	assert.Equal(t, map[string]any{"aiplatform.io/node-kind": "system"}, values["nodeSelector"])
+	assert.Equal(t, "metrics-server", path(values, "tls", "type"), "the only TLS type that renders the same every time without cert-manager")
 }
 
 // irsaPolicy returns the inline policy and the trust policy of the IRSA role named name.
@@ -154,7 +174,7 @@ func TestClusterAutoscaler(t *testing.T) {
 	values := chartInputs(t, rec, "cluster-autoscaler")["values"].(map[string]any)
 	assert.Equal(t, clusterName, path(values, "autoDiscovery", "clusterName"))
 	assert.Equal(t, mocks.Region, values["awsRegion"])
-	assert.Equal(t, "v1.33.3", path(values, "image", "tag"), "the autoscaler matches the cluster's minor version")
+	assert.Equal(t, "v1.36.1", path(values, "image", "tag"), "the autoscaler matches the cluster's minor version")
 	args := values["extraArgs"].(map[string]any)
 	assert.Equal(t, true, args["balance-similar-node-groups"])
 	assert.Equal(t, true, args["scale-down-enabled"])
@@ -254,6 +274,8 @@ func TestArgoCDDefaultsArePrivate(t *testing.T) {
 	assert.Nil(t, path(values, "server", "ingress"), "no ingress unless exposure is opted into")
 	assert.Equal(t, "ClusterIP", path(values, "server", "service", "type"))
 	assert.Equal(t, false, path(values, "configs", "params", "server.insecure"))
+	assert.Equal(t, "sync", path(values, "configs", "params", "applicationsetcontroller.policy"),
+		"the chart default up to 8.x, explicit since 9.0.0 dropped it")
 	assert.Equal(t, false, path(values, "dex", "enabled"))
 	assert.Equal(t, true, path(values, "notifications", "enabled"))
 	assert.Equal(t, true, path(values, "global", "networkPolicy", "create"))
@@ -396,9 +418,9 @@ func TestTritonIAMIsReadOnlyOnTheModelPrefix(t *testing.T) {
 	require.Len(t, sts, 3)
 	assert.Equal(t, []any{"s3:GetObject"}, sts["ReadModels"]["Action"])
 	assert.Equal(t, []any{"arn:aws:s3:::models-0a1b2c/models/*"}, sts["ReadModels"]["Resource"])
-	assert.Equal(t, []any{"s3:ListBucket"}, sts["ListModelPrefix"]["Action"])
-	assert.Equal(t, []any{"arn:aws:s3:::models-0a1b2c"}, sts["ListModelPrefix"]["Resource"])
-	assert.Equal(t, []any{"models", "models/*"}, path(sts["ListModelPrefix"], "Condition", "StringLike", "s3:prefix"))
+	assert.Equal(t, []any{"s3:ListBucket"}, sts["ListModelBucket"]["Action"])
+	assert.Equal(t, []any{"arn:aws:s3:::models-0a1b2c"}, sts["ListModelBucket"]["Resource"])
+	assert.Nil(t, sts["ListModelBucket"]["Condition"], "HeadBucket is authorised as s3:ListBucket without s3:prefix (workloads.ModelReadPolicy)")
 	assert.Equal(t, []any{"kms:Decrypt"}, sts["DecryptModels"]["Action"])
 	assert.Equal(t, []any{"arn:aws:kms:us-west-2:123456789012:key/key-models"}, sts["DecryptModels"]["Resource"])
 	sa := plain(find(t, rec, "kubernetes:core/v1:ServiceAccount", "triton").Inputs)
@@ -591,7 +613,8 @@ func TestLDSService(t *testing.T) {
 	ann = path(plain(find(t, plainHTTP, ingressType, "lds-service").Inputs), "metadata", "annotations").(map[string]any)
 	assert.Equal(t, `[{"HTTP":80}]`, ann["alb.ingress.kubernetes.io/listen-ports"], "HTTP only when no certificate is configured")
 	assert.NotContains(t, ann, "alb.ingress.kubernetes.io/certificate-arn")
-	assert.Empty(t, plainHTTP.ByType("kubernetes:core/v1:Secret"), "no Docker Hub user, no pull secret")
+	_, pull := plainHTTP.Find("kubernetes:core/v1:Secret", "lds-service-registry")
+	assert.False(t, pull, "no Docker Hub user, no pull secret")
 }
 
 func TestWorkloadsConfigErrorsNameTheKey(t *testing.T) {
@@ -609,10 +632,17 @@ func TestWorkloadsConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"aiplatform:appNamespaces", `["kube-system","Apps"]`}, []string{`aiplatform:appNamespaces[0]: "kube-system" is reserved`, `aiplatform:appNamespaces[1]: "Apps" is not a namespace name`}},
 		{[]string{"aiplatform:appNamespaces", `["triton"]`}, []string{`aiplatform:triton.namespace: namespace "triton" is already used by aiplatform:appNamespaces[0]`}},
 		{[]string{"aiplatform:chartVersions", `{"argoCd":"~8"}`}, []string{`aiplatform:chartVersions.argoCd: "~8" must be an exact chart version`}},
+		{[]string{"aiplatform:chartVersions", `{"argoCd":"9.0.0","metricsServer":"3.12.1"}`}, []string{
+			`aiplatform:chartVersions.argoCd: "9.0.0" is not supported; supported: 8.3.0, 10.1.1`,
+			`aiplatform:chartVersions.metricsServer: "3.12.1" is not supported; supported: 3.12.2, 3.13.1`}},
 		{[]string{"aiplatform:ldsService", `{"image":"acme/lds:latest"}`}, []string{"aiplatform:ldsService.image:", "pinned"}},
 		{[]string{"aiplatform:domain", "ai.example.com", "aiplatform:hostedZoneIds", `["` + wlZone + `"]`, "aiplatform:triton", `{"host":"triton.other.org"}`},
 			[]string{`aiplatform:triton.host: "triton.other.org" is outside aiplatform:domain`}},
 		{[]string{"aiplatform:certificateArn", "arn:aws:acm:us-west-2:1:certificate/x"}, []string{"aiplatform:certificateArn:"}},
+		{[]string{"aiplatform:chartRepository", "http://charts.example.com"}, []string{`aiplatform:chartRepository: "http://charts.example.com" is not allowed (charts are fetched over TLS only)`}},
+		{[]string{"aiplatform:chartRepository", "/no/such/chart/mirror"}, []string{`aiplatform:chartRepository: directory "/no/such/chart/mirror" does not exist`}},
+		{[]string{"aiplatform:triton", `{"metricsNamespace":"Monitoring","modelCache":"lots"}`},
+			[]string{`aiplatform:triton.metricsNamespace: "Monitoring" is not a namespace name`, `aiplatform:triton.modelCache: "lots" is not a size`}},
 	}
 	for _, c := range cases {
 		t.Run(c.kv[0], func(t *testing.T) {
@@ -652,4 +682,370 @@ func TestHelmValuesGolden(t *testing.T) {
 		assert.NotContains(t, got, "SECRET", "secrets must not reach the golden files in clear")
 		assert.NotContains(t, got, "correct-horse-battery")
 	}
+}
+
+// chartVersions keeps each chart's previous pin usable for one release:
+// the whole program renders it, and the values leave out the keys that
+// only the new version has, and only those (the goldens above are the new
+// pins' values).
+func TestPreviousChartVersionsStillRender(t *testing.T) {
+	previous := map[string]string{}
+	keys := map[string]string{}
+	for _, row := range workloads.AddonCharts {
+		previous[row.Chart.Name] = row.Previous
+		keys[row.Key] = row.Previous
+	}
+	b, err := json.Marshal(keys)
+	require.NoError(t, err)
+	old := runProgram(t, wlFullConfig("aiplatform:chartVersions", string(b)))
+	current := runProgram(t, wlFullConfig())
+	require.Len(t, old.ByType(chartType), len(workloads.AddonCharts))
+	for _, r := range old.ByType(chartType) {
+		in := plain(r.Inputs)
+		assert.Equal(t, previous[in["chart"].(string)], in["version"], r.Name)
+		oldValues := in["values"].(map[string]any)
+		newValues := chartInputs(t, current, r.Name)["values"].(map[string]any)
+		switch r.Name {
+		case "nvidia-device-plugin":
+			assert.Equal(t, map[string]any{"enabled": false}, oldValues["nfd"], "node-feature-discovery 0.15.3 has no postDeleteCleanup")
+			delete(newValues["nfd"].(map[string]any), "postDeleteCleanup")
+			assert.Equal(t, newValues, oldValues, "%s: the same values otherwise", r.Name)
+		case "metrics-server":
+			assert.NotContains(t, oldValues, "tls", "3.12.2 has no tls block")
+			delete(newValues, "tls")
+			assert.Equal(t, newValues, oldValues, "%s: the same values otherwise", r.Name)
+		default:
+			// Secrets (the kept webhook bundle) are drawn per run: compare redacted.
+			newChart := find(t, current, chartType, r.Name)
+			assert.Equal(t, redacted(t, resource.PropertyMap{"values": newChart.Inputs["values"]}),
+				redacted(t, resource.PropertyMap{"values": r.Inputs["values"]}), "%s: the same values for both versions", r.Name)
+		}
+	}
+}
+
+// chartRepository replaces every add-on's repository with one mirror that
+// serves the same names and versions.
+func TestChartRepositoryMirrorReachesEveryChart(t *testing.T) {
+	charts := map[string]workloads.Chart{
+		"nvidia-device-plugin":         workloads.DevicePluginChart,
+		"metrics-server":               workloads.MetricsServerChart,
+		"cluster-autoscaler":           workloads.ClusterAutoscalerChart,
+		"aws-load-balancer-controller": workloads.LoadBalancerControllerChart,
+		"external-dns":                 workloads.ExternalDNSChart,
+		"argocd":                       previousArgoCD,
+	}
+	dir := t.TempDir()
+	for _, c := range charts {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, c.Name+"-"+c.Version+".tgz"), []byte("packaged chart"), 0o644))
+	}
+	const ecr = "oci://123456789012.dkr.ecr.us-west-2.amazonaws.com/charts"
+	cases := []struct {
+		mirror string
+		// want returns the chart input, the version input and repositoryOpts.repo for a chart.
+		want func(c workloads.Chart) (chart, version, repo any)
+	}{
+		{ecr, func(c workloads.Chart) (any, any, any) { return ecr + "/" + c.Name, c.Version, nil }},
+		{"https://charts.example.com/mirror", func(c workloads.Chart) (any, any, any) {
+			return c.Name, c.Version, "https://charts.example.com/mirror"
+		}},
+		{dir, func(c workloads.Chart) (any, any, any) {
+			return filepath.Join(dir, c.Name+"-"+c.Version+".tgz"), nil, nil
+		}},
+		{"file://" + dir, func(c workloads.Chart) (any, any, any) {
+			return filepath.Join(dir, c.Name+"-"+c.Version+".tgz"), nil, nil
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.mirror, func(t *testing.T) {
+			rec := runProgram(t, wlFullConfig("aiplatform:chartRepository", c.mirror, "aiplatform:chartVersions", `{"argoCd":"`+previousArgoCD.Version+`"}`))
+			require.Len(t, rec.ByType(chartType), len(charts))
+			for name, chart := range charts {
+				in := chartInputs(t, rec, name)
+				wantChart, wantVersion, wantRepo := c.want(chart)
+				assert.Equal(t, wantChart, in["chart"], name)
+				assert.Equal(t, wantVersion, in["version"], name)
+				assert.Equal(t, wantRepo, path(in, "repositoryOpts", "repo"), name)
+				assert.NotContains(t, fmt.Sprint(in), "github.io", "%s: nothing is fetched from the official repositories", name)
+			}
+		})
+	}
+	// A mirror that lacks a pinned chart fails the run, naming the file.
+	require.NoError(t, os.Remove(filepath.Join(dir, "metrics-server-"+workloads.MetricsServerChart.Version+".tgz")))
+	_, err := mocks.Run(wlFullConfig("aiplatform:chartRepository", dir, "aiplatform:chartVersions", `{"argoCd":"`+previousArgoCD.Version+`"}`), stacks.Run)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "metrics-server-"+workloads.MetricsServerChart.Version+".tgz not found in the chart directory")
+}
+
+// secretData decodes the data of a recorded Kubernetes Secret.
+func secretData(t *testing.T, r mocks.Resource) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range path(plain(r.Outputs), "data").(map[string]any) {
+		b, err := base64.StdEncoding.DecodeString(v.(string))
+		require.NoError(t, err, k)
+		out[k] = string(b)
+	}
+	return out
+}
+
+// argo-cd (every supported version alike) creates Secret argocd-redis only in its
+// redis-secret-init pre-install hook Job (templates/redis-secret-init/job.yaml),
+// which the Helm v4 Chart never runs, while the redis Deployment requires it
+// (templates/redis/deployment.yaml). The program creates it before the chart.
+func TestArgoCDRedisSecretExistsBeforeTheChart(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	chart := find(t, rec, chartType, "argocd")
+	values := plain(chart.Inputs)["values"].(map[string]any)
+	assert.Equal(t, false, path(values, "redisSecretInit", "enabled"), "the hook Job would never run")
+
+	secret := find(t, rec, "kubernetes:core/v1:Secret", "argocd-redis")
+	in := plain(secret.Inputs)
+	assert.Equal(t, "argocd-redis", path(in, "metadata", "name"), "the name the chart's redis Deployment reads")
+	assert.Equal(t, "argocd", path(in, "metadata", "namespace"))
+	assert.Equal(t, "argocd", path(in, "metadata", "labels", "app.kubernetes.io/part-of"))
+	assert.Equal(t, "Opaque", in["type"])
+	assert.True(t, dependsOn(chart, secret.URN), "the chart waits for the Secret")
+	assert.Equal(t, find(t, rec, "aiplatform:workloads:ArgoCD", "argocd").URN, secret.Parent)
+
+	require.True(t, isSecretAt(secret.Inputs, "data"), "the password is a Pulumi secret")
+	require.True(t, isSecretAt(secret.Outputs, "data"))
+	password := secretData(t, secret)["auth"]
+	assert.Len(t, password, 32)
+	assert.ElementsMatch(t, []string{"data", "stringData"}, secret.IgnoreChanges, "generated once, then kept in state")
+	assert.NotContains(t, string(mustJSON(t, values)), password)
+
+	other := secretData(t, find(t, runProgram(t, baseConfig()), "kubernetes:core/v1:Secret", "argocd-redis"))["auth"]
+	assert.NotEqual(t, password, other, "drawn from crypto/rand: a new stack gets its own password")
+}
+
+// keptStateMock is the shared recording mock plus what the engine does with
+// ignoreChanges on a resource that exists in the state: it keeps the old
+// value of each ignored input (processIgnoreChanges in pulumi/pkg
+// resource/deploy/step_generator.go), so the outputs stay those of the run
+// that created it. prior holds the inputs the previous run recorded.
+type keptStateMock struct {
+	*mocks.Recorder
+	prior map[string]resource.PropertyMap
+}
+
+func (m keptStateMock) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	if old, ok := m.prior[args.TypeToken+"::"+args.Name]; ok && args.RegisterRPC != nil {
+		inputs := args.Inputs.Copy()
+		for _, p := range args.RegisterRPC.GetIgnoreChanges() {
+			if v, ok := old[resource.PropertyKey(p)]; ok {
+				inputs[resource.PropertyKey(p)] = v
+			}
+		}
+		args.Inputs = inputs
+	}
+	return m.Recorder.NewResource(args)
+}
+
+// state is what a run leaves in the stack for the next one: inputs per resource.
+func state(rec *mocks.Recorder) map[string]resource.PropertyMap {
+	out := map[string]resource.PropertyMap{}
+	for _, r := range rec.All() {
+		out[r.Type+"::"+r.Name] = r.Inputs
+	}
+	return out
+}
+
+// runLoadBalancerController runs the controller component alone on top of prior state.
+func runLoadBalancerController(t *testing.T, prior map[string]resource.PropertyMap) *mocks.Recorder {
+	t.Helper()
+	rec := &mocks.Recorder{}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := workloads.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &workloads.LoadBalancerControllerArgs{
+			Cluster: workloads.ClusterInfo{
+				Name: pulumi.String(clusterName), OIDCProviderArn: pulumi.String("arn:aws:iam::123456789012:oidc-provider/x"),
+				OIDCIssuer: pulumi.String(mocks.OIDCIssuer), VpcID: pulumi.String("vpc-0123"), Region: mocks.Region,
+			},
+		})
+		return err
+	}, pulumi.WithMocks(mocks.Project, mocks.Stack, keptStateMock{rec, prior}))
+	require.NoError(t, err)
+	return rec
+}
+
+func webhookTLS(t *testing.T, rec *mocks.Recorder) map[string]any {
+	t.Helper()
+	chart := find(t, rec, chartType, "aws-load-balancer-controller")
+	for _, key := range []string{"caCert", "cert", "key"} {
+		require.True(t, isSecretAt(chart.Inputs, "values", "webhookTLS", key), "webhookTLS.%s must be a secret", key)
+	}
+	return path(plain(chart.Inputs), "values", "webhookTLS").(map[string]any)
+}
+
+// The AWS Load Balancer Controller chart makes a new webhook CA and
+// certificate with genCA on every render unless webhookTLS is set or a
+// `lookup` finds its Secret with keepTLSSecret (templates/_helpers.tpl
+// webhookCerts; keepTLSSecret defaults to false from 3.x). The program
+// generates them once, keeps them in a Secret and passes them as values.
+func TestLoadBalancerControllerWebhookTLSIsKeptInState(t *testing.T) {
+	first := runLoadBalancerController(t, nil)
+	tls := webhookTLS(t, first)
+	assert.Equal(t, true, path(plain(find(t, first, chartType, "aws-load-balancer-controller").Inputs), "values", "keepTLSSecret"))
+
+	kept := find(t, first, "kubernetes:core/v1:Secret", "aws-load-balancer-controller-webhook-tls")
+	assert.Equal(t, workloads.LoadBalancerControllerTLSSecret, path(plain(kept.Inputs), "metadata", "name"))
+	assert.Equal(t, "kube-system", path(plain(kept.Inputs), "metadata", "namespace"))
+	assert.NotEqual(t, "aws-load-balancer-tls", workloads.LoadBalancerControllerTLSSecret, "the chart renders that one itself")
+	assert.ElementsMatch(t, []string{"data", "stringData"}, kept.IgnoreChanges)
+	require.True(t, isSecretAt(kept.Inputs, "data"))
+	data := secretData(t, kept)
+	assert.Equal(t, map[string]any{"caCert": data["ca.crt"], "cert": data["tls.crt"], "key": data["tls.key"]}, tls,
+		"the values are read back from the kept Secret")
+
+	// The certificate serves the chart's webhook Service.
+	block, _ := pem.Decode([]byte(tls["cert"].(string)))
+	require.NotNil(t, block)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM([]byte(tls["caCert"].(string))))
+	_, err = cert.Verify(x509.VerifyOptions{DNSName: "aws-load-balancer-webhook-service.kube-system.svc", Roots: roots})
+	assert.NoError(t, err)
+
+	// The next run sees the same state: same values, so the chart renders
+	// the same webhooks and Secret and a preview shows no change.
+	assert.Equal(t, tls, webhookTLS(t, runLoadBalancerController(t, state(first))))
+	// Only the state keeps them: a run without it draws a new CA.
+	assert.NotEqual(t, tls["caCert"], webhookTLS(t, runLoadBalancerController(t, nil))["caCert"])
+}
+
+func TestLoadBalancerControllerWebhookTLSInTheProgram(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	chart := find(t, rec, chartType, "aws-load-balancer-controller")
+	kept := find(t, rec, "kubernetes:core/v1:Secret", "aws-load-balancer-controller-webhook-tls")
+	assert.Equal(t, find(t, rec, "aiplatform:workloads:LoadBalancerController", "aws-load-balancer-controller").URN, kept.Parent)
+	assert.Equal(t, secretData(t, kept)["ca.crt"], path(plain(chart.Inputs), "values", "webhookTLS", "caCert"))
+	assert.True(t, dependsOn(chart, kept.URN), "the chart renders after the Secret exists")
+}
+
+// Deleting the apps Application must delete what Argo CD synced (the
+// finalizer) while Argo CD and the Load Balancer Controller still run, or
+// the load balancers of Argo CD's apps outlive the stack. The engine deletes
+// a resource only after everything depending on it, and a parent after its
+// children (DependenciesOf in pulumi/pkg resource/graph/dependency_graph.go,
+// which also expands a component dependency to its children).
+func TestArgoCDApplicationIsDeletedFirstWithItsResources(t *testing.T) {
+	rec := runProgram(t, wlFullConfig())
+	app := find(t, rec, "kubernetes:argoproj.io/v1alpha1:Application", "argocd-apps")
+	assert.Equal(t, []any{"resources-finalizer.argocd.argoproj.io"}, path(plain(app.Inputs), "metadata", "finalizers"))
+	argo := find(t, rec, "aiplatform:workloads:ArgoCD", "argocd")
+	assert.Equal(t, argo.URN, app.Parent, "the Application goes before its component")
+	assert.True(t, dependsOn(app, find(t, rec, chartType, "argocd").URN), "...and before Argo CD's controller")
+	assert.True(t, dependsOn(argo, find(t, rec, chartType, "aws-load-balancer-controller").URN),
+		"the component goes before the Load Balancer Controller")
+}
+
+// At maxReplicas, or with the GPU group full, a surge pod would wait for a
+// GPU node the group may not be allowed to add.
+func TestTritonRolloutNeedsNoSpareGPU(t *testing.T) {
+	d := plain(find(t, runProgram(t, baseConfig()), deploymentType, "triton").Inputs)
+	assert.Equal(t, map[string]any{"type": "RollingUpdate", "rollingUpdate": map[string]any{"maxSurge": 0.0, "maxUnavailable": 1.0}},
+		path(d, "spec", "strategy"))
+}
+
+// The root filesystem is read-only: the downloaded repository and HOME are
+// on the model-cache emptyDir, and the pod requests that much node disk.
+func TestTritonScratchSpace(t *testing.T) {
+	for cache, limit := range map[string]string{"": "51Gi", "120Gi": "121Gi"} {
+		cfg := baseConfig()
+		if cache != "" {
+			cfg = with(cfg, "aiplatform:triton", `{"modelCache":"`+cache+`"}`)
+		}
+		pod, c := tritonPod(t, runProgram(t, cfg))
+		want := cache
+		if want == "" {
+			want = "50Gi"
+		}
+		assert.Contains(t, c["env"], map[string]any{"name": "HOME", "value": "/tmp"})
+		assert.Contains(t, c["volumeMounts"], map[string]any{"name": "model-cache", "mountPath": "/tmp"})
+		assert.Equal(t, true, path(c, "securityContext", "readOnlyRootFilesystem"))
+		for _, v := range pod["volumes"].([]any) {
+			if path(v, "name") == "model-cache" {
+				assert.Equal(t, want, path(v, "emptyDir", "sizeLimit"))
+			}
+		}
+		assert.Equal(t, want, path(c, "resources", "requests", "ephemeral-storage"))
+		assert.Equal(t, limit, path(c, "resources", "limits", "ephemeral-storage"), "room for the logs on top of the cache")
+	}
+}
+
+// policies returns the NetworkPolicies by namespace and name.
+func policies(rec *mocks.Recorder) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, r := range rec.ByType(netpolType) {
+		in := plain(r.Inputs)
+		out[path(in, "metadata", "namespace").(string)+"/"+path(in, "metadata", "name").(string)] = in
+	}
+	return out
+}
+
+func tcpPorts(ports ...float64) []any {
+	var out []any
+	for _, p := range ports {
+		out = append(out, map[string]any{"protocol": "TCP", "port": p})
+	}
+	return out
+}
+
+// The lds-service's namespace allows egress only to DNS, itself and 443;
+// it reaches Triton through its own narrow egress and Triton's ingress.
+func TestLDSServiceReachesTritonOnlyOnItsPorts(t *testing.T) {
+	rec := runProgram(t, wlFullConfig())
+	pol := policies(rec)
+	tritonPods := map[string]any{"app.kubernetes.io/name": "triton", "app.kubernetes.io/instance": "triton"}
+	svc := plain(find(t, rec, k8sServiceType, "triton").Inputs)
+	assert.Equal(t, tritonPods, path(svc, "spec", "selector"), "the egress names the Service's pods")
+
+	egress := pol["lds/allow-peer-egress"]
+	require.NotNil(t, egress, "have %v", keysOf(pol))
+	assert.Equal(t, map[string]any{"app.kubernetes.io/name": "lds-service", "app.kubernetes.io/instance": "lds-service"}, path(egress, "spec", "podSelector", "matchLabels"))
+	assert.Equal(t, []any{"Egress"}, path(egress, "spec", "policyTypes"))
+	assert.Equal(t, []any{map[string]any{
+		"to": []any{map[string]any{
+			"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "triton"}},
+			"podSelector":       map[string]any{"matchLabels": tritonPods},
+		}},
+		"ports": tcpPorts(8000, 8001),
+	}}, path(egress, "spec", "egress"))
+
+	clients := pol["triton/allow-client-ingress"]
+	require.NotNil(t, clients)
+	assert.Equal(t, tritonPods, path(clients, "spec", "podSelector", "matchLabels"))
+	assert.Equal(t, []any{map[string]any{
+		"from":  []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "lds"}}}},
+		"ports": tcpPorts(8000, 8001),
+	}}, path(clients, "spec", "ingress"))
+
+	vpc := pol["triton/allow-vpc-ingress"]
+	assert.Equal(t, "10.0.0.0/16", path(vpc, "spec", "ingress", 0, "from", 0, "ipBlock", "cidr"))
+	assert.Equal(t, tcpPorts(8000, 8001), path(vpc, "spec", "ingress", 0, "ports"), "metrics are not open to the VPC")
+
+	metrics := pol["triton/allow-metrics-scrape"]
+	require.NotNil(t, metrics)
+	assert.Equal(t, []any{map[string]any{
+		"from":  []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}}}},
+		"ports": tcpPorts(8002),
+	}}, path(metrics, "spec", "ingress"))
+	other := policies(runProgram(t, wlFullConfig("aiplatform:triton", `{"metricsNamespace":"prometheus"}`)))["triton/allow-metrics-scrape"]
+	assert.Equal(t, "prometheus", path(other, "spec", "ingress", 0, "from", 0, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"))
+
+	alone := policies(runProgram(t, baseConfig()))
+	assert.NotContains(t, alone, "triton/allow-client-ingress", "no lds-service, no client namespace")
+	assert.Contains(t, alone, "triton/allow-metrics-scrape")
+	noGPU := `[{"name":"system","kind":"system","instanceTypes":["m6i.large"],"minSize":2,"desiredSize":2,"maxSize":3}]`
+	noTriton := policies(runProgram(t, wlFullConfig("aiplatform:nodeGroups", noGPU)))
+	assert.NotContains(t, noTriton, "lds/allow-peer-egress", "no Triton, nothing to reach")
+	assert.Contains(t, noTriton, "lds/allow-https-egress")
+}
+
+func keysOf(m map[string]map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

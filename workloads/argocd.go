@@ -17,6 +17,35 @@ const (
 	argoCDRelease = "argocd"
 	// AppsApplicationName names the Application (or app of apps) Argo CD syncs from the apps repo.
 	AppsApplicationName = "apps"
+	// ApplicationFinalizer makes Argo CD delete an Application's resources
+	// before the Application itself goes (cascading delete), so load
+	// balancers its apps created are removed while the Load Balancer
+	// Controller still runs.
+	ApplicationFinalizer = "resources-finalizer.argocd.argoproj.io"
+)
+
+// Argo CD's redis password. The chart (every supported version alike, see
+// TestArgoCDRedisSecretMatchesTheChart) creates Secret argocd-redis (key auth) only in its redis-secret-init
+// pre-install Job (templates/redis-secret-init/job.yaml runs `argocd admin
+// redis-initial-password`), and the Helm v4 Chart does not run hooks; the
+// redis Deployment reads it without optional (templates/redis/deployment.yaml).
+// The program therefore turns the Job off and creates the Secret itself,
+// before the chart, as a kept secret (generated once, kept in state).
+const (
+	// ArgoCDRedisSecret names the Secret; hard-coded in the chart's redis
+	// Deployment and in argocd admin redis-initial-password.
+	ArgoCDRedisSecret = "argocd-redis"
+	// ArgoCDRedisSecretKey is the key holding the password.
+	ArgoCDRedisSecretKey = "auth"
+	// argoCDRedisPasswordLength: 62^32 is about 190 bits (Argo CD's own Job draws 16 characters).
+	argoCDRedisPasswordLength = 32
+)
+
+// The ApplicationSet controller's policy (configs.params, written to
+// argocd-cmd-params-cm), set explicitly since chart 9.0.0 stopped defaulting it.
+const (
+	ApplicationSetPolicyParam = "applicationsetcontroller.policy"
+	ApplicationSetPolicy      = "sync"
 )
 
 // ArgoCDArgs configures Argo CD.
@@ -94,6 +123,25 @@ func NewArgoCD(ctx *pulumi.Context, name string, args *ArgoCDArgs, opts ...pulum
 	if err != nil {
 		return nil, err
 	}
+	redis, _, err := newKeptSecret(ctx, name+"-redis", keptSecretArgs{
+		Name:      ArgoCDRedisSecret,
+		Namespace: ns.Metadata.Name().Elem(),
+		// The labels the chart gives its redis objects (templates/_common.tpl
+		// argo-cd.labels, component redis); nothing selects the Secret by them.
+		Labels: pulumi.StringMap{
+			labelName:                     pulumi.String(ArgoCDRedisSecret),
+			"app.kubernetes.io/component": pulumi.String("redis"),
+			labelPartOf:                   pulumi.String("argocd"),
+			labelManagedBy:                pulumi.String("pulumi"),
+		},
+		Generate: func() (map[string]string, error) {
+			pw, err := randomPassword(argoCDRedisPasswordLength)
+			return map[string]string{ArgoCDRedisSecretKey: pw}, err
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
 	var hash pulumi.StringInput
 	if a.AdminPassword != nil {
 		salt := a.SaltContext
@@ -102,7 +150,7 @@ func NewArgoCD(ctx *pulumi.Context, name string, args *ArgoCDArgs, opts ...pulum
 		})).(pulumi.StringOutput)
 	}
 	release, err := installChart(ctx, name, a.Chart, argoCDRelease, ArgoCDNamespace,
-		argoCDValues(a.Spec, hash, a.NotificationsToken), parent, pulumi.DependsOn([]pulumi.Resource{ns}))
+		argoCDValues(a.Spec, hash, a.NotificationsToken), parent, pulumi.DependsOn([]pulumi.Resource{ns, redis}))
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +161,12 @@ func NewArgoCD(ctx *pulumi.Context, name string, args *ArgoCDArgs, opts ...pulum
 			Metadata: &metav1.ObjectMetaArgs{
 				Name:      pulumi.String(AppsApplicationName),
 				Namespace: pulumi.String(ArgoCDNamespace),
+				// Without it, deleting the Application orphans what it
+				// synced, and load balancers outlive the cluster. On
+				// destroy the Application goes first: it depends on the
+				// Argo CD chart, and its parent on the Load Balancer
+				// Controller (stacks/workloads.go).
+				Finalizers: pulumi.StringArray{pulumi.String(ApplicationFinalizer)},
 			},
 			OtherFields: kubernetes.UntypedArgs{"spec": applicationSpec(*apps)},
 		}, parent, pulumi.DependsOn([]pulumi.Resource{release}))
@@ -133,6 +187,7 @@ func argoCDValues(s ArgoCDSpec, hash, token pulumi.StringInput) pulumi.Map {
 	global := pulumi.Map{
 		// The chart's policies: ingress to each component only from the
 		// components that talk to it; the server is the one entry point.
+		// Explicit: chart 10.0.0 turned create on by default, 8.x had it off.
 		"networkPolicy": pulumi.Map{"create": pulumi.Bool(true), "defaultDenyIngress": pulumi.Bool(true)},
 	}
 	if exposed {
@@ -167,15 +222,29 @@ func argoCDValues(s ArgoCDSpec, hash, token pulumi.StringInput) pulumi.Map {
 				"users.anonymous.enabled": pulumi.String("false"),
 				"exec.enabled":            pulumi.String("false"),
 			},
-			// Behind the ALB the server speaks plain HTTP inside the VPC;
-			// otherwise it serves TLS itself.
-			"params": pulumi.Map{"server.insecure": pulumi.Bool(exposed)},
+			// argocd-cmd-params-cm. From chart 9.0.0 the chart writes only
+			// what is set here (it dropped its 21 defaults), so everything
+			// the platform relies on is explicit, for every chart version.
+			"params": pulumi.Map{
+				// Behind the ALB the server speaks plain HTTP inside the
+				// VPC; otherwise it serves TLS itself.
+				"server.insecure": pulumi.Bool(exposed),
+				// ApplicationSets create, update and delete their
+				// Applications, and no ApplicationSet can pick another
+				// policy: the chart's default up to 8.x. Argo CD's own
+				// default ("") lets each ApplicationSet choose, which an
+				// add-on upgrade should not change by itself.
+				ApplicationSetPolicyParam: pulumi.String(ApplicationSetPolicy),
+			},
 			"secret": secret,
 		},
 		"server": server,
 		// No SSO is configured; Dex would only add an unused endpoint.
-		"dex":           pulumi.Map{"enabled": pulumi.Bool(false)},
-		"notifications": notificationsValues(s, token),
+		"dex": pulumi.Map{"enabled": pulumi.Bool(false)},
+		// The hook Job that would create Secret argocd-redis never runs
+		// under the Helm v4 Chart; the program creates the Secret instead.
+		"redisSecretInit": pulumi.Map{"enabled": pulumi.Bool(false)},
+		"notifications":   notificationsValues(s, token),
 	}
 	return values
 }

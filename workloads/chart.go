@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
@@ -20,18 +22,89 @@ type Chart struct {
 	Version string
 }
 
-// Official charts and the versions this platform is tested with. Each version
-// can be overridden per stack (chartVersions). The repository can only be
+// AddonChart is one row of the add-on chart table: the pin the platform
+// installs, the chartVersions key that overrides it, and the previous pin,
+// which stays usable for one release so a stack can hold back an upgrade.
+// Defaults, validation, the README table, the Renovate configuration's test
+// and the chart-source tests all derive from AddonCharts.
+//
+// The pins do not depend on the Kubernetes minor: every accepted minor
+// (infra.KubernetesVersions) is inside each chart's kubeVersion constraint,
+// which a test checks against the packaged charts. Images that do depend on
+// the minor (the Cluster Autoscaler) live in that infra table.
+type AddonChart struct {
+	// Key is the field of ChartVersions: aiplatform:chartVersions.<Key>.
+	Key string
+	// Chart is the pin: the newest release the values mapping is tested with.
+	Chart Chart
+	// Previous is the pin before Chart, still accepted through chartVersions
+	// for one release; the values mapping branches on the version where the
+	// two differ. Empty when there is none.
+	Previous string
+	// field selects the ChartVersions field named by Key.
+	field func(*ChartVersions) *string
+}
+
+// AddonCharts are the official charts and the versions this platform is
+// tested with, one line each (Renovate's regex manager reads and bumps the
+// Chart{...} literals; see renovate.json). The repository can only be
 // replaced as a whole by one mirror (chartRepository) that serves the same
 // charts under the same names and versions; see From.
+var AddonCharts = []AddonChart{
+	{Key: "nvidiaDevicePlugin", Chart: Chart{"https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.20.0"}, Previous: "0.17.1",
+		field: func(v *ChartVersions) *string { return &v.DevicePlugin }},
+	{Key: "metricsServer", Chart: Chart{"https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.1"}, Previous: "3.12.2",
+		field: func(v *ChartVersions) *string { return &v.MetricsServer }},
+	{Key: "clusterAutoscaler", Chart: Chart{"https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.59.0"}, Previous: "9.46.6",
+		field: func(v *ChartVersions) *string { return &v.ClusterAutoscaler }},
+	{Key: "awsLoadBalancerController", Chart: Chart{"https://aws.github.io/eks-charts", "aws-load-balancer-controller", "3.5.0"}, Previous: "1.13.0",
+		field: func(v *ChartVersions) *string { return &v.LoadBalancerController }},
+	{Key: "externalDns", Chart: Chart{"https://kubernetes-sigs.github.io/external-dns/", "external-dns", "1.21.1"}, Previous: "1.18.0",
+		field: func(v *ChartVersions) *string { return &v.ExternalDNS }},
+	{Key: "argoCd", Chart: Chart{"https://argoproj.github.io/argo-helm", "argo-cd", "10.1.1"}, Previous: "8.3.0",
+		field: func(v *ChartVersions) *string { return &v.ArgoCD }},
+}
+
+// The pinned charts by component, for callers that name one.
 var (
-	DevicePluginChart           = Chart{"https://nvidia.github.io/k8s-device-plugin", "nvidia-device-plugin", "0.17.1"}
-	MetricsServerChart          = Chart{"https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.12.2"}
-	ClusterAutoscalerChart      = Chart{"https://kubernetes.github.io/autoscaler", "cluster-autoscaler", "9.46.6"}
-	LoadBalancerControllerChart = Chart{"https://aws.github.io/eks-charts", "aws-load-balancer-controller", "1.13.0"}
-	ExternalDNSChart            = Chart{"https://kubernetes-sigs.github.io/external-dns/", "external-dns", "1.18.0"}
-	ArgoCDChart                 = Chart{"https://argoproj.github.io/argo-helm", "argo-cd", "8.3.0"}
+	DevicePluginChart           = pinnedChart("nvidia-device-plugin")
+	MetricsServerChart          = pinnedChart("metrics-server")
+	ClusterAutoscalerChart      = pinnedChart("cluster-autoscaler")
+	LoadBalancerControllerChart = pinnedChart("aws-load-balancer-controller")
+	ExternalDNSChart            = pinnedChart("external-dns")
+	ArgoCDChart                 = pinnedChart("argo-cd")
 )
+
+func pinnedChart(name string) Chart {
+	row, ok := addonChart(name)
+	if !ok {
+		panic("workloads: no AddonCharts row for chart " + name)
+	}
+	return row.Chart
+}
+
+// addonChart returns the table row of the chart named name.
+func addonChart(name string) (AddonChart, bool) {
+	for _, c := range AddonCharts {
+		if c.Chart.Name == name {
+			return c, true
+		}
+	}
+	return AddonChart{}, false
+}
+
+// Supported lists the versions the values mapping knows, oldest first.
+func (c AddonChart) Supported() []string {
+	if c.Previous == "" {
+		return []string{c.Chart.Version}
+	}
+	return []string{c.Previous, c.Chart.Version}
+}
+
+// Supports reports whether the values mapping knows version.
+func (c AddonChart) Supports(version string) bool {
+	return slices.Contains(c.Supported(), version)
+}
 
 // chartVersionPattern accepts exact SemVer versions only: ranges ("^1.2",
 // "~1", "1.x") would let a chart change under a stack without a diff.
@@ -157,35 +230,67 @@ type ChartVersions struct {
 
 // WithDefaults fills every unset version with the platform's pin.
 func (v ChartVersions) WithDefaults() ChartVersions {
-	fill := func(s *string, c Chart) {
-		if *s == "" {
-			*s = c.Version
+	for _, c := range AddonCharts {
+		if p := c.field(&v); *p == "" {
+			*p = c.Chart.Version
 		}
 	}
-	fill(&v.DevicePlugin, DevicePluginChart)
-	fill(&v.MetricsServer, MetricsServerChart)
-	fill(&v.ClusterAutoscaler, ClusterAutoscalerChart)
-	fill(&v.LoadBalancerController, LoadBalancerControllerChart)
-	fill(&v.ExternalDNS, ExternalDNSChart)
-	fill(&v.ArgoCD, ArgoCDChart)
 	return v
 }
 
-// Validate reports every version that is not an exact version, under path.
+// Validate reports every version that is not an exact version or that the
+// program has no values mapping for, under path.
 func (v ChartVersions) Validate(path string) error {
 	var errs []error
-	check := func(key, version string) {
-		if !chartVersionPattern.MatchString(version) {
-			errs = append(errs, fmt.Errorf("%s.%s: %q must be an exact chart version like 1.2.3 (no ranges)", path, key, version))
+	for _, c := range AddonCharts {
+		switch version := *c.field(&v); {
+		case !chartVersionPattern.MatchString(version):
+			errs = append(errs, fmt.Errorf("%s.%s: %q must be an exact chart version like 1.2.3 (no ranges)", path, c.Key, version))
+		case !c.Supports(version):
+			errs = append(errs, fmt.Errorf("%s.%s: %q is not supported; supported: %s", path, c.Key, version, strings.Join(c.Supported(), ", ")))
 		}
 	}
-	check("nvidiaDevicePlugin", v.DevicePlugin)
-	check("metricsServer", v.MetricsServer)
-	check("clusterAutoscaler", v.ClusterAutoscaler)
-	check("awsLoadBalancerController", v.LoadBalancerController)
-	check("externalDns", v.ExternalDNS)
-	check("argoCd", v.ArgoCD)
 	return errors.Join(errs...)
+}
+
+// checkSupported refuses a chart version the values mapping does not know:
+// values are written for the chart's own values.yaml, and a key that a
+// release renamed or removed would be ignored without a word.
+func (c Chart) checkSupported() error {
+	row, ok := addonChart(c.Name)
+	switch {
+	case !ok:
+		return fmt.Errorf("chart %s: not an add-on chart of this platform", c.Name)
+	case !row.Supports(c.Version):
+		return fmt.Errorf("chart %s %s: no values mapping for this version; supported: %s", c.Name, c.Version, strings.Join(row.Supported(), ", "))
+	}
+	return nil
+}
+
+// atLeast reports whether the chart's version is version or newer (exact
+// X.Y.Z versions; the values mapping branches on it where releases differ).
+func (c Chart) atLeast(version string) bool {
+	return compareVersions(c.Version, version) >= 0
+}
+
+// compareVersions orders two X.Y.Z versions by their numbers (pre-release
+// suffixes are ignored: pins are releases).
+func compareVersions(a, b string) int {
+	parse := func(s string) [3]int {
+		var n [3]int
+		core, _, _ := strings.Cut(s, "-")
+		for i, part := range strings.SplitN(core, ".", 3) {
+			n[i], _ = strconv.Atoi(part)
+		}
+		return n
+	}
+	pa, pb := parse(a), parse(b)
+	for i := range pa {
+		if pa[i] != pb[i] {
+			return pa[i] - pb[i]
+		}
+	}
+	return 0
 }
 
 // installChart installs a pinned chart as release into namespace. Helm v4
@@ -193,6 +298,9 @@ func (v ChartVersions) Validate(path string) error {
 // passed through opts.
 func installChart(ctx *pulumi.Context, name string, chart Chart, release, namespace string, values pulumi.Map, opts ...pulumi.ResourceOption) (*helmv4.Chart, error) {
 	if err := chart.Validate(); err != nil {
+		return nil, err
+	}
+	if err := chart.checkSupported(); err != nil {
 		return nil, err
 	}
 	source, version, repo, err := chart.helmSource()

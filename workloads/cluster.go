@@ -45,17 +45,7 @@ func (c ClusterInfo) Validate() error {
 }
 
 // Partition is the AWS partition of the cluster's region, for building ARNs.
-func (c ClusterInfo) Partition() string { return partitionOf(c.Region) }
-
-func partitionOf(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
+func (c ClusterInfo) Partition() string { return infra.Partition(c.Region) }
 
 // dnsSuffix is the AWS DNS suffix of the partition (for service principals like s3.<region>.<suffix>).
 func dnsSuffix(region string) string {

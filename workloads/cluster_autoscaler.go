@@ -17,21 +17,12 @@ const (
 	clusterAutoscalerRelease = "cluster-autoscaler"
 )
 
-// clusterAutoscalerImages maps Kubernetes minor versions to the Cluster
-// Autoscaler release built for them: the autoscaler simulates the scheduler
-// of its own minor version, so it must match the cluster. Versions not listed
-// fall back to the chart's appVersion.
-var clusterAutoscalerImages = map[string]string{
-	"1.30": "v1.30.0",
-	"1.31": "v1.31.0",
-	"1.32": "v1.32.5",
-	"1.33": "v1.33.3",
-	"1.34": "v1.34.2",
-}
-
-// ClusterAutoscalerImageTag is the autoscaler image for a Kubernetes version ("" when unknown).
+// ClusterAutoscalerImageTag is the autoscaler image for a Kubernetes minor
+// ("" when the minor has no row in infra.KubernetesVersions; the chart's
+// appVersion is used then).
 func ClusterAutoscalerImageTag(kubernetesVersion string) string {
-	return clusterAutoscalerImages[kubernetesVersion]
+	v, _ := infra.LookupKubernetesVersion(kubernetesVersion)
+	return v.ClusterAutoscalerImage
 }
 
 var durationPattern = regexp.MustCompile(`^\d+(s|m|h)$`)
@@ -69,7 +60,10 @@ func (a ClusterAutoscalerArgs) Validate() error {
 
 // ClusterAutoscalerPolicy lets the autoscaler read every Auto Scaling group
 // but resize and terminate instances only in groups tagged as owned by this
-// cluster (the auto-discovery tag the node groups carry).
+// cluster (the auto-discovery tag EKS puts on a managed group's ASG).
+// eks:DescribeNodegroup is how it learns a managed group's labels and taints
+// while the group has no node: EKS does not copy node group tags to the ASG,
+// so node-template tags never reach it (cluster-autoscaler/cloudprovider/aws/README.md).
 func ClusterAutoscalerPolicy(partition, region, clusterName string) infra.PolicyDocument {
 	scale := infra.Allow("ScaleClusterGroups", []string{
 		"autoscaling:SetDesiredCapacity",
@@ -127,11 +121,24 @@ func NewClusterAutoscaler(ctx *pulumi.Context, name string, args *ClusterAutosca
 	if err != nil {
 		return nil, err
 	}
+	release, err := installChart(ctx, name, a.Chart, clusterAutoscalerRelease, addonNamespace, clusterAutoscalerValues(a, role.Arn), pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	c.Chart = release
+	c.RoleArn = role.Arn
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"roleArn": role.Arn})
+}
+
+// clusterAutoscalerValues are the chart values, the same for every
+// supported chart version (TestChartValuesUseOnlyKnownKeys); the image is
+// the one of the cluster's Kubernetes minor, whatever the chart's appVersion.
+func clusterAutoscalerValues(a ClusterAutoscalerArgs, roleArn pulumi.StringOutput) pulumi.Map {
 	values := pulumi.Map{
 		"cloudProvider": pulumi.String("aws"),
-		"awsRegion":     pulumi.String(region),
+		"awsRegion":     pulumi.String(a.Cluster.Region),
 		"autoDiscovery": pulumi.Map{"clusterName": a.Cluster.Name},
-		"rbac":          pulumi.Map{"serviceAccount": serviceAccountValues(clusterAutoscalerSA, role.Arn)},
+		"rbac":          pulumi.Map{"serviceAccount": serviceAccountValues(clusterAutoscalerSA, roleArn)},
 		"extraArgs": pulumi.Map{
 			"balance-similar-node-groups": pulumi.Bool(true),
 			"expander":                    pulumi.String("least-waste"),
@@ -154,11 +161,5 @@ func NewClusterAutoscaler(ctx *pulumi.Context, name string, args *ClusterAutosca
 	if tag := ClusterAutoscalerImageTag(a.KubernetesVersion); tag != "" {
 		values["image"] = pulumi.Map{"tag": pulumi.String(tag)}
 	}
-	release, err := installChart(ctx, name, a.Chart, clusterAutoscalerRelease, addonNamespace, values, pulumi.Parent(c))
-	if err != nil {
-		return nil, err
-	}
-	c.Chart = release
-	c.RoleArn = role.Arn
-	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"roleArn": role.Arn})
+	return values
 }

@@ -38,19 +38,34 @@ func NewDevicePlugin(ctx *pulumi.Context, name string, args *DevicePluginArgs, o
 	if err := ctx.RegisterComponentResource(devicePluginType, name, d, opts...); err != nil {
 		return nil, err
 	}
-	values := pulumi.Map{
-		"nodeSelector":      gpuNodeSelectorValues(),
-		"affinity":          gpuAffinityValues(),
-		"tolerations":       gpuTolerationValues(),
-		"priorityClassName": pulumi.String("system-node-critical"),
-		// Node and GPU feature discovery are not needed: the node group labels its nodes.
-		"gfd": pulumi.Map{"enabled": pulumi.Bool(false)},
-		"nfd": pulumi.Map{"enabled": pulumi.Bool(false)},
-	}
-	release, err := installChart(ctx, name, chart, devicePluginRelease, addonNamespace, values, pulumi.Parent(d))
+	release, err := installChart(ctx, name, chart, devicePluginRelease, addonNamespace, devicePluginValues(chart), pulumi.Parent(d))
 	if err != nil {
 		return nil, err
 	}
 	d.Chart = release
 	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{})
+}
+
+// devicePluginValues are the chart values for the chart's version.
+func devicePluginValues(chart Chart) pulumi.Map {
+	nfd := pulumi.Map{"enabled": pulumi.Bool(false)}
+	if chart.atLeast("0.20.0") {
+		// node-feature-discovery 0.19 (chart 0.20.0) renders post-delete
+		// hooks (a Job running nfd-master -prune) whenever the subchart is
+		// on (charts/node-feature-discovery/templates/post-delete-job.yaml).
+		// The Helm v4 Chart has no uninstall lifecycle to run them at; keep
+		// them out of the render even if feature discovery is ever enabled.
+		nfd["postDeleteCleanup"] = pulumi.Bool(false)
+	}
+	return pulumi.Map{
+		"nodeSelector":      gpuNodeSelectorValues(),
+		"affinity":          gpuAffinityValues(),
+		"tolerations":       gpuTolerationValues(),
+		"priorityClassName": pulumi.String("system-node-critical"),
+		// Node and GPU feature discovery are not needed: the node group
+		// labels its nodes. nfd.enabled is the first path of the subchart's
+		// condition (Chart.yaml: nfd.enabled,gfd.enabled), so it decides.
+		"gfd": pulumi.Map{"enabled": pulumi.Bool(false)},
+		"nfd": nfd,
+	}
 }

@@ -124,16 +124,28 @@ func NewExternalDNS(ctx *pulumi.Context, name string, args *ExternalDNSArgs, opt
 	if err != nil {
 		return nil, err
 	}
+	release, err := installChart(ctx, name, a.Chart, externalDNSRelease, addonNamespace, externalDNSValues(a, role.Arn), pulumi.Parent(e))
+	if err != nil {
+		return nil, err
+	}
+	e.Chart = release
+	e.RoleArn = role.Arn
+	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{"roleArn": role.Arn})
+}
+
+// externalDNSValues are the chart values, the same for every supported
+// version: both have every key set here (TestChartValuesUseOnlyKnownKeys).
+func externalDNSValues(a ExternalDNSArgs, roleArn pulumi.StringOutput) pulumi.Map {
 	zoneFilters := pulumi.Array{}
 	for _, z := range a.HostedZoneIDs {
 		zoneFilters = append(zoneFilters, pulumi.String("--zone-id-filter="+z))
 	}
-	values := pulumi.Map{
+	return pulumi.Map{
 		"provider": pulumi.Map{"name": pulumi.String("aws")},
 		"env": pulumi.Array{pulumi.Map{
 			"name": pulumi.String("AWS_DEFAULT_REGION"), "value": pulumi.String(a.Cluster.Region),
 		}},
-		"serviceAccount": serviceAccountValues(externalDNSSA, role.Arn),
+		"serviceAccount": serviceAccountValues(externalDNSSA, roleArn),
 		"sources":        pulumi.Array{pulumi.String("service"), pulumi.String("ingress")},
 		"domainFilters":  pulumi.Array{pulumi.String(a.Domain)},
 		"extraArgs":      zoneFilters,
@@ -143,11 +155,4 @@ func NewExternalDNS(ctx *pulumi.Context, name string, args *ExternalDNSArgs, opt
 		"nodeSelector":   systemNodeSelectorValues(),
 		"tolerations":    systemTolerationValues(),
 	}
-	release, err := installChart(ctx, name, a.Chart, externalDNSRelease, addonNamespace, values, pulumi.Parent(e))
-	if err != nil {
-		return nil, err
-	}
-	e.Chart = release
-	e.RoleArn = role.Arn
-	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{"roleArn": role.Arn})
 }

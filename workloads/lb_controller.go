@@ -1,6 +1,8 @@
 package workloads
 
 import (
+	"time"
+
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -13,6 +15,26 @@ const (
 	loadBalancerControllerSA       = "aws-load-balancer-controller"
 	loadBalancerControllerRelease  = "aws-load-balancer-controller"
 	loadBalancerControllerReplicas = 2
+)
+
+// The controller's admission webhooks need a CA and serving certificate.
+// The chart takes them from webhookTLS.*, else (keepTLSSecret) from a
+// `lookup` of its own Secret aws-load-balancer-tls, else makes new ones with
+// genCA/genSignedCert on every render (templates/_helpers.tpl webhookCerts,
+// templates/webhook.yaml). A render that cannot read the Secret (a first
+// preview, an identity without Secret access) or a chart with keepTLSSecret
+// off (the 3.x default) would show a new certificate on every preview. So
+// the program generates them once, keeps them in its own Secret and passes
+// them as values: the render is the same on every run.
+const (
+	// LoadBalancerControllerTLSSecret holds the kept CA, certificate and key
+	// (ca.crt, tls.crt, tls.key) in kube-system. Nothing mounts it: the chart
+	// renders its own aws-load-balancer-tls from the values.
+	LoadBalancerControllerTLSSecret = "aiplatform-aws-load-balancer-tls"
+	// loadBalancerWebhookService is the chart's webhook Service:
+	// "<namePrefix>-webhook-service", where namePrefix is the chart name
+	// without "-controller" (not the release name; templates/_helpers.tpl).
+	loadBalancerWebhookService = "aws-load-balancer-webhook-service"
 )
 
 // LoadBalancerControllerArgs configures the AWS Load Balancer Controller.
@@ -54,21 +76,49 @@ func NewLoadBalancerController(ctx *pulumi.Context, name string, args *LoadBalan
 	if err != nil {
 		return nil, err
 	}
-	values := pulumi.Map{
-		"clusterName":         args.Cluster.Name,
-		"region":              pulumi.String(args.Cluster.Region),
-		"vpcId":               args.Cluster.VpcID,
-		"replicaCount":        pulumi.Int(loadBalancerControllerReplicas),
-		"serviceAccount":      serviceAccountValues(loadBalancerControllerSA, role.Arn),
-		"podDisruptionBudget": pulumi.Map{"maxUnavailable": pulumi.Int(1)},
-		"nodeSelector":        systemNodeSelectorValues(),
-		"tolerations":         systemTolerationValues(),
+	_, tls, err := newKeptSecret(ctx, name+"-webhook-tls", keptSecretArgs{
+		Name:      LoadBalancerControllerTLSSecret,
+		Namespace: pulumi.String(addonNamespace),
+		Labels:    commonLabels(loadBalancerControllerRelease, name),
+		Generate: func() (map[string]string, error) {
+			return generateWebhookTLS(loadBalancerControllerRelease, serviceDNSNames(loadBalancerWebhookService, addonNamespace), time.Now())
+		},
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
 	}
-	release, err := installChart(ctx, name, chart, loadBalancerControllerRelease, addonNamespace, values, pulumi.Parent(c))
+	release, err := installChart(ctx, name, chart, loadBalancerControllerRelease, addonNamespace,
+		loadBalancerControllerValues(args.Cluster, role.Arn, tls), pulumi.Parent(c))
 	if err != nil {
 		return nil, err
 	}
 	c.Chart = release
 	c.RoleArn = role.Arn
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"roleArn": role.Arn})
+}
+
+// loadBalancerControllerValues are the chart values, the same for every
+// supported version: both have every key set here
+// (TestChartValuesUseOnlyKnownKeys). tls is the kept webhook bundle
+// (ca.crt, tls.crt, tls.key).
+func loadBalancerControllerValues(cluster ClusterInfo, roleArn pulumi.StringOutput, tls pulumi.StringMapOutput) pulumi.Map {
+	return pulumi.Map{
+		"clusterName":         cluster.Name,
+		"region":              pulumi.String(cluster.Region),
+		"vpcId":               cluster.VpcID,
+		"replicaCount":        pulumi.Int(loadBalancerControllerReplicas),
+		"serviceAccount":      serviceAccountValues(loadBalancerControllerSA, roleArn),
+		"podDisruptionBudget": pulumi.Map{"maxUnavailable": pulumi.Int(1)},
+		"nodeSelector":        systemNodeSelectorValues(),
+		"tolerations":         systemTolerationValues(),
+		"webhookTLS": pulumi.Map{
+			"caCert": keptValue(tls, tlsCAKey),
+			"cert":   keptValue(tls, tlsCertKey),
+			"key":    keptValue(tls, tlsKeyKey),
+		},
+		// Unused while webhookTLS is set (it wins in webhookCerts); on in
+		// case it ever is not, since 3.x turned the default off and would
+		// then draw a new CA on every render.
+		"keepTLSSecret": pulumi.Bool(true),
+	}
 }

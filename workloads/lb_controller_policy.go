@@ -7,7 +7,8 @@ import "github.com/aiplatform/infra/infra"
 const elbv2ClusterTag = "elbv2.k8s.aws/cluster"
 
 // LoadBalancerControllerPolicy is the complete IAM policy of the AWS Load
-// Balancer Controller (v2.14 action set): read access to describe the
+// Balancer Controller (the action set of its docs/install/iam_policy.json,
+// the same from v2.13.0 to v3.5.0): read access to describe the
 // network, certificates and WAF/Shield state; create/modify/delete only on
 // load balancers, target groups and security groups that carry the
 // controller's cluster tag.

@@ -36,16 +36,30 @@ func NewMetricsServer(ctx *pulumi.Context, name string, args *MetricsServerArgs,
 	if err := ctx.RegisterComponentResource(metricsServerType, name, m, opts...); err != nil {
 		return nil, err
 	}
+	release, err := installChart(ctx, name, chart, metricsServerRelease, addonNamespace, metricsServerValues(chart), pulumi.Parent(m))
+	if err != nil {
+		return nil, err
+	}
+	m.Chart = release
+	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{})
+}
+
+// metricsServerValues are the chart values for the chart's version.
+func metricsServerValues(chart Chart) pulumi.Map {
 	values := pulumi.Map{
 		"replicas":            pulumi.Int(2),
 		"podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "maxUnavailable": pulumi.Int(1)},
 		"nodeSelector":        systemNodeSelectorValues(),
 		"tolerations":         systemTolerationValues(),
 	}
-	release, err := installChart(ctx, name, chart, metricsServerRelease, addonNamespace, values, pulumi.Parent(m))
-	if err != nil {
-		return nil, err
+	if chart.atLeast("3.13.0") {
+		// 3.13 added tls.type. Its default, metrics-server (the server
+		// signs its own serving certificate at start), is the only type
+		// that renders the same on every run without cert-manager: helm
+		// makes a new certificate with genSelfSignedCert whenever its
+		// lookup finds nothing, as in every preview (templates/apiservice.yaml).
+		// Pinned, so a changed chart default cannot bring that in.
+		values["tls"] = pulumi.Map{"type": pulumi.String("metrics-server")}
 	}
-	m.Chart = release
-	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{})
+	return values
 }

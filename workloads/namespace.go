@@ -150,7 +150,7 @@ const metadataAddress = "169.254.169.254/32"
 
 // allowLoadBalancedIngress lets load balancers and in-VPC clients (which
 // reach pods through IP targets from VPC addresses) connect to ports of the
-// selected pods, and the pods make HTTPS calls out (AWS APIs, S3, registries).
+// selected pods.
 func allowLoadBalancedIngress(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, vpcCIDR string, ports []int, opts ...pulumi.ResourceOption) error {
 	_, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("allow-vpc-ingress"), Namespace: namespace},
@@ -166,6 +166,8 @@ func allowLoadBalancedIngress(ctx *pulumi.Context, name string, namespace pulumi
 	return err
 }
 
+// allowHTTPSEgress lets the selected pods make HTTPS calls out (AWS APIs,
+// S3, registries), never to the instance metadata endpoint.
 func allowHTTPSEgress(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, opts ...pulumi.ResourceOption) error {
 	_, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("allow-https-egress"), Namespace: namespace},

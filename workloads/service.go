@@ -32,6 +32,9 @@ type ServiceArgs struct {
 	PullCredentials *RegistryCredentials
 	// VPCCIDR is where the ALB and in-VPC clients connect from.
 	VPCCIDR string
+	// EgressTo are pods in other namespaces the service calls (e.g. Triton's
+	// Peer); its namespace otherwise allows egress only to DNS, itself and 443.
+	EgressTo []PodPeer
 }
 
 // Validate reports every problem at once.
@@ -42,6 +45,9 @@ func (a ServiceArgs) Validate() error {
 	}
 	if p, err := netip.ParsePrefix(a.VPCCIDR); err != nil || !p.Addr().Is4() {
 		errs = append(errs, fmt.Errorf("vpcCidr: %q is not an IPv4 CIDR", a.VPCCIDR))
+	}
+	for i, p := range a.EgressTo {
+		errs = append(errs, p.Validate(fmt.Sprintf("egressTo[%d]", i)))
 	}
 	return errors.Join(errs...)
 }
@@ -220,6 +226,11 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	}
 	if err := allowHTTPSEgress(ctx, name+"-egress", ns.Name, selector, parent); err != nil {
 		return nil, err
+	}
+	if len(a.EgressTo) > 0 {
+		if err := allowPeerEgress(ctx, name+"-peer-egress", ns.Name, selector, a.EgressTo, parent); err != nil {
+			return nil, err
+		}
 	}
 	svc.URL = pulumi.Sprintf("http://%s.%s.svc.cluster.local", s.Name, s.Namespace)
 	if s.Exposure.loadBalanced() {

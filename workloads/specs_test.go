@@ -39,6 +39,8 @@ func TestTritonSpecDefaults(t *testing.T) {
 	assert.Equal(t, 3, s.MaxReplicas)
 	assert.Equal(t, 300, s.ScaleDownStabilizationSeconds)
 	assert.Zero(t, s.TargetGPUUtilization, "GPU-metric scaling needs a metrics adapter: off by default")
+	assert.Equal(t, "monitoring", s.MetricsNamespace, "metrics are scraped from the monitoring namespace only")
+	assert.Equal(t, "50Gi", s.ModelCache)
 	assert.NoError(t, s.Validate("triton"))
 
 	set := TritonSpec{Namespace: "infer", Host: "x.example.org", ModelControlMode: ModelControlPoll, MaxReplicas: 8, TargetGPUUtilization: 60}.
@@ -93,6 +95,11 @@ func TestTritonSpecValidate(t *testing.T) {
 		{"cluster with host", ok(func(s *TritonSpec) { s.Exposure, s.Host = ClusterOnly, "t.example.com" }), []string{"triton.host: only used with exposure"}},
 		{"bad cert", ok(func(s *TritonSpec) { s.CertificateARN = "arn:aws:iam::1:cert" }), []string{"triton.certificateArn:", "not an ACM certificate ARN"}},
 		{"several at once", ok(func(s *TritonSpec) { s.GPUs = 0; s.MinReplicas = 0; s.Image = "x" }), []string{"triton.gpus", "triton.minReplicas", "triton.image"}},
+		{"model cache not a size", ok(func(s *TritonSpec) { s.ModelCache = "20GB" }), []string{`triton.modelCache: "20GB" is not a size like 1Gi`}},
+		{"model cache zero", ok(func(s *TritonSpec) { s.ModelCache = "0" }), []string{`triton.modelCache: "0" is too small`}},
+		{"model cache", ok(func(s *TritonSpec) { s.ModelCache = "120Gi" }), nil},
+		{"metrics namespace", ok(func(s *TritonSpec) { s.MetricsNamespace = "Prometheus Ops" }), []string{`triton.metricsNamespace: "Prometheus Ops" is not a namespace name`}},
+		{"metrics from kube-system", ok(func(s *TritonSpec) { s.MetricsNamespace = "kube-system" }), nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { expectErrors(t, c.spec.Validate("triton"), c.want...) })
@@ -183,8 +190,8 @@ func TestArgoCDSpec(t *testing.T) {
 }
 
 func TestChartVersions(t *testing.T) {
-	v := ChartVersions{ArgoCD: "8.1.0"}.WithDefaults()
-	assert.Equal(t, "8.1.0", v.ArgoCD)
+	v := ChartVersions{ArgoCD: "8.3.0"}.WithDefaults()
+	assert.Equal(t, "8.3.0", v.ArgoCD)
 	assert.Equal(t, DevicePluginChart.Version, v.DevicePlugin)
 	assert.NoError(t, v.Validate("chartVersions"))
 	v.ExternalDNS = "^1.18"
@@ -264,4 +271,43 @@ func TestNotificationsGitHubCommitStatus(t *testing.T) {
 		assert.Equal(t, state, body["state"], trigger)
 		assert.Equal(t, "POST", doc.Webhook["github"].Method)
 	}
+}
+
+// The ephemeral-storage limit leaves room for the container's logs on top of
+// the model cache, or the kubelet would evict a pod whose cache is full.
+func TestTritonEphemeralLimit(t *testing.T) {
+	for in, want := range map[string]string{"50Gi": "51Gi", "20Gi": "21Gi", "512Mi": "1536Mi", "100G": "98704826Ki", "1": "1073741825", "1Ti": "1025Gi"} {
+		assert.Equal(t, want, tritonEphemeralLimit(in), in)
+		req, _ := parseQuantity(in)
+		lim, ok := parseQuantity(tritonEphemeralLimit(in))
+		require.True(t, ok, in)
+		assert.Equal(t, float64(tritonLogHeadroom), lim-req, in)
+	}
+}
+
+func TestPodPeerValidate(t *testing.T) {
+	good := PodPeer{Namespace: "triton", PodLabels: map[string]string{"app.kubernetes.io/name": "triton"}, Ports: []int{8000, 8001}}
+	require.NoError(t, good.Validate("egressTo[0]"))
+	cases := []struct {
+		name string
+		f    func(*PodPeer)
+		want []string
+	}{
+		{"namespace", func(p *PodPeer) { p.Namespace = "Triton" }, []string{`egressTo[0].namespace: "Triton"`}},
+		{"every pod", func(p *PodPeer) { p.PodLabels = nil }, []string{"egressTo[0].podLabels: name the pods"}},
+		{"no ports", func(p *PodPeer) { p.Ports = nil }, []string{"egressTo[0].ports: at least one port"}},
+		{"bad port", func(p *PodPeer) { p.Ports = []int{8000, 70000} }, []string{"egressTo[0].ports[1]: 70000 is not a TCP port"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := good
+			c.f(&p)
+			expectErrors(t, p.Validate("egressTo[0]"), c.want...)
+		})
+	}
+	peer := tritonPeer("triton", "triton")
+	assert.Equal(t, []int{TritonHTTPPort, TritonGRPCPort}, peer.Ports, "clients get the inference ports, not metrics")
+	assert.Equal(t, map[string]string{"app.kubernetes.io/name": "triton", "app.kubernetes.io/instance": "triton"}, peer.PodLabels,
+		"the Triton Service's selector")
+	assert.NoError(t, peer.Validate("peer"))
 }

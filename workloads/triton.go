@@ -38,6 +38,9 @@ type TritonArgs struct {
 	ModelBucket BucketRef
 	// VPCCIDR is where load balancers and in-VPC clients connect from.
 	VPCCIDR string
+	// ClientNamespaces are namespaces whose pods may call the HTTP and gRPC
+	// ports directly (the default-deny namespace admits nothing else but the VPC).
+	ClientNamespaces []string
 }
 
 // Validate reports every problem at once.
@@ -49,14 +52,27 @@ func (a TritonArgs) Validate() error {
 	if p, err := netip.ParsePrefix(a.VPCCIDR); err != nil || !p.Addr().Is4() {
 		errs = append(errs, fmt.Errorf("vpcCidr: %q is not an IPv4 CIDR", a.VPCCIDR))
 	}
+	for i, ns := range a.ClientNamespaces {
+		if !isNamespaceName(ns) {
+			errs = append(errs, fmt.Errorf("clientNamespaces[%d]: %q is not a namespace name", i, ns))
+		}
+	}
 	return errors.Join(errs...)
 }
 
 // ModelReadPolicy grants read-only access to the model repository: objects
-// under prefix, listing only that prefix, and decrypting through S3 only.
+// under prefix, listing the bucket, and decrypting through S3 only.
+//
+// s3:ListBucket is not limited by an s3:prefix condition: Triton's S3
+// filesystem calls HeadBucket before it lists or reads anything
+// (triton-inference-server/core src/filesystem/implementations/s3.h,
+// S3FileSystem::CheckClient and IsDirectory, r25.01 through r26.06 and on
+// main in June 2026), and S3 authorises HeadBucket as s3:ListBucket without an s3:prefix, so a
+// prefix-conditioned statement denies it and the server cannot open its
+// repository. Listing reveals key names only; object contents stay limited
+// to the prefix by ReadModels.
 func ModelReadPolicy(region, bucketArn, prefix, kmsKeyArn string) infra.PolicyDocument {
-	list := infra.Allow("ListModelPrefix", []string{"s3:ListBucket"}, []string{bucketArn})
-	list.Condition = map[string]map[string]any{"StringLike": {"s3:prefix": []string{prefix, prefix + "/*"}}}
+	list := infra.Allow("ListModelBucket", []string{"s3:ListBucket"}, []string{bucketArn})
 	decrypt := infra.Allow("DecryptModels", []string{"kms:Decrypt"}, []string{kmsKeyArn})
 	decrypt.Condition = map[string]map[string]any{"StringEquals": {"kms:ViaService": "s3." + region + "." + dnsSuffix(region)}}
 	return infra.NewPolicy(
@@ -78,6 +94,20 @@ type Triton struct {
 	Endpoint   pulumi.StringOutput
 	Deployment *appsv1.Deployment
 	Service    *corev1.Service
+	// Peer is how clients in other namespaces name Triton's pods and ports
+	// in their egress policies (ServiceArgs.EgressTo).
+	Peer PodPeer
+}
+
+// tritonPeer selects Triton's pods (the Service's selector, so the VPC CNI's
+// policy controller also resolves the Service's ClusterIP) on the HTTP and
+// gRPC ports; metrics are for the scraper only.
+func tritonPeer(namespace, instance string) PodPeer {
+	return PodPeer{
+		Namespace: namespace,
+		PodLabels: map[string]string{labelName: tritonName, labelInstance: instance},
+		Ports:     []int{TritonHTTPPort, TritonGRPCPort},
+	}
 }
 
 // NewTriton creates Triton and everything it needs.
@@ -135,12 +165,7 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 			// No replicas: the HPA owns the count; setting it here would
 			// reset it to the minimum on every update.
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-			Strategy: &appsv1.DeploymentStrategyArgs{
-				Type: pulumi.String("RollingUpdate"),
-				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
-					MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
-				},
-			},
+			Strategy: tritonRolloutStrategy(),
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{
 					Labels: commonLabels(tritonName, name),
@@ -206,8 +231,20 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 	}, parent); err != nil {
 		return nil, err
 	}
-	if err := allowLoadBalancedIngress(ctx, name+"-ingress", ns.Name, selector, a.VPCCIDR,
-		[]int{TritonHTTPPort, TritonGRPCPort, TritonMetricsPort}, parent); err != nil {
+	// Inference ports from the VPC (the NLB's IP targets, in-VPC clients)
+	// and from the client namespaces; metrics only from the scraper's
+	// namespace, never from the VPC.
+	api := []int{TritonHTTPPort, TritonGRPCPort}
+	if err := allowLoadBalancedIngress(ctx, name+"-ingress", ns.Name, selector, a.VPCCIDR, api, parent); err != nil {
+		return nil, err
+	}
+	if len(a.ClientNamespaces) > 0 {
+		if err := allowNamespaceIngress(ctx, name+"-clients", "allow-client-ingress", ns.Name, selector, a.ClientNamespaces, api, parent); err != nil {
+			return nil, err
+		}
+	}
+	if err := allowNamespaceIngress(ctx, name+"-metrics", "allow-metrics-scrape", ns.Name, selector,
+		[]string{s.MetricsNamespace}, []int{TritonMetricsPort}, parent); err != nil {
 		return nil, err
 	}
 	// S3 and STS (for IRSA) over HTTPS.
@@ -218,8 +255,26 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 	t.RoleArn = role.Arn
 	t.Deployment = deployment
 	t.Service = svc
+	t.Peer = tritonPeer(s.Namespace, name)
 	t.Endpoint = tritonEndpoint(s, svc)
 	return t, ctx.RegisterResourceOutputs(t, pulumi.Map{"endpoint": t.Endpoint, "roleArn": role.Arn, "namespace": ns.Name})
+}
+
+// tritonRolloutStrategy replaces pods one at a time without a surge pod.
+// A surge pod needs a free GPU: at maxReplicas, or whenever the GPU group is
+// full, it stays Pending until the autoscaler adds a node the group may not
+// be allowed to have, and the rollout hangs. Validating that the GPU group's
+// maxSize leaves room for one more would need GPUs per node and every other
+// GPU consumer, and would still pay for an extra node on each rollout. With
+// maxSurge 0 a rollout needs no spare capacity; it briefly runs one pod
+// fewer, so minReplicas >= 2 keeps serving through it (README, Triton).
+func tritonRolloutStrategy() *appsv1.DeploymentStrategyArgs {
+	return &appsv1.DeploymentStrategyArgs{
+		Type: pulumi.String("RollingUpdate"),
+		RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+			MaxSurge: pulumi.Int(0), MaxUnavailable: pulumi.Int(1),
+		},
+	}
 }
 
 // tritonArgs are the server's command-line arguments.
@@ -278,6 +333,9 @@ func tritonPodSpec(s TritonSpec, serviceAccount pulumi.StringInput, bucket pulum
 			Env: corev1.EnvVarArray{
 				corev1.EnvVarArgs{Name: pulumi.String("AWS_REGION"), Value: pulumi.String(region)},
 				corev1.EnvVarArgs{Name: pulumi.String("AWS_DEFAULT_REGION"), Value: pulumi.String(region)},
+				// The root filesystem is read-only; the AWS SDK (~/.aws) and
+				// the Python backend (~/.cache) write under HOME.
+				corev1.EnvVarArgs{Name: pulumi.String("HOME"), Value: pulumi.String(tritonScratchDir)},
 			},
 			Ports: corev1.ContainerPortArray{
 				corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(TritonHTTPPort), Protocol: pulumi.String("TCP")},
@@ -285,8 +343,12 @@ func tritonPodSpec(s TritonSpec, serviceAccount pulumi.StringInput, bucket pulum
 				corev1.ContainerPortArgs{Name: pulumi.String("metrics"), ContainerPort: pulumi.Int(TritonMetricsPort), Protocol: pulumi.String("TCP")},
 			},
 			Resources: &corev1.ResourceRequirementsArgs{
-				Requests: pulumi.StringMap{"cpu": pulumi.String(s.CPU), "memory": pulumi.String(s.Memory), "nvidia.com/gpu": gpus},
-				Limits:   pulumi.StringMap{"cpu": pulumi.String(s.CPULimit), "memory": pulumi.String(s.MemoryLimit), "nvidia.com/gpu": gpus},
+				// The downloaded repository lives on the node's disk: the
+				// request makes the scheduler pick a node with room for it.
+				Requests: pulumi.StringMap{"cpu": pulumi.String(s.CPU), "memory": pulumi.String(s.Memory), "nvidia.com/gpu": gpus,
+					"ephemeral-storage": pulumi.String(s.ModelCache)},
+				Limits: pulumi.StringMap{"cpu": pulumi.String(s.CPULimit), "memory": pulumi.String(s.MemoryLimit), "nvidia.com/gpu": gpus,
+					"ephemeral-storage": pulumi.String(tritonEphemeralLimit(s.ModelCache))},
 			},
 			// Loading a large repository from S3 can take many minutes; the
 			// startup probe holds liveness off until the server answers.
@@ -301,7 +363,7 @@ func tritonPodSpec(s TritonSpec, serviceAccount pulumi.StringInput, bucket pulum
 			},
 			VolumeMounts: corev1.VolumeMountArray{
 				corev1.VolumeMountArgs{Name: pulumi.String("dshm"), MountPath: pulumi.String("/dev/shm")},
-				corev1.VolumeMountArgs{Name: pulumi.String("model-cache"), MountPath: pulumi.String("/tmp")},
+				corev1.VolumeMountArgs{Name: pulumi.String("model-cache"), MountPath: pulumi.String(tritonScratchDir)},
 			},
 		}},
 		Volumes: corev1.VolumeArray{
@@ -310,7 +372,9 @@ func tritonPodSpec(s TritonSpec, serviceAccount pulumi.StringInput, bucket pulum
 			corev1.VolumeArgs{Name: pulumi.String("dshm"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{
 				Medium: pulumi.String("Memory"), SizeLimit: pulumi.String(s.SharedMemory),
 			}},
-			// Triton copies the S3 repository to local disk before loading.
+			// Triton copies the S3 repository to local disk before loading,
+			// under /tmp unless TRITON_AWS_MOUNT_DIRECTORY says otherwise
+			// (core src/filesystem/implementations/s3.h, LocalizePath).
 			corev1.VolumeArgs{Name: pulumi.String("model-cache"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{
 				SizeLimit: pulumi.String(s.ModelCache),
 			}},

@@ -18,8 +18,14 @@ const (
 	ModelControlExplicit ModelControlMode = "explicit"
 )
 
-// DefaultTritonImage is NVIDIA's Triton Inference Server release this platform pins.
-const DefaultTritonImage = "nvcr.io/nvidia/tritonserver:25.01-py3"
+// DefaultTritonImage is NVIDIA's Triton Inference Server release this
+// platform pins (Renovate bumps it; see renovate.json). 26.07 (server
+// 2.71.0) still has every flag, probe path and S3 setting the Deployment
+// uses (src/command_line_parser.cc, src/http_server.cc and
+// docs/user_guide/model_repository.md on branch r26.07) and still runs as
+// uid 1000 (build.py). It is built on CUDA 13 and needs a GPU of compute
+// capability 7.5 or newer: not the V100 of p3 and p3dn.
+const DefaultTritonImage = "nvcr.io/nvidia/tritonserver:26.07-py3"
 
 // Triton's ports: HTTP/REST, gRPC and Prometheus metrics.
 const (
@@ -46,7 +52,9 @@ type TritonSpec struct {
 	Memory       string `json:"memory,omitempty"`
 	MemoryLimit  string `json:"memoryLimit,omitempty"`
 	SharedMemory string `json:"sharedMemory,omitempty"`
-	// ModelCache bounds the scratch space Triton downloads the S3 repository into.
+	// ModelCache is the scratch space Triton downloads the S3 repository
+	// into: the /tmp emptyDir's sizeLimit and the pod's ephemeral-storage
+	// request (the limit adds tritonLogHeadroom). Size it for the repository.
 	ModelCache  string `json:"modelCache,omitempty"`
 	MinReplicas int    `json:"minReplicas,omitempty"`
 	MaxReplicas int    `json:"maxReplicas,omitempty"`
@@ -64,6 +72,30 @@ type TritonSpec struct {
 	Host                          string   `json:"host,omitempty"`
 	AllowedCIDRs                  []string `json:"allowedCidrs,omitempty"`
 	CertificateARN                string   `json:"certificateArn,omitempty"`
+	// MetricsNamespace is where the Prometheus that scrapes the metrics port
+	// runs; only pods there may reach it.
+	MetricsNamespace string `json:"metricsNamespace,omitempty"`
+}
+
+// DefaultMetricsNamespace is where the metrics port is scraped from unless
+// triton.metricsNamespace says otherwise (kube-prometheus-stack's usual namespace).
+const DefaultMetricsNamespace = "monitoring"
+
+// tritonScratchDir is the writable emptyDir: the downloaded model repository and HOME.
+const tritonScratchDir = "/tmp"
+
+// tritonLogHeadroom is added to ModelCache for the ephemeral-storage limit:
+// the container's logs count against it too, and the kubelet evicts a pod
+// over its limit.
+const tritonLogHeadroom = 1 << 30
+
+// tritonEphemeralLimit is the ephemeral-storage limit for a model cache size.
+func tritonEphemeralLimit(modelCache string) string {
+	q, ok := parseQuantity(modelCache)
+	if !ok {
+		return modelCache
+	}
+	return formatBytes(q + tritonLogHeadroom)
 }
 
 // WithDefaults fills only what is unset.
@@ -101,6 +133,7 @@ func (s TritonSpec) WithDefaults(d Defaults) TritonSpec {
 		str(&s.GPUMetric, "nv_gpu_utilization")
 	}
 	num(&s.ScaleDownStabilizationSeconds, 300)
+	str(&s.MetricsNamespace, DefaultMetricsNamespace)
 	if s.Exposure == "" {
 		s.Exposure = Internal
 	}
@@ -153,9 +186,14 @@ func (s TritonSpec) Validate(path string) error {
 	}
 	errs = append(errs, validateResources(path, s.CPU, s.CPULimit, s.Memory, s.MemoryLimit)...)
 	for key, q := range map[string]string{"sharedMemory": s.SharedMemory, "modelCache": s.ModelCache} {
-		if _, ok := parseQuantity(q); !ok {
+		if v, ok := parseQuantity(q); !ok {
 			bad(key, "%q is not a size like 1Gi", q)
+		} else if v < 1<<20 {
+			bad(key, "%q is too small; use at least 1Mi", q)
 		}
+	}
+	if !isNamespaceName(s.MetricsNamespace) {
+		bad("metricsNamespace", "%q is not a namespace name (lowercase DNS label)", s.MetricsNamespace)
 	}
 	errs = append(errs, validateReplicas(path, s.MinReplicas, s.MaxReplicas, s.TargetCPUUtilization)...)
 	if s.TargetGPUUtilization < 0 || s.TargetGPUUtilization > 100 {

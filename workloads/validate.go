@@ -32,6 +32,21 @@ func parseQuantity(s string) (float64, bool) {
 	return n * quantityScale[m[3]], true
 }
 
+// formatBytes prints a byte count as a quantity in the largest binary unit
+// that divides it exactly ("51Gi", "1536Mi").
+func formatBytes(b float64) string {
+	n := int64(b)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // pinnedImage reports whether ref is an image reference pinned to a tag other
 // than latest or to a digest, so a rollout is always an explicit change.
 func pinnedImage(ref string) bool {

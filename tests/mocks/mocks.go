@@ -30,6 +30,11 @@ const (
 	// FixtureName names the aws:eks/cluster:Cluster the harness registers so the
 	// eks:index:Cluster mock can return a resource reference to it.
 	FixtureName = "mock-fixture-eks-cluster"
+	// DeployerRoleArn is the role the program runs as: getCallerIdentity
+	// answers with an STS session of it (DeployerSessionArn), as it does for
+	// CI's OIDC-assumed apply role, and getSessionContext resolves it back.
+	DeployerRoleArn    = "arn:aws:iam::" + AccountID + ":role/ci-apply"
+	DeployerSessionArn = "arn:aws:sts::" + AccountID + ":assumed-role/ci-apply/GitHubActions"
 )
 
 // Resource is one registration the program made.
@@ -51,13 +56,21 @@ type Resource struct {
 	IgnoreChanges  []string
 	DependsOn      []string
 	Provider       string
+	// Aliases are the former names (alias specs) or URNs the resource answers to.
+	Aliases []string
+}
+
+// Invoke is one data-source call the program made.
+type Invoke struct {
+	Token string
+	Args  resource.PropertyMap
 }
 
 // Recorder implements pulumi.MockResourceMonitor and records every registration.
 type Recorder struct {
 	mu        sync.Mutex
 	resources []Resource
-	invokes   []string
+	invokes   []Invoke
 }
 
 // NewResource answers a registration with outputs = inputs + realistic computed values.
@@ -74,6 +87,14 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		rec.RetainOnDelete = rpc.GetRetainOnDelete()
 		rec.IgnoreChanges = rpc.GetIgnoreChanges()
 		rec.DependsOn = rpc.GetDependencies()
+		rec.Aliases = append(rec.Aliases, rpc.GetAliasURNs()...)
+		for _, a := range rpc.GetAliases() {
+			if a.GetSpec() != nil {
+				rec.Aliases = append(rec.Aliases, a.GetSpec().GetName())
+			} else {
+				rec.Aliases = append(rec.Aliases, a.GetUrn())
+			}
+		}
 	}
 	if args.ID != "" {
 		id = args.ID
@@ -92,7 +113,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 // Call answers invokes of data sources with fixed account facts.
 func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	r.mu.Lock()
-	r.invokes = append(r.invokes, args.Token)
+	r.invokes = append(r.invokes, Invoke{Token: args.Token, Args: args.Args})
 	r.mu.Unlock()
 	switch args.Token {
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -103,7 +124,15 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 		}), nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
-			"accountId": AccountID, "arn": "arn:aws:iam::" + AccountID + ":user/ci", "userId": "AIDAEXAMPLE", "id": AccountID,
+			"accountId": AccountID, "arn": DeployerSessionArn, "userId": "AROAEXAMPLE:GitHubActions", "id": AccountID,
+		}), nil
+	case "aws:iam/getSessionContext:getSessionContext":
+		arn := ""
+		if v := args.Args["arn"]; v.IsString() {
+			arn = v.StringValue()
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"arn": arn, "issuerArn": sessionIssuer(arn), "issuerId": "AROAEXAMPLE", "id": arn,
 		}), nil
 	case "aws:index/getRegion:getRegion":
 		return resource.NewPropertyMapFromMap(map[string]any{"name": Region, "id": Region, "endpoint": "ec2." + Region + ".amazonaws.com"}), nil
@@ -111,6 +140,18 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}), nil
 	}
 	return resource.PropertyMap{}, nil
+}
+
+// sessionIssuer is what getSessionContext answers: the role of an STS
+// assumed-role session ARN (arn:aws:sts::<acct>:assumed-role/<role>/<session>
+// becomes arn:aws:iam::<acct>:role/<role>), any other ARN unchanged.
+func sessionIssuer(arn string) string {
+	prefix, rest, ok := strings.Cut(arn, ":assumed-role/")
+	role, _, hasSession := strings.Cut(rest, "/")
+	if !ok || !hasSession || !strings.Contains(prefix, ":sts::") {
+		return arn
+	}
+	return strings.Replace(prefix, ":sts::", ":iam::", 1) + ":role/" + role
 }
 
 // fill adds the outputs a real provider would compute for type typ.
@@ -141,7 +182,17 @@ func fill(typ, name, id string, outs resource.PropertyMap) {
 		set("endpoint", "https://EXAMPLE0123456789.gr7."+Region+".eks.amazonaws.com")
 		set("certificateAuthority", map[string]any{"data": "LS0tLS1CRUdJTi1FWEFNUExFLS0tLS0K"})
 		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": OIDCIssuer}}}})
-		set("vpcConfig", map[string]any{"clusterSecurityGroupId": "sg-cluster0123", "vpcId": "vpc-0123"})
+		// The provider computes these two inside the configured vpcConfig.
+		vpcConfig := resource.PropertyMap{}
+		if v, ok := outs["vpcConfig"]; ok && v.IsObject() {
+			vpcConfig = v.ObjectValue().Copy()
+		}
+		for k, v := range map[resource.PropertyKey]string{"clusterSecurityGroupId": "sg-cluster0123", "vpcId": "vpc-0123"} {
+			if _, ok := vpcConfig[k]; !ok {
+				vpcConfig[k] = resource.NewProperty(v)
+			}
+		}
+		outs["vpcConfig"] = resource.NewProperty(vpcConfig)
 	case "aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket":
 		set("bucket", name+"-0a1b2c")
 		set("arn", "arn:aws:s3:::"+name+"-0a1b2c")
@@ -293,5 +344,22 @@ func (r *Recorder) Find(typ, name string) (Resource, bool) {
 func (r *Recorder) Invokes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.invokes...)
+	tokens := make([]string, len(r.invokes))
+	for i, in := range r.invokes {
+		tokens[i] = in.Token
+	}
+	return tokens
+}
+
+// InvokesOf returns the calls of one data source, with their arguments, in call order.
+func (r *Recorder) InvokesOf(token string) []Invoke {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Invoke
+	for _, in := range r.invokes {
+		if in.Token == token {
+			out = append(out, in)
+		}
+	}
+	return out
 }
