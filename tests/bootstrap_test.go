@@ -244,6 +244,42 @@ func TestBootstrapReusesAnExistingOIDCProvider(t *testing.T) {
 	assert.Equal(t, "repo:aiplatform/infra:environment:dev", path(trust, "Statement", 0, "Condition", "StringEquals", "token.actions.githubusercontent.com:sub", 0))
 }
 
+// The trust policies are the subject prefix plus GitHub's context. The
+// default is GitHub's original repo:owner/name; repositories created, renamed
+// or transferred after 2026-06-18 (or opted in) carry immutable owner and
+// repository IDs, and organisations may customise the template (GitHub
+// changelog 2026-04-23, "Immutable subject claims for GitHub Actions OIDC
+// tokens"; GET /repos/{owner}/{repo}/actions/oidc/customization/sub returns
+// the prefix as sub_claim_prefix).
+func TestBootstrapTrustsTheConfiguredSubjectPrefix(t *testing.T) {
+	cases := []struct {
+		name, prefix, want string
+	}{
+		{"default: name-based", "", "repo:aiplatform/infra"},
+		{"immutable IDs as tokens carry them", "repo:aiplatform@123456/infra@456789", "repo:aiplatform@123456/infra@456789"},
+		{"immutable IDs as the changelog spells them", "repo:aiplatform-123456/infra-456789", "repo:aiplatform-123456/infra-456789"},
+		{"custom organisation template", "repository_owner_id:123456:repository_id:456789", "repository_owner_id:123456:repository_id:456789"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			prefix := ""
+			if c.prefix != "" {
+				prefix = `,"subjectPrefix":"` + c.prefix + `"`
+			}
+			rec, _ := runBootstrap(t, bootstrapCIConfig(`{"repository":"`+bootstrapRepo+`","environments":["dev","prod"],"applyPolicyArns":["`+bootstrapApplyPA+`"]`+prefix+`}`))
+			for role, subjects := range map[string][]string{
+				"-ci-preview": {c.want + ":pull_request", c.want + ":ref:refs/heads/main"},
+				"-ci-apply":   {c.want + ":environment:dev", c.want + ":environment:prod"},
+			} {
+				trust := policyJSON(t, plain(find(t, rec, "aws:iam/role:Role", bootstrapName+role).Inputs)["assumeRolePolicy"])
+				eq := path(trust, "Statement", 0, "Condition", "StringEquals").(map[string]any)
+				assert.Equal(t, subjects, strs(eq["token.actions.githubusercontent.com:sub"]), role)
+				assert.NotContains(t, path(trust, "Statement", 0, "Condition"), "StringLike", "no wildcard subjects")
+			}
+		})
+	}
+}
+
 func TestBootstrapConfigValidation(t *testing.T) {
 	good := `"repository":"acme/infra","applyPolicyArns":["` + bootstrapApplyPA + `"]`
 	cases := []struct {
@@ -265,6 +301,13 @@ func TestBootstrapConfigValidation(t *testing.T) {
 		{"wildcard branch", "us-west-2", map[string]string{"github": `{` + good + `,"branch":"release/*"}`}, []string{"github.branch"}},
 		{"bad environment", "us-west-2", map[string]string{"github": `{` + good + `,"environments":["dev","pro d"]}`}, []string{"github.environments[1]"}},
 		{"not a policy arn", "us-west-2", map[string]string{"github": `{"repository":"acme/infra","applyPolicyArns":["AdministratorAccess"]}`}, []string{"github.applyPolicyArns[0]"}},
+		{"immutable subject prefix", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repo:acme@42/infra@4242"}`}, nil},
+		{"subject prefix with a wildcard", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repo:acme@*/infra@*"}`}, []string{"github.subjectPrefix", "wildcards"}},
+		{"subject prefix of another repository", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repo:acme@42/other@4242"}`}, []string{"github.subjectPrefix", "is not repository acme/infra"}},
+		{"subject prefix in another case", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repo:Acme/infra"}`}, []string{"github.subjectPrefix", "case-sensitively"}},
+		{"subject prefix with a context", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repo:acme/infra:environment:dev"}`}, []string{"github.subjectPrefix", `claim "environment"`}},
+		{"subject prefix ending in the pull_request context", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repo:acme/infra:pull_request"}`}, []string{"github.subjectPrefix", "claim:value pairs"}},
+		{"subject prefix naming no repository", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repository_owner_id:42"}`}, []string{"github.subjectPrefix", "names neither"}},
 		{"foreign oidc provider", "us-west-2", map[string]string{"github": `{` + good + `,"oidcProviderArn":"arn:aws:iam::123456789012:oidc-provider/example.com"}`}, []string{"github.oidcProviderArn"}},
 		// Every problem at once, not just the first.
 		{"all at once", "mars-1", map[string]string{"keyAlias": "x", "github": `{"repository":"x"}`}, []string{"aws:region", "keyAlias", "github.repository", "github.applyPolicyArns"}},

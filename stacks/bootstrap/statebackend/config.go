@@ -41,8 +41,19 @@ type Args struct {
 // a read-only preview role; only jobs that passed a protected environment's
 // approval can assume the apply role.
 type GitHubCI struct {
-	// Repository is "owner/name".
+	// Repository is "owner/name", spelt as GitHub spells it: the trust
+	// policy compares the OIDC subject case-sensitively.
 	Repository string `json:"repository"`
+	// SubjectPrefix is the part of the OIDC `sub` claim before the job's
+	// context (":pull_request", ":ref:refs/heads/main", ":environment:dev").
+	// Default "repo:<repository>", GitHub's original format. Repositories
+	// created, renamed or transferred after 2026-06-18, those that opted in,
+	// and organisations with a custom subject template get another prefix,
+	// e.g. "repo:octo-org@123456/infra@456789"; read it before bootstrapping
+	// with `gh api repos/OWNER/REPO/actions/oidc/customization/sub --jq
+	// .sub_claim_prefix` (README "CI pipeline"). Source: GitHub changelog
+	// 2026-04-23 "Immutable subject claims for GitHub Actions OIDC tokens".
+	SubjectPrefix string `json:"subjectPrefix,omitempty"`
 	// OIDCProviderArn reuses the account's existing GitHub OIDC provider (an
 	// account holds one per URL); empty creates it.
 	OIDCProviderArn string `json:"oidcProviderArn,omitempty"`
@@ -69,6 +80,9 @@ func (a Args) withDefaults() Args {
 		ci := *a.CI
 		if ci.Branch == "" {
 			ci.Branch = "main"
+		}
+		if ci.SubjectPrefix == "" {
+			ci.SubjectPrefix = "repo:" + ci.Repository
 		}
 		if len(ci.Environments) == 0 {
 			ci.Environments = []string{"dev"}
@@ -116,6 +130,8 @@ func (ci GitHubCI) validate(path string) []error {
 	var errs []error
 	if !repoPattern.MatchString(ci.Repository) {
 		errs = append(errs, fmt.Errorf("%s.repository: %q must be owner/name", path, ci.Repository))
+	} else if err := validateSubjectPrefix(ci.SubjectPrefix, ci.Repository); err != nil {
+		errs = append(errs, fmt.Errorf("%s.subjectPrefix: %w", path, err))
 	}
 	if ci.OIDCProviderArn != "" && !strings.HasSuffix(ci.OIDCProviderArn, ":oidc-provider/"+githubOIDCHost) {
 		errs = append(errs, fmt.Errorf("%s.oidcProviderArn: %q is not the GitHub Actions OIDC provider", path, ci.OIDCProviderArn))
@@ -140,6 +156,67 @@ func (ci GitHubCI) validate(path string) []error {
 		}
 	}
 	return errs
+}
+
+// repoIDSuffix is the immutable ID GitHub appends to an owner or repository
+// name in the subject: "@123456" as tokens carry it, "-123456" as the
+// changelog's example (repo:octocat-123456/my-repo-456789) spells it.
+var (
+	repoIDSuffix = regexp.MustCompile(`^[@-]\d+$`)
+	numericID    = regexp.MustCompile(`^\d+$`)
+)
+
+// subjectPrefixClaims are the claims a custom subject template may put before
+// the context. Only claims that are the same for every job of the repository
+// qualify: a prefix holding workflow, ref or environment would match some of
+// the pipeline's jobs and not others. Source: GitHub docs, "OpenID Connect
+// reference", customizing the subject claims (include_claim_keys).
+var subjectPrefixClaims = map[string]bool{
+	"repo": true, "repository": true, "repository_id": true,
+	"repository_owner": true, "repository_owner_id": true, "repository_visibility": true,
+}
+
+// validateSubjectPrefix checks that prefix is a sequence of claim:value pairs
+// without wildcards or a job context, and that it names repository (by name,
+// by name with immutable IDs, or by repository_id).
+func validateSubjectPrefix(prefix, repository string) error {
+	if prefix == "" || strings.ContainsAny(prefix, "*? \t\n") {
+		return fmt.Errorf("%q must be the exact prefix GitHub issues, without wildcards or spaces", prefix)
+	}
+	parts := strings.Split(prefix, ":")
+	if len(parts)%2 != 0 {
+		return fmt.Errorf("%q must be claim:value pairs, e.g. repo:%s, without the job context", prefix, repository)
+	}
+	owner, name, _ := strings.Cut(repository, "/")
+	names := false
+	for i := 0; i < len(parts); i += 2 {
+		claim, value := parts[i], parts[i+1]
+		if !subjectPrefixClaims[claim] || value == "" {
+			return fmt.Errorf("%q: claim %q cannot be part of the prefix; the prefix ends where the context (pull_request, ref, environment) begins", prefix, claim)
+		}
+		switch claim {
+		case "repo":
+			o, n, ok := strings.Cut(value, "/")
+			if !ok || !hasIDSuffix(o, owner) || !hasIDSuffix(n, name) {
+				return fmt.Errorf("%q: repo:%s is not repository %s (names compare case-sensitively, as IAM does)", prefix, value, repository)
+			}
+			names = true
+		case "repository":
+			names = names || value == repository
+		case "repository_id":
+			names = names || numericID.MatchString(value)
+		}
+	}
+	if !names {
+		return fmt.Errorf("%q names neither repository %s nor a repository_id", prefix, repository)
+	}
+	return nil
+}
+
+// hasIDSuffix: got is want, or want followed by an immutable ID.
+func hasIDSuffix(got, want string) bool {
+	rest, ok := strings.CutPrefix(got, want)
+	return ok && (rest == "" || repoIDSuffix.MatchString(rest))
 }
 
 // ParseConfig reads raw config values (keys without the namespace; objects as

@@ -78,11 +78,11 @@ func GitHubTrustPolicy(providerArn string, subjects []string) infra.PolicyDocume
 
 // PreviewSubjects are the OIDC subjects of pull-request jobs and of jobs on
 // the deploy branch without an environment (the main-branch preview, the
-// scheduled drift check).
+// scheduled drift check): the subject prefix, then GitHub's context.
 func (ci GitHubCI) PreviewSubjects() []string {
 	return []string{
-		"repo:" + ci.Repository + ":pull_request",
-		"repo:" + ci.Repository + ":ref:refs/heads/" + ci.Branch,
+		ci.subjectPrefix() + ":pull_request",
+		ci.subjectPrefix() + ":ref:refs/heads/" + ci.Branch,
 	}
 }
 
@@ -91,9 +91,18 @@ func (ci GitHubCI) PreviewSubjects() []string {
 func (ci GitHubCI) ApplySubjects() []string {
 	out := make([]string, len(ci.Environments))
 	for i, env := range ci.Environments {
-		out[i] = "repo:" + ci.Repository + ":environment:" + env
+		out[i] = ci.subjectPrefix() + ":environment:" + env
 	}
 	return out
+}
+
+// subjectPrefix is SubjectPrefix, or GitHub's original "repo:owner/name" when
+// the struct did not pass through withDefaults.
+func (ci GitHubCI) subjectPrefix() string {
+	if ci.SubjectPrefix != "" {
+		return ci.SubjectPrefix
+	}
+	return "repo:" + ci.Repository
 }
 
 // StateBackend is the bucket, key and CI roles of the main project's state.
@@ -143,7 +152,9 @@ func NewStateBackend(ctx *pulumi.Context, name string, args *Args, opts ...pulum
 	bucket, err := infra.NewBucket(ctx, name, &infra.BucketArgs{
 		KMSKeyArn:             key.Arn,
 		NoncurrentVersionDays: a.NoncurrentVersionDays,
-		Tags:                  a.Tags,
+		// Every stack's state lives here: a destroy must stop, not proceed.
+		OnDestroy: infra.ProtectAndRetain,
+		Tags:      a.Tags,
 	}, parent)
 	if err != nil {
 		return nil, err
