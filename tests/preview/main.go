@@ -1,8 +1,11 @@
 // Command preview runs the whole program against the Pulumi mocks and prints
 // the resources it would create, grouped by component. It needs no AWS
 // account, no Pulumi CLI and no network: a newcomer's first look at the plan.
+// With -cost it prices what the program registers instead (see cost.go).
 //
 //	go run ./tests/preview -stack dev
+//	go run ./tests/preview -stack dev -cost [-format json]
+//	go run ./tests/preview -cost-diff -base base.json -head head.json
 package main
 
 import (
@@ -20,8 +23,18 @@ import (
 func main() {
 	stack := flag.String("stack", "dev", "stack whose Pulumi.<stack>.yaml config to use")
 	dir := flag.String("dir", ".", "project directory holding Pulumi.yaml")
+	costFlags := registerCostFlags(flag.CommandLine)
 	flag.Parse()
-	if err := run(os.Stdout, *dir, *stack); err != nil {
+	var err error
+	switch {
+	case costFlags.diff:
+		err = runCostDiff(os.Stdout, costFlags)
+	case costFlags.cost:
+		err = runCost(os.Stdout, *dir, *stack, costFlags)
+	default:
+		err = run(os.Stdout, *dir, *stack)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "preview:", err)
 		os.Exit(1)
 	}

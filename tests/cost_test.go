@@ -1,0 +1,270 @@
+package tests
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aiplatform/infra/cost"
+	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/tests/estimate"
+	"github.com/aiplatform/infra/tests/golden"
+	"github.com/aiplatform/infra/tests/mocks"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// pricedOn fixes the date of the golden estimates: it decides whether a
+// Kubernetes version is in standard or extended EKS support.
+var pricedOn = time.Date(2026, time.November, 25, 0, 0, 0, 0, time.UTC)
+
+// priceStack runs the program with cfg under the mocks and prices it.
+func priceStack(t *testing.T, cfg map[string]string, stack string, at time.Time) cost.Estimate {
+	t.Helper()
+	inv, a, err := estimate.Config(cfg, stack, at)
+	require.NoError(t, err)
+	e, err := cost.Prices.Price(inv, a)
+	require.NoError(t, err)
+	return e
+}
+
+func costLine(t *testing.T, e cost.Estimate, id string) cost.Line {
+	t.Helper()
+	var ids []string
+	for _, l := range e.Lines {
+		if l.ID == id {
+			return l
+		}
+		ids = append(ids, l.ID)
+	}
+	t.Fatalf("no cost line %s; have %v", id, ids)
+	return cost.Line{}
+}
+
+func renderText(t *testing.T, e cost.Estimate) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, e.WriteText(&b))
+	return b.String()
+}
+
+// The committed dev stack, priced from what the program registers
+// (go test ./tests -run TestCostGolden -update rewrites the files).
+func TestCostGoldenDev(t *testing.T) {
+	cfg, _, err := mocks.StackConfig("..", "dev")
+	require.NoError(t, err)
+	e := priceStack(t, cfg, "dev", pricedOn)
+	golden.Assert(t, "testdata/cost/dev.txt", renderText(t, e))
+	var j bytes.Buffer
+	require.NoError(t, e.WriteJSON(&j))
+	golden.Assert(t, "testdata/cost/dev.json", j.String())
+}
+
+// productionConfig is a production-like stack: a NAT gateway per AZ, bigger
+// groups with GPUs always on, public endpoints and production volumes.
+func productionConfig() map[string]string {
+	return with(baseConfig(),
+		"aws:region", "us-east-1",
+		"aiplatform:kubernetesVersion", "1.35",
+		"aiplatform:natGateways", "perAz",
+		"aiplatform:nodeGroups", `[
+			{"name":"system","kind":"system","capacityType":"ON_DEMAND","instanceTypes":["m6i.xlarge"],"minSize":3,"desiredSize":3,"maxSize":6,"criticalAddonsOnly":true},
+			{"name":"spot","kind":"cpu","capacityType":"SPOT","instanceTypes":["m6i.xlarge","m6a.xlarge","m5.xlarge","m7i.xlarge"],"minSize":2,"desiredSize":6,"maxSize":30},
+			{"name":"gpu","kind":"gpu","capacityType":"ON_DEMAND","instanceTypes":["g6e.xlarge","g5.2xlarge"],"minSize":1,"desiredSize":2,"maxSize":8,"gpusPerNode":1}]`,
+		"aiplatform:domain", "ai.example.com",
+		"aiplatform:hostedZoneIds", `["Z0123456789ABCDEFGHIJ"]`,
+		"aiplatform:certificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
+		"aiplatform:argocd", `{"exposure":"internal"}`,
+		"aiplatform:triton", `{"exposure":"public","allowedCidrs":["203.0.113.0/24"],"minReplicas":2,"maxReplicas":8}`,
+		"aiplatform:ldsService", `{"image":"docker.io/acme/lds-service:1.4.2","exposure":"public","allowedCidrs":["203.0.113.0/24"],"minReplicas":3,"maxReplicas":12}`,
+		"aiplatform-cost:natDataGBPerMonth", "2000",
+		"aiplatform-cost:lcusPerLoadBalancer", "5",
+		"aiplatform-cost:bucketGB", `{"models":2000}`,
+		"aiplatform-cost:controlPlaneLogGBPerMonth", "100",
+		"aiplatform-cost:gpuHoursPerDay", "48",
+	)
+}
+
+func TestCostGoldenProductionLike(t *testing.T) {
+	e := priceStack(t, productionConfig(), "production-like", pricedOn)
+	golden.Assert(t, "testdata/cost/production-like.txt", renderText(t, e))
+
+	// Per-AZ NAT: three gateways and three Elastic IPs; three load balancers
+	// (Triton's public NLB, the lds-service's public ALB, Argo CD's internal
+	// ALB from its chart values).
+	var nats, lbs []string
+	for _, l := range e.Lines {
+		switch {
+		case strings.HasPrefix(l.ID, "nat/"):
+			nats = append(nats, l.ID)
+		case strings.HasPrefix(l.ID, "lb/"):
+			lbs = append(lbs, l.ID+" "+l.Detail)
+		}
+	}
+	assert.Len(t, nats, 3)
+	require.Len(t, lbs, 3)
+	assert.Contains(t, strings.Join(lbs, "\n"), "lb/argocd internal")
+	assert.Contains(t, strings.Join(lbs, "\n"), "lb/triton internet-facing, 3 public IPv4")
+	assert.Equal(t, 2000.0, e.Assumptions.NATDataGBPerMonth, "assumptions come from the aiplatform-cost config")
+}
+
+// Hand-computed from the AWS price pages (us-west-2, the dev stack's region).
+func TestCostDevHandComputed(t *testing.T) {
+	cfg, _, err := mocks.StackConfig("..", "dev")
+	require.NoError(t, err)
+	e := priceStack(t, cfg, "dev", pricedOn)
+
+	// NAT gateway: $0.045/h × 730 h = $32.85.
+	nat := costLine(t, e, "nat/network-nat-0")
+	assert.Equal(t, 0.045, nat.Hourly)
+	assert.Equal(t, 32.85, nat.Monthly)
+	// Two on-demand m6i.large: 2 × $0.096 × 730 = $140.16, the same all on-demand.
+	system := costLine(t, e, "nodes/nodes-system")
+	assert.Equal(t, 140.16, system.Monthly)
+	assert.Equal(t, 140.16, system.OnDemandMonthly)
+	// EKS control plane: dev runs 1.36, in standard support on 2026-11-25:
+	// $0.10 × 730 = $73.00.
+	require.Equal(t, "1.36", cfg["aiplatform:kubernetesVersion"], "the dev stack's version changed: update this expectation")
+	assert.Equal(t, 73.0, costLine(t, e, "eks/cluster").Monthly)
+	// The same stack on 1.33, which left standard support on 2026-07-29:
+	// $0.60 × 730 = $438.00 on 2026-11-25; before that date, $73.00.
+	old := with(cfg, "aiplatform:kubernetesVersion", "1.33")
+	assert.Equal(t, 438.0, costLine(t, priceStack(t, old, "dev", pricedOn), "eks/cluster").Monthly)
+	before := priceStack(t, old, "dev", time.Date(2026, time.July, 1, 0, 0, 0, 0, time.UTC))
+	assert.Equal(t, 73.0, costLine(t, before, "eks/cluster").Monthly)
+}
+
+// The support phase comes from infra.KubernetesVersions, not from a copy.
+func TestCostControlPlaneFollowsTheVersionTable(t *testing.T) {
+	for _, v := range infra.KubernetesVersions {
+		for _, tc := range []struct {
+			at       time.Time
+			extended bool
+		}{{v.StandardSupportEnd.Add(-24 * time.Hour), false}, {v.StandardSupportEnd, true}} {
+			e := priceStack(t, with(baseConfig(), "aiplatform:kubernetesVersion", v.Minor), "unit", tc.at)
+			want := 73.0
+			if tc.extended {
+				want = 438.0
+			}
+			assert.Equalf(t, want, costLine(t, e, "eks/cluster").Monthly, "%s on %s", v.Minor, tc.at.Format(time.DateOnly))
+		}
+	}
+}
+
+// The default node groups (README) price in every region of the table.
+func TestCostDefaultsPriceInEveryRegion(t *testing.T) {
+	for _, region := range cost.Prices.RegionNames() {
+		e := priceStack(t, with(baseConfig(), "aws:region", region), "defaults", pricedOn)
+		assert.Greater(t, e.Totals.Monthly, 0.0, region)
+		assert.Greater(t, e.Totals.SpotNodesSavingPercent, 30.0, "%s: spot groups must be priced below on-demand", region)
+	}
+}
+
+// Bad inputs give a clear error naming what is missing, never a zero price.
+func TestCostBadInputsAreErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg  map[string]string
+		want []string
+	}{
+		"unknown region": {with(baseConfig(), "aws:region", "ap-south-1"),
+			[]string{`no prices for region "ap-south-1"`, "us-east-1, us-west-2, eu-west-1, eu-central-1"}},
+		"unknown instance type": {with(baseConfig(), "aiplatform:nodeGroups",
+			`[{"name":"system","kind":"system","capacityType":"ON_DEMAND","instanceTypes":["c7i.large"],"minSize":1,"desiredSize":1,"maxSize":2}]`),
+			[]string{"node group nodes-system", `no on-demand price for instance type "c7i.large"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			inv, a, err := estimate.Config(tc.cfg, "unit", pricedOn)
+			require.NoError(t, err, "the program itself accepts the config")
+			_, err = cost.Prices.Price(inv, a)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+	_, _, err := estimate.Config(with(baseConfig(), "aiplatform-cost:natGB", "5", "aiplatform-cost:gpuHoursPerDay", "many"), "unit", pricedOn)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "aiplatform-cost:natGB: unknown key; the cost assumptions are natDataGBPerMonth, lcusPerLoadBalancer, bucketGB")
+	assert.Contains(t, err.Error(), `aiplatform-cost:gpuHoursPerDay: "many" is not a number`)
+}
+
+// How workloads' Services and Ingresses become load balancers, on a small
+// program that registers each shape directly.
+func TestCostLoadBalancerRules(t *testing.T) {
+	meta := func(name string, annotations map[string]string) *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String("apps"), Annotations: pulumi.ToStringMap(annotations)}
+	}
+	ingress := func(ctx *pulumi.Context, name, class string, annotations map[string]string) error {
+		_, err := networkingv1.NewIngress(ctx, name, &networkingv1.IngressArgs{
+			Metadata: meta(name, annotations),
+			Spec:     &networkingv1.IngressSpecArgs{IngressClassName: pulumi.String(class)},
+		})
+		return err
+	}
+	program := func(extra func(*pulumi.Context) error) pulumi.RunFunc {
+		return func(ctx *pulumi.Context) error {
+			if _, err := corev1.NewService(ctx, "nlb", &corev1.ServiceArgs{
+				Metadata: meta("nlb", map[string]string{"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}),
+				Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("LoadBalancer"), LoadBalancerClass: pulumi.String("service.k8s.aws/nlb")},
+			}); err != nil {
+				return err
+			}
+			if _, err := corev1.NewService(ctx, "cluster-ip", &corev1.ServiceArgs{Metadata: meta("cluster-ip", nil),
+				Spec: &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP")}}); err != nil {
+				return err
+			}
+			group := map[string]string{"alb.ingress.kubernetes.io/group.name": "shared"}
+			for _, err := range []error{
+				ingress(ctx, "a", "alb", group), ingress(ctx, "b", "alb", group), // one ALB for the group
+				ingress(ctx, "solo", "alb", nil),
+				ingress(ctx, "nginx", "nginx", nil), // not an AWS load balancer
+			} {
+				if err != nil {
+					return err
+				}
+			}
+			if _, err := helmv4.NewChart(ctx, "ui", &helmv4.ChartArgs{Chart: pulumi.String("ui"), Values: pulumi.Map{
+				"server": pulumi.Map{"ingress": pulumi.Map{"enabled": pulumi.Bool(true), "ingressClassName": pulumi.String("alb")}},
+				"other":  pulumi.Map{"ingress": pulumi.Map{"enabled": pulumi.Bool(false), "ingressClassName": pulumi.String("alb")}},
+			}}); err != nil {
+				return err
+			}
+			if extra != nil {
+				return extra(ctx)
+			}
+			return nil
+		}
+	}
+	rec, err := mocks.Run(baseConfig(), program(nil))
+	require.NoError(t, err)
+	inv, err := estimate.Inventory(rec, pricedOn)
+	require.NoError(t, err)
+	var got []string
+	for _, lb := range inv.LoadBalancers {
+		got = append(got, string(lb.Kind)+" "+lb.Name+" public="+map[bool]string{true: "yes", false: "no"}[lb.Public]+" ("+lb.Source+")")
+	}
+	assert.Equal(t, []string{ // sorted by name
+		"ALB group shared public=no (Ingress apps/a, Ingress apps/b)",
+		"NLB nlb public=yes (Service apps/nlb)",
+		"ALB solo public=no (Ingress apps/solo)",
+		"ALB ui public=no (Helm chart ui, values server.ingress)",
+	}, got)
+
+	// A LoadBalancer Service the controller does not own would be a Classic
+	// Load Balancer, which the table cannot price: an error, not $0.
+	rec, err = mocks.Run(baseConfig(), program(func(ctx *pulumi.Context) error {
+		_, err := corev1.NewService(ctx, "classic", &corev1.ServiceArgs{Metadata: meta("classic", nil),
+			Spec: &corev1.ServiceSpecArgs{Type: pulumi.String("LoadBalancer")}})
+		return err
+	}))
+	require.NoError(t, err)
+	_, err = estimate.Inventory(rec, pricedOn)
+	require.ErrorContains(t, err, "Service classic is type LoadBalancer without loadBalancerClass service.k8s.aws/nlb")
+	assert.ErrorContains(t, err, "Classic Load Balancer")
+}
