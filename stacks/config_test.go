@@ -115,16 +115,21 @@ func TestBadConfig(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(cases), 25)
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			src := valid()
-			for k, v := range tc.set {
-				src[k] = v
-			}
-			_, err := parse(src)
-			require.Error(t, err)
-			require.Contains(t, err.Error(), tc.want)
-		})
+		t.Run(tc.name, func(t *testing.T) { requireConfigError(t, tc.set, tc.want) })
 	}
+}
+
+// requireConfigError parses the valid base config overlaid with set and
+// requires an error containing want.
+func requireConfigError(t *testing.T, set map[string]string, want string) {
+	t.Helper()
+	src := valid()
+	for k, v := range set {
+		src[k] = v
+	}
+	_, err := parse(src)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), want)
 }
 
 func TestEveryProblemIsReportedAtOnce(t *testing.T) {

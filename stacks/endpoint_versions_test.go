@@ -34,15 +34,7 @@ func TestEndpointAccessSources(t *testing.T) {
 		{"cidr twice", map[string]string{"endpointAccessCidrs": `["10.50.0.0/16","10.50.0.0/16"]`}, `aiplatform:endpointAccessCidrs[1]: "10.50.0.0/16" is already listed as endpointAccessCidrs[0]`},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			src := valid()
-			for k, v := range tc.set {
-				src[k] = v
-			}
-			_, err := parse(src)
-			require.Error(t, err)
-			require.Contains(t, err.Error(), tc.want)
-		})
+		t.Run(tc.name, func(t *testing.T) { requireConfigError(t, tc.set, tc.want) })
 	}
 }
 

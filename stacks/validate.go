@@ -120,17 +120,11 @@ func (c Config) validateEndpoint() []error {
 			bad("publicAccessCidrs", "a public endpoint needs the named CIDRs allowed to reach it (e.g. your VPN egress)")
 		}
 		for i, s := range c.PublicAccessCIDRs {
-			p, err := netip.ParsePrefix(s)
 			key := fmt.Sprintf("publicAccessCidrs[%d]", i)
+			p, problem := apiSourceCIDR(s, "203.0.113.0/24", "opens the API server to the whole internet; name the networks that need access", "name the networks that need access")
 			switch {
-			case err != nil || !p.Addr().Is4():
-				bad(key, "%q is not an IPv4 CIDR like 203.0.113.0/24", s)
-			case p.Bits() == 0:
-				bad(key, "%q opens the API server to the whole internet; name the networks that need access", s)
-			case p.Bits() < 8:
-				bad(key, "%q is wider than /8; name the networks that need access", s)
-			case p.Masked() != p:
-				bad(key, "%q has host bits set; did you mean %s?", s, p.Masked())
+			case problem != "":
+				bad(key, "%s", problem)
 			case isPrivateRange(p):
 				bad(key, "%q is private; the public endpoint is reached from public addresses", s)
 			}
@@ -158,21 +152,32 @@ func (c Config) validateEndpoint() []error {
 	}
 	for i, s := range c.EndpointAccessCIDRs {
 		key := fmt.Sprintf("endpointAccessCidrs[%d]", i)
-		p, err := netip.ParsePrefix(s)
-		switch {
-		case err != nil || !p.Addr().Is4():
-			bad(key, "%q is not an IPv4 CIDR like 10.20.0.0/16", s)
-		case p.Bits() == 0:
-			bad(key, "%q opens the API server to every address; name the networks that need access (RFC 1918 ranges or named public ones)", s)
-		case p.Bits() < 8:
-			bad(key, "%q is wider than /8; name the networks that need access (RFC 1918 ranges or named public ones)", s)
-		case p.Masked() != p:
-			bad(key, "%q has host bits set; did you mean %s?", s, p.Masked())
-		default:
-			dup(key, s)
+		const name = "name the networks that need access (RFC 1918 ranges or named public ones)"
+		if _, problem := apiSourceCIDR(s, "10.20.0.0/16", "opens the API server to every address; "+name, name); problem != "" {
+			bad(key, "%s", problem)
+			continue
 		}
+		dup(key, s)
 	}
 	return errs
+}
+
+// apiSourceCIDR parses a CIDR allowed to reach the API server and says what
+// is wrong with it, if anything: not IPv4 (example shows the form), the
+// whole address space (everything), wider than /8 (tooWide), host bits set.
+func apiSourceCIDR(s, example, everything, tooWide string) (netip.Prefix, string) {
+	p, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil || !p.Addr().Is4():
+		return p, fmt.Sprintf("%q is not an IPv4 CIDR like %s", s, example)
+	case p.Bits() == 0:
+		return p, fmt.Sprintf("%q %s", s, everything)
+	case p.Bits() < 8:
+		return p, fmt.Sprintf("%q is wider than /8; %s", s, tooWide)
+	case p.Masked() != p:
+		return p, fmt.Sprintf("%q has host bits set; did you mean %s?", s, p.Masked())
+	}
+	return p, ""
 }
 
 var privateRanges = []netip.Prefix{
