@@ -31,6 +31,7 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 		"domain":                goDefaults.Workloads.Domain,
 		"certificateArn":        goDefaults.Workloads.CertificateARN,
 		"dockerHubUsername":     goDefaults.Workloads.DockerHubUsername,
+		"chartRepository":       goDefaults.Workloads.ChartRepository,
 		"externalDnsPolicy":     string(goDefaults.Workloads.ExternalDNSPolicy),
 		"appNamespaces":         goDefaults.Workloads.AppNamespaces,
 		"publicAccessCidrs":     goDefaults.PublicAccessCIDRs,

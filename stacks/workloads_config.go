@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aiplatform/infra/infra"
@@ -227,6 +228,17 @@ func (w WorkloadsConfig) validate(c Config) []error {
 		errs = append(errs, joinErrors(w.Triton.TritonSpec.Validate(Project+":triton"))...)
 		if !hasGPUNodes(c.NodeGroups) {
 			bad("triton.enabled", "Triton needs GPU nodes: add a node group of kind gpu to %s:nodeGroups, or set triton.enabled to false", Project)
+		}
+		for i, g := range c.NodeGroups {
+			if g.Kind != infra.GPUNodes {
+				continue
+			}
+			for j, t := range g.InstanceTypes {
+				family, _, _ := strings.Cut(t, ".")
+				if slices.Contains(workloads.TritonUnsupportedGPUFamilies, family) {
+					bad(fmt.Sprintf("nodeGroups[%d].instanceTypes[%d]", i, j), "%q (V100, compute capability 7.0) cannot run Triton %s, which needs 7.5 or newer; use g4dn, g5, g6, g6e, p4d or newer, or set triton.enabled to false", t, w.Triton.Image)
+				}
+			}
 		}
 		claim(w.Triton.Namespace, "triton.namespace")
 		hosts["triton.host"] = w.Triton.Host

@@ -244,7 +244,13 @@ func argoCDValues(s ArgoCDSpec, hash, token pulumi.StringInput) pulumi.Map {
 		// The hook Job that would create Secret argocd-redis never runs
 		// under the Helm v4 Chart; the program creates the Secret instead.
 		"redisSecretInit": pulumi.Map{"enabled": pulumi.Bool(false)},
-		"notifications":   notificationsValues(s, token),
+		// The chart marks its CRDs helm.sh/resource-policy: keep by default
+		// (crds.keep, templates/crds/crd-*.yaml), which the Helm v4 Chart turns
+		// into retainOnDelete: `pulumi destroy` would leave the argoproj.io CRDs
+		// behind, and a later install would conflict with them. Pulumi owns
+		// their lifecycle; Applications are deleted first (resources finalizer).
+		"crds":          pulumi.Map{"keep": pulumi.Bool(false)},
+		"notifications": notificationsValues(s, token),
 	}
 	return values
 }

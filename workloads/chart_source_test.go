@@ -492,6 +492,30 @@ func TestArgoCDRedisSecretMatchesTheChart(t *testing.T) {
 	}
 }
 
+// Every supported argo-cd chart keeps its CRDs on uninstall unless
+// crds.keep is false (templates/crds/crd-*.yaml add helm.sh/resource-policy:
+// keep, which the Helm v4 Chart turns into retainOnDelete): the values turn
+// it off so that `pulumi destroy` leaves no argoproj.io CRDs behind (the
+// real tier's charts scenario checks the cluster is empty after destroy).
+func TestArgoCDCRDsAreDeletedWithTheStack(t *testing.T) {
+	dir := chartsDir(t)
+	row, _ := addonChart(ArgoCDChart.Name)
+	for _, v := range row.Supported() {
+		chart := readChart(t, dir, row.Chart.Name, v)
+		crds := 0
+		for path, body := range chart.Files {
+			if strings.HasPrefix(path, "templates/crds/crd-") {
+				crds++
+				assert.Contains(t, body, "{{- if .Values.crds.keep }}\n    \"helm.sh/resource-policy\": keep", "%s %s", v, path)
+			}
+		}
+		assert.Equal(t, 3, crds, "%s: Application, ApplicationSet, AppProject", v)
+		assert.Equal(t, true, chart.values(t, "")["crds"].(map[string]any)["keep"], "%s: the chart keeps CRDs by default", v)
+		rendered := chartValuesFor(row.Chart.WithVersion(v))
+		assert.Equal(t, pulumi.Bool(false), rendered["crds"].(pulumi.Map)["keep"], v)
+	}
+}
+
 // The device plugin chart's node-feature-discovery subchart is off (its
 // condition's first path, nfd.enabled, is false), so none of its templates,
 // hooks included, render; from 0.20.0 (NFD 0.19) the post-delete prune Job

@@ -27,6 +27,12 @@ const (
 // capability 7.5 or newer: not the V100 of p3 and p3dn.
 const DefaultTritonImage = "nvcr.io/nvidia/tritonserver:26.07-py3"
 
+// TritonUnsupportedGPUFamilies are EC2 GPU families the pinned Triton release
+// cannot use: its CUDA needs compute capability 7.5 or newer, and p3/p3dn
+// carry V100s (7.0) (Triton 26.07 release notes, driver requirements). A GPU
+// group of these families would schedule Triton pods that crash on start.
+var TritonUnsupportedGPUFamilies = []string{"p3", "p3dn"}
+
 // Triton's ports: HTTP/REST, gRPC and Prometheus metrics.
 const (
 	TritonHTTPPort    = 8000
