@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -102,7 +103,10 @@ func (k *KubeAPI) do(ctx context.Context, method, path string, body any, out any
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
+	switch {
+	case method == http.MethodPatch:
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+	case body != nil:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := k.client.Do(req)
@@ -126,11 +130,20 @@ func (k *KubeAPI) do(ctx context.Context, method, path string, body any, out any
 	return json.Unmarshal(b, out)
 }
 
-// FinalizeNamespaces stands in for the namespace controller, which lives in
-// kube-controller-manager and is not run here: every namespace marked for
-// deletion whose content the caller reports empty is finalized, so Pulumi's
-// own delete-await for namespaces runs unchanged. It returns when ctx ends.
-func (k *KubeAPI) FinalizeNamespaces(ctx context.Context, isEmpty func(ctx context.Context, ns string) bool) {
+// ArgoCDResourcesFinalizer is Argo CD's cascading-delete finalizer on
+// Applications (with optional /foreground or /background suffix).
+const ArgoCDResourcesFinalizer = "resources-finalizer.argocd.argoproj.io"
+
+// RunFinalizers stands in for the controllers that would remove finalizers,
+// none of which runs here, so Pulumi's own delete-awaits run unchanged. It
+// returns when ctx ends. Every 500 ms:
+//   - the namespace controller (kube-controller-manager): every namespace
+//     marked for deletion whose content isEmpty reports empty is finalized;
+//   - Argo CD's application controller: an Application marked for deletion
+//     loses Argo CD's resources finalizer. The controller would first delete
+//     what the Application synced; nothing syncs here, so there is nothing
+//     to delete.
+func (k *KubeAPI) RunFinalizers(ctx context.Context, isEmpty func(ctx context.Context, ns string) bool) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -139,22 +152,60 @@ func (k *KubeAPI) FinalizeNamespaces(ctx context.Context, isEmpty func(ctx conte
 			return
 		case <-tick.C:
 		}
-		namespaces, err := k.List(ctx, "/api/v1/namespaces")
-		if err != nil {
+		k.finalizeNamespaces(ctx, isEmpty)
+		k.finalizeApplications(ctx)
+	}
+}
+
+func (k *KubeAPI) finalizeNamespaces(ctx context.Context, isEmpty func(ctx context.Context, ns string) bool) {
+	namespaces, err := k.List(ctx, "/api/v1/namespaces")
+	if err != nil {
+		return
+	}
+	for _, ns := range namespaces {
+		name := ns.String("metadata", "name")
+		if ns.Path("metadata", "deletionTimestamp") == nil || !isEmpty(ctx, name) {
 			continue
 		}
-		for _, ns := range namespaces {
-			name := ns.String("metadata", "name")
-			if ns.Path("metadata", "deletionTimestamp") == nil || !isEmpty(ctx, name) {
-				continue
-			}
-			finalized := map[string]any{
-				"apiVersion": "v1",
-				"kind":       "Namespace",
-				"metadata":   map[string]any{"name": name},
-				"spec":       map[string]any{"finalizers": []string{}},
-			}
-			_ = k.do(ctx, http.MethodPut, "/api/v1/namespaces/"+name+"/finalize", finalized, nil)
+		finalized := map[string]any{
+			"apiVersion": "v1",
+			"kind":       "Namespace",
+			"metadata":   map[string]any{"name": name},
+			"spec":       map[string]any{"finalizers": []string{}},
 		}
+		_ = k.do(ctx, http.MethodPut, "/api/v1/namespaces/"+name+"/finalize", finalized, nil)
+	}
+}
+
+func (k *KubeAPI) finalizeApplications(ctx context.Context) {
+	apps, err := k.List(ctx, "/apis/argoproj.io/v1alpha1/applications")
+	if err != nil {
+		return // no Application CRD (yet): nothing to do
+	}
+	for _, app := range apps {
+		if app.Path("metadata", "deletionTimestamp") == nil {
+			continue
+		}
+		var keep []string
+		finalizers := stringList(app, "metadata", "finalizers")
+		for _, f := range finalizers {
+			if f != ArgoCDResourcesFinalizer && !strings.HasPrefix(f, ArgoCDResourcesFinalizer+"/") {
+				keep = append(keep, f)
+			}
+		}
+		if len(keep) == len(finalizers) {
+			continue
+		}
+		if keep == nil {
+			keep = []string{}
+		}
+		// A merge patch replaces the whole list; resourceVersion makes it fail
+		// rather than drop a finalizer added meanwhile.
+		patch := map[string]any{"metadata": map[string]any{
+			"finalizers":      keep,
+			"resourceVersion": app.String("metadata", "resourceVersion"),
+		}}
+		path := "/apis/argoproj.io/v1alpha1/namespaces/" + app.String("metadata", "namespace") + "/applications/" + app.String("metadata", "name")
+		_ = k.do(ctx, http.MethodPatch, path, patch, nil)
 	}
 }

@@ -46,6 +46,68 @@ func SkipAwait(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.Re
 	return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
 }
 
+// LabelWebhookDisarmed is the label a disarmed admission webhook requires of
+// an object before it is called; nothing carries it.
+const LabelWebhookDisarmed = "realtier.aiplatform.io/admission-webhook-disarmed"
+
+// DisarmAdmissionWebhooks is a stack transform that keeps every
+// Mutating/ValidatingWebhookConfiguration (charts' included) but makes each of
+// its webhooks match no object, by replacing its objectSelector with one that
+// requires LabelWebhookDisarmed. No controller runs here, so the webhooks'
+// services have no endpoints: with failurePolicy Fail (the AWS Load Balancer
+// Controller's pod, Service, Ingress and TargetGroupBinding webhooks) the API
+// server would refuse every object they match. The configurations themselves
+// are still created, validated by the API server and deleted by destroy;
+// only the admission calls are skipped. A transform cannot drop a resource,
+// so this is the nearest to dropping the webhooks.
+func DisarmAdmissionWebhooks(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
+	switch args.Type {
+	case "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
+		"kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration":
+	default:
+		return nil
+	}
+	hooks, ok := args.Props["webhooks"].(pulumi.Array)
+	if !ok {
+		return nil
+	}
+	disarmed := make(pulumi.Array, 0, len(hooks))
+	for _, h := range hooks {
+		hook, ok := h.(pulumi.Map)
+		if !ok {
+			return nil // unknown at preview: leave it; up sees the real value
+		}
+		copied := pulumi.Map{}
+		for k, v := range hook {
+			copied[k] = v
+		}
+		copied["objectSelector"] = pulumi.Map{"matchExpressions": pulumi.Array{pulumi.Map{
+			"key":      pulumi.String(LabelWebhookDisarmed),
+			"operator": pulumi.String("Exists"),
+		}}}
+		disarmed = append(disarmed, copied)
+	}
+	props := pulumi.Map{}
+	for k, v := range args.Props {
+		props[k] = v
+	}
+	props["webhooks"] = disarmed
+	return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
+}
+
+// RegisterTestTransforms registers the tier's stack transforms (SkipAwait,
+// DisarmAdmissionWebhooks). Registered first, they reach every resource of
+// the program, including the children of remote components such as Helm v4
+// Charts, which the kubernetes provider registers on the program's behalf.
+func RegisterTestTransforms(ctx *pulumi.Context) error {
+	for _, t := range []pulumi.ResourceTransform{SkipAwait, DisarmAdmissionWebhooks} {
+		if err := ctx.RegisterResourceTransform(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // NewLocalProvider registers the explicit provider every resource uses, so
 // nothing can fall back to an ambient kubeconfig.
 func NewLocalProvider(ctx *pulumi.Context, kubeconfig string) (*kubernetes.Provider, error) {
@@ -59,7 +121,7 @@ func NewLocalProvider(ctx *pulumi.Context, kubeconfig string) (*kubernetes.Provi
 // run can make a change.
 func SmokeProgram(kubeconfig string, extra map[string]string) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		if err := ctx.RegisterResourceTransform(SkipAwait); err != nil {
+		if err := RegisterTestTransforms(ctx); err != nil {
 			return err
 		}
 		k8s, err := NewLocalProvider(ctx, kubeconfig)

@@ -17,18 +17,35 @@ type Expect struct {
 	Check func(Object) error
 }
 
-// Scenario is a program the tier runs through up / concurrent up / destroy.
+// Phase is a step a scenario runs between up and destroy.
+type Phase string
+
+const (
+	// PhaseLock: a second up racing a held lock is refused, nothing is lost,
+	// and preview --expect-no-changes is clean afterwards. Needs ChangedObject.
+	PhaseLock Phase = "concurrent up is refused by the lock"
+	// PhasePreview: preview --expect-no-changes right after up.
+	PhasePreview Phase = "preview is clean"
+)
+
+// Scenario is a program the tier runs through up, its Phases, and destroy.
 type Scenario struct {
 	Name string
 	// Program builds the stack; changed=true must differ from changed=false in
 	// exactly one resource (updated or replaced), visible in ChangedObject.
 	// gate, when set, is called first: it holds the update (and its lock).
 	Program func(kubeconfig string, changed bool, gate func()) pulumi.RunFunc
-	// Objects lists what must exist after up and be gone after destroy; it
-	// may read the cluster to resolve generated names.
+	// Objects lists what must exist after up and be gone after destroy, with
+	// their key properties; it may read the cluster to resolve generated
+	// names. (Every Kubernetes object in the state is checked as well.)
 	Objects func(ctx context.Context, api *KubeAPI) ([]Expect, error)
 	// ChangedObject proves the changed=true update reached the API server.
 	ChangedObject Expect
+	// Phases run in order after up; destroy always runs last.
+	Phases []Phase
+	// Unavailable says why the scenario cannot run here (e.g. its charts are
+	// missing): it is skipped, or fails with REALTIER=1.
+	Unavailable error
 }
 
 // SmokeScenario is a Namespace and a ConfigMap: the toolchain, nothing more.
@@ -57,6 +74,7 @@ func SmokeScenario() Scenario {
 			}, nil
 		},
 		ChangedObject: Expect{Path: cm, Check: hasField("yes", "data", "changed")},
+		Phases:        []Phase{PhaseLock},
 	}
 }
 
@@ -82,37 +100,5 @@ func all(checks ...func(Object) error) func(Object) error {
 			errs = append(errs, c(o))
 		}
 		return errors.Join(errs...)
-	}
-}
-
-// namespaceEmpty reports whether ns holds none of the kinds scenarios create,
-// which is when the namespace controller would finalize it.
-func namespaceEmpty(api *KubeAPI) func(ctx context.Context, ns string) bool {
-	collections := []string{
-		"/api/v1/namespaces/%s/configmaps",
-		"/api/v1/namespaces/%s/secrets",
-		"/api/v1/namespaces/%s/services",
-		"/api/v1/namespaces/%s/serviceaccounts",
-		"/apis/apps/v1/namespaces/%s/deployments",
-		"/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers",
-		"/apis/policy/v1/namespaces/%s/poddisruptionbudgets",
-		"/apis/networking.k8s.io/v1/namespaces/%s/networkpolicies",
-		"/apis/networking.k8s.io/v1/namespaces/%s/ingresses",
-	}
-	return func(ctx context.Context, ns string) bool {
-		for _, c := range collections {
-			items, err := api.List(ctx, fmt.Sprintf(c, ns))
-			if err != nil {
-				return false
-			}
-			for _, it := range items {
-				// kube-root-ca.crt is published by a controller that does not run
-				// here; tolerate it should it exist anyway.
-				if it.String("metadata", "name") != "kube-root-ca.crt" {
-					return false
-				}
-			}
-		}
-		return true
 	}
 }

@@ -26,8 +26,7 @@ const (
 // account, GPU Deployment, NLB Service, HPA, PDB, NetworkPolicies) and the
 // reusable Service as lds-service (namespace, settings ConfigMap, image-pull
 // Secret, Deployment, Service, HPA, PDB, ALB Ingress, NetworkPolicies).
-// Helm-chart add-ons are not part of it: their charts come from registries
-// this machine cannot reach.
+// The Helm-chart add-ons are the charts scenario's.
 func WorkloadsScenario() Scenario {
 	return Scenario{
 		Name: "workloads",
@@ -36,7 +35,7 @@ func WorkloadsScenario() Scenario {
 				if gate != nil {
 					gate()
 				}
-				if err := ctx.RegisterResourceTransform(SkipAwait); err != nil {
+				if err := RegisterTestTransforms(ctx); err != nil {
 					return err
 				}
 				k8s, err := NewLocalProvider(ctx, kubeconfig)
@@ -47,56 +46,77 @@ func WorkloadsScenario() Scenario {
 				if changed {
 					maxReplicas = 4
 				}
-				triton, err := workloads.NewTriton(ctx, "triton", &workloads.TritonArgs{
-					Spec: workloads.TritonSpec{
-						Namespace:   wlTritonNS,
-						MaxReplicas: maxReplicas,
-						Exposure:    workloads.Internal,
-						Host:        "triton.realtier.example.com",
-					},
-					Cluster: workloads.ClusterInfo{
-						Name:            pulumi.String("realtier"),
-						OIDCProviderArn: pulumi.String("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/REALTIER"),
-						OIDCIssuer:      pulumi.String("https://oidc.eks.us-west-2.amazonaws.com/id/REALTIER"),
-						Region:          "us-west-2",
-					},
-					ModelBucket: workloads.BucketRef{
-						Name:      pulumi.String("realtier-models"),
-						Arn:       pulumi.String("arn:aws:s3:::realtier-models"),
-						KMSKeyArn: pulumi.String("arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"),
-					},
-					VPCCIDR: wlVPCCIDR,
-				}, pulumi.Providers(k8s))
-				if err != nil {
-					return err
-				}
-				lds, err := workloads.NewService(ctx, "lds", &workloads.ServiceArgs{
-					Spec: workloads.ServiceSpec{
-						Name:      wlServiceName,
-						Namespace: wlServiceNS,
-						Image:     wlServiceImg,
-						Exposure:  workloads.Internal,
-						Host:      "lds.realtier.example.com",
-						Settings:  map[string]string{"LOG_LEVEL": "info"},
-					},
-					PullCredentials: &workloads.RegistryCredentials{
-						Username: "acme",
-						Password: pulumi.ToSecret(pulumi.String(wlRegistryPw)).(pulumi.StringOutput),
-					},
-					VPCCIDR: wlVPCCIDR,
-				}, pulumi.Providers(k8s))
-				if err != nil {
-					return err
-				}
-				ctx.Export("tritonEndpoint", triton.Endpoint)
-				ctx.Export("tritonRoleArn", triton.RoleArn)
-				ctx.Export("ldsURL", lds.URL)
-				return nil
+				return deployAIWorkloads(ctx, k8s, maxReplicas, nil, nil)
 			}
 		},
 		Objects:       workloadsObjects,
 		ChangedObject: Expect{Path: apps(wlTritonNS, "horizontalpodautoscalers", "triton", "autoscaling/v2"), Check: hasField(4, "spec", "maxReplicas")},
+		Phases:        []Phase{PhaseLock},
 	}
+}
+
+// The fixed stand-ins for what the infra layer would pass in.
+var (
+	rtCluster = workloads.ClusterInfo{
+		Name:            pulumi.String(rtClusterName),
+		OIDCProviderArn: pulumi.String("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/REALTIER"),
+		OIDCIssuer:      pulumi.String("https://oidc.eks.us-west-2.amazonaws.com/id/REALTIER"),
+		VpcID:           pulumi.String(rtVpcID),
+		Region:          "us-west-2",
+		Tags:            map[string]string{"project": "realtier"},
+	}
+	rtModelBucket = workloads.BucketRef{
+		Name:      pulumi.String("realtier-models"),
+		Arn:       pulumi.String("arn:aws:s3:::realtier-models"),
+		KMSKeyArn: pulumi.String("arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"),
+	}
+)
+
+const (
+	rtClusterName = "realtier"
+	rtVpcID       = "vpc-0123456789abcdef0"
+)
+
+// deployAIWorkloads installs Triton and lds-service; tritonAfter and
+// serviceAfter are what each waits for (in the platform: the Load Balancer
+// Controller, and for Triton the device plugin too).
+func deployAIWorkloads(ctx *pulumi.Context, k8s pulumi.ProviderResource, maxReplicas int, tritonAfter, serviceAfter []pulumi.Resource) error {
+	triton, err := workloads.NewTriton(ctx, "triton", &workloads.TritonArgs{
+		Spec: workloads.TritonSpec{
+			Namespace:   wlTritonNS,
+			MaxReplicas: maxReplicas,
+			Exposure:    workloads.Internal,
+			Host:        "triton.realtier.example.com",
+		},
+		Cluster:     rtCluster,
+		ModelBucket: rtModelBucket,
+		VPCCIDR:     wlVPCCIDR,
+	}, pulumi.Providers(k8s), pulumi.DependsOn(tritonAfter))
+	if err != nil {
+		return err
+	}
+	lds, err := workloads.NewService(ctx, "lds", &workloads.ServiceArgs{
+		Spec: workloads.ServiceSpec{
+			Name:      wlServiceName,
+			Namespace: wlServiceNS,
+			Image:     wlServiceImg,
+			Exposure:  workloads.Internal,
+			Host:      "lds.realtier.example.com",
+			Settings:  map[string]string{"LOG_LEVEL": "info"},
+		},
+		PullCredentials: &workloads.RegistryCredentials{
+			Username: "acme",
+			Password: pulumi.ToSecret(pulumi.String(wlRegistryPw)).(pulumi.StringOutput),
+		},
+		VPCCIDR: wlVPCCIDR,
+	}, pulumi.Providers(k8s), pulumi.DependsOn(serviceAfter))
+	if err != nil {
+		return err
+	}
+	ctx.Export("tritonEndpoint", triton.Endpoint)
+	ctx.Export("tritonRoleArn", triton.RoleArn)
+	ctx.Export("ldsURL", lds.URL)
+	return nil
 }
 
 func apps(ns, resource, name, groupVersion string) string {
