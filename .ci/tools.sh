@@ -4,6 +4,12 @@
 #   pulumi CLI, pulumi-resource-kubernetes, kube-apiserver (built from the Go
 #   module proxy) and etcd (Debian's etcd-server).
 # The S3 server is gofakes3, started in-process by the test, so it needs no binary.
+# Not here: pulumi-language-go (the pipeline rehearsal's `runtime: go`). Its
+# module, github.com/pulumi/pulumi/sdk/go/pulumi-language-go/v3, is not served
+# by the Go module proxy (403 "This module version is not available" for
+# v3.274.1, pseudo-versions and the version list); the rehearsal uses
+# $BIN_DIR/pulumi-language-go when someone puts one there, else an in-process
+# stand-in (tests/realtier/rehearsal.go, GoLanguageHost).
 #
 # Usage: bash .ci/tools.sh             (bash .ci/tools.sh --bin-dir prints where they go)
 # Cache: ${AIPLATFORM_TOOLS:-$HOME/.cache/aiplatform-tools}; the test looks there first.

@@ -17,7 +17,10 @@
 #   stack         the stack it was made for
 #   resources     [{op, urn, keys}] every step that is not same/read/refresh,
 #                 keys = the property names that differ (update) or force the
-#                 replacement (replace); sorted
+#                 replacement (replace); sorted. A provider that reports only a
+#                 detailed diff (pulumi-kubernetes leaves diffs empty) counts
+#                 with the top-level property of each path (spec.maxReplicas
+#                 -> spec)
 #   outputs       [{name, op}] stack outputs added, changed or removed; a value
 #                 unknown at preview counts as changed, a secret compares as
 #                 "[secret]" (its value is not visible to the CLI's JSON)
@@ -57,6 +60,9 @@ def output_changes:
            elif $old[$k] != $new[$k] or $new[$k] == $unknown then {name: $k, op: "update"}
            else empty end]
     end;
+# The top-level property of a detailedDiff path (spec.maxReplicas, data["a.b"], items[0]):
+# providers that report only detailedDiff (pulumi-kubernetes) leave diffs empty.
+def toplevel: if startswith("[\"") then capture("^\\[\"(?<k>(?:[^\"\\\\]|\\\\.)*)\"\\]").k else capture("^(?<k>[^.\\[]+)").k end;
 def incomplete_urns: [.[] | select(.diagnosticEvent) | .diagnosticEvent | select(.message | test("Preview is incomplete")) | .urn // ""] | unique;
 '
 
@@ -78,7 +84,7 @@ summarize() {
 			version: 1,
 			stack: $stack,
 			resources: [$changed[] | select(.urn as $u | $u | under($parents; $inc) | not)
-				| {op, urn, keys: (((.diffs // []) + (.keys // [])) | unique)}] | sort_by(.urn, .op),
+				| {op, urn, keys: (((.diffs // []) + (.keys // []) + ((.detailedDiff // {}) | keys | map(toplevel))) | unique)}] | sort_by(.urn, .op),
 			outputs: ($events | output_changes | sort_by(.name)),
 			incomplete: [$inc[] | {urn: ., op: ($ops[.] // "unknown")}] | sort_by(.urn),
 			undetermined: [$under[] | {op, urn}] | sort_by(.urn, .op),
