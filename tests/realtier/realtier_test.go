@@ -31,6 +31,25 @@ const awsSDKVersion = "6.83.4"
 // in CI) rather than a reason to skip.
 func required() bool { return os.Getenv("REALTIER") != "" }
 
+// startTestCluster starts etcd and kube-apiserver under dir, stops them when
+// the test ends and prints their logs if it failed.
+func startTestCluster(ctx context.Context, t *testing.T, tools Tools, dir string) *Cluster {
+	t.Helper()
+	start := time.Now()
+	cluster, err := StartCluster(ctx, tools, dir)
+	t.Cleanup(cluster.Stop)
+	if err != nil {
+		t.Fatalf("start cluster: %v\n%s", err, cluster.Logs(4000))
+	}
+	t.Logf("etcd + kube-apiserver ready at %s in %s", cluster.URL, time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("control plane logs:\n%s", cluster.Logs(4000))
+		}
+	})
+	return cluster
+}
+
 // TestRealTier runs each scenario through the real CLI, provider, API server
 // and S3 state: up, the scenario's phases, destroy.
 func TestRealTier(t *testing.T) {
@@ -45,18 +64,7 @@ func TestRealTier(t *testing.T) {
 	defer cancel()
 
 	dir := t.TempDir()
-	start := time.Now()
-	cluster, err := StartCluster(ctx, tools, filepath.Join(dir, "cluster"))
-	t.Cleanup(cluster.Stop)
-	if err != nil {
-		t.Fatalf("start cluster: %v\n%s", err, cluster.Logs(4000))
-	}
-	t.Logf("etcd + kube-apiserver ready at %s in %s", cluster.URL, time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cluster.Logs(4000))
-		}
-	})
+	cluster := startTestCluster(ctx, t, tools, filepath.Join(dir, "cluster"))
 	finalizerCtx, stopFinalizer := context.WithCancel(ctx)
 	defer stopFinalizer()
 	go cluster.API.RunFinalizers(finalizerCtx, namespaceEmpty(cluster.API))

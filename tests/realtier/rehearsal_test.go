@@ -61,18 +61,7 @@ func startRehearsal(t *testing.T, config map[string]string) *rehearsal {
 	}
 	t.Logf("built the rehearsal program in %s", time.Since(start).Round(100*time.Millisecond))
 
-	start = time.Now()
-	cluster, err := StartCluster(ctx, tools, filepath.Join(dir, "cluster"))
-	t.Cleanup(cluster.Stop)
-	if err != nil {
-		t.Fatalf("start cluster: %v\n%s", err, cluster.Logs(4000))
-	}
-	t.Logf("etcd + kube-apiserver ready at %s in %s", cluster.URL, time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", cluster.Logs(4000))
-		}
-	})
+	cluster := startTestCluster(ctx, t, tools, filepath.Join(dir, "cluster"))
 	s3, err := StartS3("pulumi-state")
 	if err != nil {
 		t.Fatal(err)
