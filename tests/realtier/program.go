@@ -148,3 +148,22 @@ func SmokeProgram(kubeconfig string, extra map[string]string) pulumi.RunFunc {
 		return err
 	}
 }
+
+// gatedProgram is the frame of the scenario programs: it waits at gate (when
+// set: a test holding the update and its lock), registers the test-only
+// transforms and the loopback provider, then runs body with that provider.
+func gatedProgram(kubeconfig string, gate func(), body func(ctx *pulumi.Context, k8s *kubernetes.Provider) error) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		if gate != nil {
+			gate()
+		}
+		if err := RegisterTestTransforms(ctx); err != nil {
+			return err
+		}
+		k8s, err := NewLocalProvider(ctx, kubeconfig)
+		if err != nil {
+			return err
+		}
+		return body(ctx, k8s)
+	}
+}

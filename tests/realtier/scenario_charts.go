@@ -8,6 +8,7 @@ import (
 
 	"github.com/aiplatform/infra/infra"
 	"github.com/aiplatform/infra/workloads"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -47,17 +48,7 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 		Phases:      []Phase{PhasePreview},
 		Objects:     chartsObjects,
 		Program: func(kubeconfig string, _ bool, gate func()) pulumi.RunFunc {
-			return func(ctx *pulumi.Context) error {
-				if gate != nil {
-					gate()
-				}
-				if err := RegisterTestTransforms(ctx); err != nil {
-					return err
-				}
-				k8s, err := NewLocalProvider(ctx, kubeconfig)
-				if err != nil {
-					return err
-				}
+			return gatedProgram(kubeconfig, gate, func(ctx *pulumi.Context, k8s *kubernetes.Provider) error {
 				providers := pulumi.Providers(k8s)
 				lb, err := workloads.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &workloads.LoadBalancerControllerArgs{
 					Cluster: rtCluster,
@@ -115,7 +106,7 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 					return err
 				}
 				return deployAIWorkloads(ctx, k8s, 3, []pulumi.Resource{lb, devicePlugin}, []pulumi.Resource{lb})
-			}
+			})
 		},
 	}
 }

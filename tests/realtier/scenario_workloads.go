@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aiplatform/infra/workloads"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -31,23 +32,13 @@ func WorkloadsScenario() Scenario {
 	return Scenario{
 		Name: "workloads",
 		Program: func(kubeconfig string, changed bool, gate func()) pulumi.RunFunc {
-			return func(ctx *pulumi.Context) error {
-				if gate != nil {
-					gate()
-				}
-				if err := RegisterTestTransforms(ctx); err != nil {
-					return err
-				}
-				k8s, err := NewLocalProvider(ctx, kubeconfig)
-				if err != nil {
-					return err
-				}
+			return gatedProgram(kubeconfig, gate, func(ctx *pulumi.Context, k8s *kubernetes.Provider) error {
 				maxReplicas := 3
 				if changed {
 					maxReplicas = 4
 				}
 				return deployAIWorkloads(ctx, k8s, maxReplicas, nil, nil)
-			}
+			})
 		},
 		Objects:       workloadsObjects,
 		ChangedObject: Expect{Path: apps(wlTritonNS, "horizontalpodautoscalers", "triton", "autoscaling/v2"), Check: hasField(4, "spec", "maxReplicas")},
