@@ -4,6 +4,8 @@
 #   pulumi CLI, pulumi-resource-kubernetes, kube-apiserver (built from the Go
 #   module proxy) and etcd (Debian's etcd-server).
 # The S3 server is gofakes3, started in-process by the test, so it needs no binary.
+#   pulumi-eks (pulumi-resource-eks): the npm package @pulumi/eks at the SDK's
+#   pin, its compiled provider run by Node (the platform scenario, issue #14).
 # Not here: pulumi-language-go (the pipeline rehearsal's `runtime: go`). Its
 # module, github.com/pulumi/pulumi/sdk/go/pulumi-language-go/v3, is not served
 # by the Go module proxy (403 "This module version is not available" for
@@ -23,6 +25,9 @@ K8S_PROVIDER_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 K8S_PROVIDER_SDK_VERSION=v4.24.0 # the SDK its go.mod pins (upstream replaces it with ../sdk)
 KUBE_VERSION=v1.34.4
 ETCD_PACKAGE=etcd-server
+# pulumi-eks's provider is TypeScript compiled into the npm package; the Go
+# SDK (go.mod: github.com/pulumi/pulumi-eks/sdk/v2) asks the engine for this version.
+EKS_VERSION=2.8.1
 
 TOOLS_DIR=${AIPLATFORM_TOOLS:-$HOME/.cache/aiplatform-tools}
 BIN_DIR=$TOOLS_DIR/bin
@@ -134,8 +139,34 @@ install_etcd() {
 	link etcd /usr/bin/etcd
 }
 
+# pulumi-eks: `npm install --ignore-scripts` (no install scripts run; the
+# provider needs none: cmd/provider/index.js is plain JS) into a directory
+# keyed by version, and a `pulumi-resource-eks` wrapper that runs it with the
+# machine's Node (>= 18), the way the CLI runs any resource plugin on PATH.
+install_eks_provider() {
+	local dest=$TOOLS_DIR/pulumi-eks/$EKS_VERSION
+	local entry=$dest/node_modules/@pulumi/eks/cmd/provider/index.js
+	if [[ ! -f $entry || ! -x $dest/pulumi-resource-eks ]]; then
+		command -v node >/dev/null && command -v npm >/dev/null || {
+			echo "tools.sh: pulumi-eks needs node and npm (Debian: apt-get install nodejs npm)" >&2
+			return 1
+		}
+		rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+		(
+			cd "$dest.tmp"
+			echo '{"name":"aiplatform-tools-pulumi-eks","private":true}' >package.json
+			"${NICE[@]}" npm install --ignore-scripts --no-audit --no-fund --loglevel=error "@pulumi/eks@$EKS_VERSION" >/dev/null
+			printf '#!/bin/sh\nexec node "%s" "$@"\n' "$dest/node_modules/@pulumi/eks/cmd/provider/index.js" >pulumi-resource-eks
+			chmod +x pulumi-resource-eks
+		)
+		rm -rf "$dest" && mv "$dest.tmp" "$dest"
+	fi
+	link pulumi-resource-eks "$dest/pulumi-resource-eks"
+}
+
 timed etcd install_etcd
 timed "pulumi $PULUMI_VERSION" install_pulumi
 timed "pulumi-resource-kubernetes" install_k8s_provider
 timed "kube-apiserver $KUBE_VERSION" install_kube_apiserver
+timed "pulumi-eks $EKS_VERSION" install_eks_provider
 echo "tools.sh: tools in $BIN_DIR"

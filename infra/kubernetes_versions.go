@@ -19,6 +19,9 @@ type KubernetesVersion struct {
 	ExtendedSupportEnd time.Time
 	// VpcCniAddon is the version of the vpc-cni EKS add-on pinned for this minor.
 	VpcCniAddon string
+	// EBSCSIAddon is the version of the aws-ebs-csi-driver EKS add-on pinned
+	// for this minor (the default StorageClass's provisioner).
+	EBSCSIAddon string
 	// ClusterAutoscalerImage is the image tag of the Cluster Autoscaler release
 	// built for this minor: the autoscaler simulates the scheduler of its own
 	// minor version, so it must match the cluster.
@@ -38,20 +41,25 @@ func utcDay(year int, month time.Month, day int) time.Time {
 // documented rule of 14 months standard plus 12 months extended support).
 // vpc-cni: the newest build EKS offers, the same for every minor from 1.30 to
 // 1.36; check with `aws eks describe-addon-versions --addon-name vpc-cni
-// --kubernetes-version <minor>` when adding a row. Cluster Autoscaler: the
+// --kubernetes-version <minor>` when adding a row. aws-ebs-csi-driver:
+// v1.66.0-eksbuild.1, the version EKS marked default for 1.36 in September
+// 2026 (a public upgrade note; NOT verified here against
+// DescribeAddonVersions for each minor, which needs AWS credentials: check
+// with `aws eks describe-addon-versions --addon-name aws-ebs-csi-driver
+// --kubernetes-version <minor>` before relying on it). Cluster Autoscaler: the
 // newest patch release of each minor (registry.k8s.io/autoscaling/cluster-autoscaler).
 //
-// Renovate bumps VpcCniAddon and ClusterAutoscalerImage in place (regex
+// Renovate bumps VpcCniAddon, EBSCSIAddon and ClusterAutoscalerImage in place (regex
 // managers in renovate.json, patch releases only for the autoscaler): keep
 // one row per line with the fields named as they are. A new string column
 // (another EKS add-on, another image) needs its own regex manager;
 // workloads/renovate_test.go fails until it has one.
 var KubernetesVersions = []KubernetesVersion{
-	{Minor: "1.32", StandardSupportEnd: utcDay(2026, time.March, 23), ExtendedSupportEnd: utcDay(2027, time.March, 23), VpcCniAddon: "v1.22.4-eksbuild.3", ClusterAutoscalerImage: "v1.32.7"},
-	{Minor: "1.33", StandardSupportEnd: utcDay(2026, time.July, 29), ExtendedSupportEnd: utcDay(2027, time.July, 29), VpcCniAddon: "v1.22.4-eksbuild.3", ClusterAutoscalerImage: "v1.33.6"},
-	{Minor: "1.34", StandardSupportEnd: utcDay(2026, time.December, 2), ExtendedSupportEnd: utcDay(2027, time.December, 2), VpcCniAddon: "v1.22.4-eksbuild.3", ClusterAutoscalerImage: "v1.34.5"},
-	{Minor: "1.35", StandardSupportEnd: utcDay(2027, time.March, 27), ExtendedSupportEnd: utcDay(2028, time.March, 27), VpcCniAddon: "v1.22.4-eksbuild.3", ClusterAutoscalerImage: "v1.35.2"},
-	{Minor: "1.36", StandardSupportEnd: utcDay(2027, time.August, 2), ExtendedSupportEnd: utcDay(2028, time.August, 2), VpcCniAddon: "v1.22.4-eksbuild.3", ClusterAutoscalerImage: "v1.36.1"},
+	{Minor: "1.32", StandardSupportEnd: utcDay(2026, time.March, 23), ExtendedSupportEnd: utcDay(2027, time.March, 23), VpcCniAddon: "v1.22.4-eksbuild.3", EBSCSIAddon: "v1.66.0-eksbuild.1", ClusterAutoscalerImage: "v1.32.7"},
+	{Minor: "1.33", StandardSupportEnd: utcDay(2026, time.July, 29), ExtendedSupportEnd: utcDay(2027, time.July, 29), VpcCniAddon: "v1.22.4-eksbuild.3", EBSCSIAddon: "v1.66.0-eksbuild.1", ClusterAutoscalerImage: "v1.33.6"},
+	{Minor: "1.34", StandardSupportEnd: utcDay(2026, time.December, 2), ExtendedSupportEnd: utcDay(2027, time.December, 2), VpcCniAddon: "v1.22.4-eksbuild.3", EBSCSIAddon: "v1.66.0-eksbuild.1", ClusterAutoscalerImage: "v1.34.5"},
+	{Minor: "1.35", StandardSupportEnd: utcDay(2027, time.March, 27), ExtendedSupportEnd: utcDay(2028, time.March, 27), VpcCniAddon: "v1.22.4-eksbuild.3", EBSCSIAddon: "v1.66.0-eksbuild.1", ClusterAutoscalerImage: "v1.35.2"},
+	{Minor: "1.36", StandardSupportEnd: utcDay(2027, time.August, 2), ExtendedSupportEnd: utcDay(2028, time.August, 2), VpcCniAddon: "v1.22.4-eksbuild.3", EBSCSIAddon: "v1.66.0-eksbuild.1", ClusterAutoscalerImage: "v1.36.1"},
 }
 
 // LookupKubernetesVersion returns the row of a minor version ("1.36").

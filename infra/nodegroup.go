@@ -51,6 +51,13 @@ type NodeGroup struct {
 	Spec     NodeGroupSpec
 	RoleArn  pulumi.StringOutput
 	RoleName pulumi.StringOutput
+	// Group is the EKS managed node group itself. Depend on it, not on the
+	// NodeGroup: the Go SDK expands a dependency on a local component into
+	// its children as they are known when the dependent registers, and a
+	// child is known only once its own registration goroutine has run
+	// (sdk/go/pulumi/rpc.go addDependency, context.go getOpts), so under
+	// load a dependent could miss the node group entirely.
+	Group *eks.ManagedNodeGroup
 }
 
 // AutoscalerTags are the Cluster Autoscaler auto-discovery tags and the
@@ -187,15 +194,28 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 	for _, t := range spec.NodeTaints() {
 		taints = append(taints, awseks.NodeGroupTaintArgs{Key: pulumi.String(t.Key), Value: pulumi.String(t.Value), Effect: pulumi.String(t.Effect)})
 	}
-	_, err = eks.NewManagedNodeGroup(ctx, name, &eks.ManagedNodeGroupArgs{
+	// pulumi-eks creates the aws:eks NodeGroup inside this remote component
+	// with only its own dependsOn (v2.8.1 nodegroup.js,
+	// createManagedNodeGroupInternal: `dependsOn: ngDeps`), so a DependsOn
+	// here does not reach it. Data dependencies do: the cluster name comes
+	// from the vpc-cni add-on (nodes need the CNI to become Ready) and the
+	// role ARN waits for the role's policy attachments (nodes need them to
+	// join); both are the same values, so nothing is replaced.
+	attached := []any{role.Arn}
+	for _, r := range waitFor[1:] {
+		attached = append(attached, r.(*iam.RolePolicyAttachment).ID())
+	}
+	roleArn := pulumi.All(attached...).ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput)
+	ng.Group, err = eks.NewManagedNodeGroup(ctx, name, &eks.ManagedNodeGroupArgs{
 		Cluster:       args.Cluster.EKS,
+		ClusterName:   args.Cluster.VpcCni.ClusterName,
 		NodeGroupName: pulumi.String(spec.Name),
 		AmiType:       pulumi.String(spec.AMIType()),
 		CapacityType:  pulumi.String(string(spec.Capacity)),
 		InstanceTypes: pulumi.ToStringArray(spec.InstanceTypes),
 		Labels:        pulumi.ToStringMap(spec.NodeLabels()),
 		Taints:        taints,
-		NodeRole:      role,
+		NodeRoleArn:   roleArn,
 		SubnetIds:     args.SubnetIDs,
 		ScalingConfig: &awseks.NodeGroupScalingConfigArgs{
 			MinSize:     pulumi.Int(spec.MinSize),

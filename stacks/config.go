@@ -65,6 +65,8 @@ type Secrets struct {
 	// ArgoCDNotificationsToken is the GitHub token (commit statuses) or the
 	// webhook's bearer token of Argo CD notifications.
 	ArgoCDNotificationsToken pulumi.StringOutput
+	// GrafanaAdminPassword is Grafana's admin password; unset, one is generated and kept.
+	GrafanaAdminPassword pulumi.StringOutput
 }
 
 // ctxSource reads the project's config namespace of a running program.

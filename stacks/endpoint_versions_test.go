@@ -67,8 +67,8 @@ func TestReadmeKubernetesVersionsTableMatchesGo(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
 	for _, v := range infra.KubernetesVersions {
-		row := fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` |", v.Minor,
-			v.StandardSupportEnd.Format("2006-01-02"), v.ExtendedSupportEnd.Format("2006-01-02"), v.VpcCniAddon, v.ClusterAutoscalerImage)
+		row := fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` | `%s` |", v.Minor,
+			v.StandardSupportEnd.Format("2006-01-02"), v.ExtendedSupportEnd.Format("2006-01-02"), v.VpcCniAddon, v.ClusterAutoscalerImage, v.EBSCSIAddon)
 		require.Contains(t, string(readme), row)
 	}
 }

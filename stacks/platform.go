@@ -20,5 +20,7 @@ type Platform struct {
 	ModelBucket *infra.Bucket
 	// NodeGroups lets workloads depend on capacity existing (e.g. GPU nodes).
 	NodeGroups []*infra.NodeGroup
-	Tags       map[string]string
+	// EBSCSI provisions the default StorageClass's volumes, encrypted with its key.
+	EBSCSI *infra.EBSCSIDriver
+	Tags   map[string]string
 }

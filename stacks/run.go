@@ -138,6 +138,23 @@ func deployInfra(ctx *pulumi.Context, cfg Config, zones []string) (*Platform, er
 		}
 		groups = append(groups, ng)
 	}
+	// The EBS CSI controller is a Deployment: EKS reports the add-on ACTIVE
+	// only when its pods run, so it waits for the node groups.
+	capacity := make([]pulumi.Resource, 0, len(groups))
+	for _, ng := range groups {
+		capacity = append(capacity, ng.Group)
+	}
+	ebs, err := infra.NewEBSCSIDriver(ctx, "ebs-csi", &infra.EBSCSIDriverArgs{
+		ClusterName:       cluster.Name,
+		OIDCProviderArn:   cluster.OIDCProviderArn,
+		OIDCIssuer:        cluster.OIDCIssuer,
+		KubernetesVersion: cfg.KubernetesVersion,
+		Region:            cfg.Region,
+		Tags:              cfg.Tags,
+	}, pulumi.DependsOn(capacity))
+	if err != nil {
+		return nil, err
+	}
 	models, err := infra.NewBucket(ctx, "models", &infra.BucketArgs{Tags: cfg.Tags})
 	if err != nil {
 		return nil, err
@@ -159,6 +176,7 @@ func deployInfra(ctx *pulumi.Context, cfg Config, zones []string) (*Platform, er
 		Region:          cfg.Region,
 		ModelBucket:     models,
 		NodeGroups:      groups,
+		EBSCSI:          ebs,
 		Tags:            cfg.Tags,
 	}, nil
 }

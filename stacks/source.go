@@ -179,6 +179,10 @@ func (r *reader) object(key string, into any) {
 	dec := json.NewDecoder(strings.NewReader(v))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
+		if removed := removedKeyError(key, err); removed != nil {
+			r.errs = append(r.errs, removed)
+			return
+		}
 		r.fail(key, "cannot parse %s: %v", describeJSON(into), err)
 		return
 	}

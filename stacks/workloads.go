@@ -2,6 +2,10 @@ package stacks
 
 import (
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/addons"
+	"github.com/aiplatform/infra/workloads/gitops"
+	"github.com/aiplatform/infra/workloads/inference"
+	"github.com/aiplatform/infra/workloads/observability"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -29,9 +33,9 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	charts := w.ChartVersions
 	capacity := make([]pulumi.Resource, 0, len(p.NodeGroups))
 	for _, ng := range p.NodeGroups {
-		capacity = append(capacity, ng)
+		capacity = append(capacity, ng.Group)
 	}
-	lb, err := workloads.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &workloads.LoadBalancerControllerArgs{
+	lb, err := addons.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &addons.LoadBalancerControllerArgs{
 		Cluster: cluster,
 		Chart:   workloads.LoadBalancerControllerChart.WithVersion(charts.LoadBalancerController).From(w.ChartRepository),
 	}, k8s, pulumi.DependsOn(capacity))
@@ -40,18 +44,18 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	}
 	afterLB := pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb))
 
-	if _, err := workloads.NewMetricsServer(ctx, "metrics-server", &workloads.MetricsServerArgs{
+	if _, err := addons.NewMetricsServer(ctx, "metrics-server", &addons.MetricsServerArgs{
 		Chart: workloads.MetricsServerChart.WithVersion(charts.MetricsServer).From(w.ChartRepository),
 	}, k8s, afterLB); err != nil {
 		return nil, err
 	}
-	devicePlugin, err := workloads.NewDevicePlugin(ctx, "nvidia-device-plugin", &workloads.DevicePluginArgs{
+	devicePlugin, err := addons.NewDevicePlugin(ctx, "nvidia-device-plugin", &addons.DevicePluginArgs{
 		Chart: workloads.DevicePluginChart.WithVersion(charts.DevicePlugin).From(w.ChartRepository),
 	}, k8s, afterLB)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := workloads.NewClusterAutoscaler(ctx, "cluster-autoscaler", &workloads.ClusterAutoscalerArgs{
+	if _, err := addons.NewClusterAutoscaler(ctx, "cluster-autoscaler", &addons.ClusterAutoscalerArgs{
 		Cluster:           cluster,
 		KubernetesVersion: cfg.KubernetesVersion,
 		Chart:             workloads.ClusterAutoscalerChart.WithVersion(charts.ClusterAutoscaler).From(w.ChartRepository),
@@ -59,7 +63,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		return nil, err
 	}
 	if w.ExternalDNSEnabled() {
-		if _, err := workloads.NewExternalDNS(ctx, "external-dns", &workloads.ExternalDNSArgs{
+		if _, err := addons.NewExternalDNS(ctx, "external-dns", &addons.ExternalDNSArgs{
 			Cluster:       cluster,
 			Domain:        w.Domain,
 			HostedZoneIDs: w.HostedZoneIDs,
@@ -72,8 +76,48 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	}
 
 	outputs := pulumi.Map{}
+	// The cluster's default StorageClass: encrypted gp3 volumes of the EBS
+	// CSI add-on (infra), for Prometheus and any claim without a class.
+	storageClass, err := workloads.NewDefaultStorageClass(ctx, "default-storage-class", p.EBSCSI.VolumeKeyArn,
+		k8s, pulumi.DependsOn([]pulumi.Resource{p.EBSCSI}))
+	if err != nil {
+		return nil, err
+	}
+	// The metrics stack (nil when observability is off). Anything that
+	// creates monitoring.coreos.com resources (ServiceMonitors) depends on
+	// it: its chart installs the CRDs and the operator's webhooks.
+	var metrics *observability.MetricsStack
+	if o := w.Observability; o.On() {
+		metric, _ := observability.LookupInferenceMetric(w.Triton.Autoscaling.Metric)
+		args := &observability.MetricsStackArgs{
+			Spec:   o.MetricsStackSpec,
+			Alerts: observability.AlertParams{TritonNamespace: w.Triton.Namespace, Metric: metric, Target: w.Triton.Autoscaling.Target},
+			Chart:  workloads.KubePrometheusStackChart.WithVersion(charts.KubePrometheusStack).From(w.ChartRepository),
+		}
+		if w.HasSecret(GrafanaAdminPasswordKey) {
+			args.AdminPassword = cfg.Secrets.GrafanaAdminPassword
+		}
+		if metrics, err = observability.NewMetricsStack(ctx, "metrics", args, k8s,
+			pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, storageClass))); err != nil {
+			return nil, err
+		}
+		afterMetrics := pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, metrics))
+		if _, err := observability.NewPrometheusAdapter(ctx, "prometheus-adapter", &observability.PrometheusAdapterArgs{
+			PrometheusURL: metrics.PrometheusURL,
+			Chart:         workloads.PrometheusAdapterChart.WithVersion(charts.PrometheusAdapter).From(w.ChartRepository),
+		}, k8s, afterMetrics); err != nil {
+			return nil, err
+		}
+		if _, err := observability.NewDCGMExporter(ctx, "dcgm-exporter", &observability.DCGMExporterArgs{
+			Chart: workloads.DCGMExporterChart.WithVersion(charts.DCGMExporter).From(w.ChartRepository),
+		}, k8s, afterMetrics); err != nil {
+			return nil, err
+		}
+		outputs["grafanaUrl"] = metrics.GrafanaURL
+		outputs["prometheusUrl"] = metrics.PrometheusUIURL
+	}
 	if w.ArgoCD.On() {
-		args := &workloads.ArgoCDArgs{
+		args := &gitops.ArgoCDArgs{
 			Spec:        w.ArgoCD.ArgoCDSpec,
 			SaltContext: cfg.ClusterName,
 			Chart:       workloads.ArgoCDChart.WithVersion(charts.ArgoCD).From(w.ChartRepository),
@@ -84,7 +128,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		if w.HasSecret(ArgoCDNotificationsTokenKey) {
 			args.NotificationsToken = cfg.Secrets.ArgoCDNotificationsToken
 		}
-		argo, err := workloads.NewArgoCD(ctx, "argocd", args, k8s, afterLB)
+		argo, err := gitops.NewArgoCD(ctx, "argocd", args, k8s, afterLB)
 		if err != nil {
 			return nil, err
 		}
@@ -101,10 +145,10 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	// pods and ports, and Triton admits the lds-service's namespace.
 	var tritonPeer *workloads.PodPeer
 	if w.Triton.On() {
-		args := &workloads.TritonArgs{
+		args := &inference.TritonArgs{
 			Spec:    w.Triton.TritonSpec,
 			Cluster: cluster,
-			ModelBucket: workloads.BucketRef{
+			ModelBucket: inference.BucketRef{
 				Name:      p.ModelBucket.Name,
 				Arn:       p.ModelBucket.Arn,
 				KMSKeyArn: p.ModelBucket.KMSKeyArn,
@@ -114,7 +158,8 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		if w.LDSService != nil {
 			args.ClientNamespaces = []string{w.LDSService.Namespace}
 		}
-		triton, err := workloads.NewTriton(ctx, "triton", args,
+		withTritonMetrics(args, w.Triton.Autoscaling, metrics)
+		triton, err := inference.NewTriton(ctx, "triton", args,
 			k8s, pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, devicePlugin)))
 		if err != nil {
 			return nil, err
@@ -124,18 +169,18 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	}
 
 	if spec := w.LDSService; spec != nil {
-		args := &workloads.ServiceArgs{Spec: *spec, VPCCIDR: cfg.VPCCIDR}
+		args := &inference.ServiceArgs{Spec: *spec, VPCCIDR: cfg.VPCCIDR}
 		if tritonPeer != nil {
 			args.EgressTo = append(args.EgressTo, *tritonPeer)
 		}
 		if w.DockerHubUsername != "" {
-			args.PullCredentials = &workloads.RegistryCredentials{
-				Server:   workloads.DockerHubRegistry,
+			args.PullCredentials = &inference.RegistryCredentials{
+				Server:   inference.DockerHubRegistry,
 				Username: w.DockerHubUsername,
 				Password: cfg.Secrets.DockerHubToken,
 			}
 		}
-		svc, err := workloads.NewService(ctx, "lds-service", args, k8s, afterLB)
+		svc, err := inference.NewService(ctx, "lds-service", args, k8s, afterLB)
 		if err != nil {
 			return nil, err
 		}

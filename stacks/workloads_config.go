@@ -8,6 +8,10 @@ import (
 
 	"github.com/aiplatform/infra/infra"
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/addons"
+	"github.com/aiplatform/infra/workloads/gitops"
+	"github.com/aiplatform/infra/workloads/inference"
+	"github.com/aiplatform/infra/workloads/observability"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
@@ -17,9 +21,10 @@ const (
 	DockerHubTokenKey           = "dockerHubToken"
 	ArgoCDAdminPasswordKey      = "argocdAdminPassword"
 	ArgoCDNotificationsTokenKey = "argocdNotificationsToken"
+	GrafanaAdminPasswordKey     = "grafanaAdminPassword"
 )
 
-var workloadSecretKeys = []string{DockerHubTokenKey, ArgoCDAdminPasswordKey, ArgoCDNotificationsTokenKey}
+var workloadSecretKeys = []string{DockerHubTokenKey, ArgoCDAdminPasswordKey, ArgoCDNotificationsTokenKey, GrafanaAdminPasswordKey}
 
 // DefaultAppNamespaces are created (default-deny) when appNamespaces is unset.
 var DefaultAppNamespaces = []string{"apps"}
@@ -37,8 +42,8 @@ type WorkloadsConfig struct {
 	// Domain names the workloads' hosts (<app>.<domain>) and limits ExternalDNS.
 	Domain string `json:"domain"`
 	// HostedZoneIDs are the Route 53 zones ExternalDNS may change; none: no ExternalDNS.
-	HostedZoneIDs     []string            `json:"hostedZoneIds"`
-	ExternalDNSPolicy workloads.DNSPolicy `json:"externalDnsPolicy"`
+	HostedZoneIDs     []string         `json:"hostedZoneIds"`
+	ExternalDNSPolicy addons.DNSPolicy `json:"externalDnsPolicy"`
 	// CertificateARN is the ACM certificate load balancers terminate TLS with.
 	CertificateARN    string                  `json:"certificateArn"`
 	AppNamespaces     []string                `json:"appNamespaces"`
@@ -51,7 +56,9 @@ type WorkloadsConfig struct {
 	ArgoCD          ArgoCDConfig `json:"argocd"`
 	Triton          TritonConfig `json:"triton"`
 	// LDSService is the lds-service; nil: not deployed.
-	LDSService *workloads.ServiceSpec `json:"ldsService"`
+	LDSService *inference.ServiceSpec `json:"ldsService"`
+	// Observability is the metrics stack (on unless enabled: false).
+	Observability ObservabilityConfig `json:"observability"`
 
 	// secrets records which secret keys are set (their values are read only by loadSecrets).
 	secrets map[string]bool
@@ -60,14 +67,24 @@ type WorkloadsConfig struct {
 // ArgoCDConfig is the argocd key: Argo CD's spec plus whether to install it.
 type ArgoCDConfig struct {
 	Enabled *bool `json:"enabled,omitempty"`
-	workloads.ArgoCDSpec
+	gitops.ArgoCDSpec
 }
 
 // TritonConfig is the triton key: Triton's spec plus whether to deploy it.
 type TritonConfig struct {
 	Enabled *bool `json:"enabled,omitempty"`
-	workloads.TritonSpec
+	inference.TritonSpec
 }
+
+// ObservabilityConfig is the observability key: the metrics stack's spec
+// plus whether to install it.
+type ObservabilityConfig struct {
+	Enabled *bool `json:"enabled,omitempty"`
+	observability.MetricsStackSpec
+}
+
+// On reports whether the metrics stack is installed.
+func (o ObservabilityConfig) On() bool { return o.Enabled == nil || *o.Enabled }
 
 // On reports whether Argo CD is installed.
 func (a ArgoCDConfig) On() bool { return a.Enabled == nil || *a.Enabled }
@@ -87,7 +104,7 @@ func readWorkloads(r *reader) WorkloadsConfig {
 	r.stringList("hostedZoneIds", &w.HostedZoneIDs)
 	var policy string
 	r.str("externalDnsPolicy", &policy)
-	w.ExternalDNSPolicy = workloads.DNSPolicy(policy)
+	w.ExternalDNSPolicy = addons.DNSPolicy(policy)
 	r.str("certificateArn", &w.CertificateARN)
 	r.stringList("appNamespaces", &w.AppNamespaces)
 	r.str("dockerHubUsername", &w.DockerHubUsername)
@@ -96,6 +113,7 @@ func readWorkloads(r *reader) WorkloadsConfig {
 	r.object("argocd", &w.ArgoCD)
 	r.object("triton", &w.Triton)
 	r.object("ldsService", &w.LDSService)
+	r.object("observability", &w.Observability)
 	w.secrets = map[string]bool{}
 	for _, key := range workloadSecretKeys {
 		// Only presence is recorded here; the value stays out of the plain config.
@@ -108,7 +126,7 @@ func readWorkloads(r *reader) WorkloadsConfig {
 
 func (w WorkloadsConfig) withDefaults(c Config) WorkloadsConfig {
 	if w.ExternalDNSPolicy == "" {
-		w.ExternalDNSPolicy = workloads.UpsertOnly
+		w.ExternalDNSPolicy = addons.UpsertOnly
 	}
 	if w.AppNamespaces == nil {
 		w.AppNamespaces = append([]string(nil), DefaultAppNamespaces...)
@@ -126,10 +144,16 @@ func (w WorkloadsConfig) withDefaults(c Config) WorkloadsConfig {
 		w.Triton.Enabled = &on
 	}
 	w.Triton.TritonSpec = w.Triton.TritonSpec.WithDefaults(d)
+	w.Triton.Autoscaling = withTritonAutoscalingDefaults(w.Triton.Autoscaling)
 	if w.LDSService != nil {
 		s := w.LDSService.WithDefaults(d)
 		w.LDSService = &s
 	}
+	if w.Observability.Enabled == nil {
+		on := true
+		w.Observability.Enabled = &on
+	}
+	w.Observability.MetricsStackSpec = w.Observability.MetricsStackSpec.WithDefaults(d)
 	if w.secrets == nil {
 		w.secrets = map[string]bool{}
 	}
@@ -161,7 +185,7 @@ func (w WorkloadsConfig) validate(c Config) []error {
 	}
 	seenZone := map[string]bool{}
 	for i, z := range w.HostedZoneIDs {
-		if !workloads.IsHostedZoneID(z) {
+		if !addons.IsHostedZoneID(z) {
 			bad(fmt.Sprintf("hostedZoneIds[%d]", i), "%q is not a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ", z)
 		}
 		if seenZone[z] {
@@ -170,13 +194,13 @@ func (w WorkloadsConfig) validate(c Config) []error {
 		seenZone[z] = true
 	}
 	switch w.ExternalDNSPolicy {
-	case workloads.UpsertOnly:
-	case workloads.Sync:
+	case addons.UpsertOnly:
+	case addons.Sync:
 		if len(w.HostedZoneIDs) == 0 {
 			bad("externalDnsPolicy", "%q only applies with hostedZoneIds", w.ExternalDNSPolicy)
 		}
 	default:
-		bad("externalDnsPolicy", "%q is not one of %s, %s (sync also deletes records; opt in deliberately)", w.ExternalDNSPolicy, workloads.UpsertOnly, workloads.Sync)
+		bad("externalDnsPolicy", "%q is not one of %s, %s (sync also deletes records; opt in deliberately)", w.ExternalDNSPolicy, addons.UpsertOnly, addons.Sync)
 	}
 	if w.CertificateARN != "" && !workloads.IsCertificateARN(w.CertificateARN) {
 		bad("certificateArn", "%q is not an ACM certificate ARN like arn:aws:acm:us-west-2:123456789012:certificate/<uuid>", w.CertificateARN)
@@ -219,13 +243,19 @@ func (w WorkloadsConfig) validate(c Config) []error {
 	hosts := map[string]string{}
 	if w.ArgoCD.On() {
 		errs = append(errs, joinErrors(w.ArgoCD.ArgoCDSpec.Validate(Project+":argocd"))...)
-		if n := w.ArgoCD.Notifications; n != nil && n.Kind == workloads.GitHubCommitStatus && !w.HasSecret(ArgoCDNotificationsTokenKey) {
+		if n := w.ArgoCD.Notifications; n != nil && n.Kind == gitops.GitHubCommitStatus && !w.HasSecret(ArgoCDNotificationsTokenKey) {
 			bad(ArgoCDNotificationsTokenKey, "GitHub commit statuses need a token with repo:status scope; %s", secretHint(ArgoCDNotificationsTokenKey))
 		}
 		hosts["argocd.host"] = w.ArgoCD.Host
 	}
 	if w.Triton.On() {
 		errs = append(errs, joinErrors(w.Triton.TritonSpec.Validate(Project+":triton"))...)
+		errs = append(errs, validateTritonAutoscaling(Project+":triton.autoscaling", w.Triton.Autoscaling)...)
+		if w.Observability.On() && w.Triton.MetricsNamespace != observability.MonitoringNamespace {
+			// Triton's NetworkPolicy admits scrapes only from metricsNamespace.
+			bad("triton.metricsNamespace", "%q would block the metrics stack's Prometheus, which scrapes from %q; leave it unset, or set observability.enabled to false",
+				w.Triton.MetricsNamespace, observability.MonitoringNamespace)
+		}
 		if !hasGPUNodes(c.NodeGroups) {
 			bad("triton.enabled", "Triton needs GPU nodes: add a node group of kind gpu to %s:nodeGroups, or set triton.enabled to false", Project)
 		}
@@ -235,7 +265,7 @@ func (w WorkloadsConfig) validate(c Config) []error {
 			}
 			for j, t := range g.InstanceTypes {
 				family, _, _ := strings.Cut(t, ".")
-				if slices.Contains(workloads.TritonUnsupportedGPUFamilies, family) {
+				if slices.Contains(inference.TritonUnsupportedGPUFamilies, family) {
 					bad(fmt.Sprintf("nodeGroups[%d].instanceTypes[%d]", i, j), "%q (V100, compute capability 7.0) cannot run Triton %s, which needs 7.5 or newer; use g4dn, g5, g6, g6e, p4d or newer, or set triton.enabled to false", t, w.Triton.Image)
 				}
 			}
@@ -247,6 +277,15 @@ func (w WorkloadsConfig) validate(c Config) []error {
 		errs = append(errs, joinErrors(s.Validate(Project+":ldsService"))...)
 		claim(s.Namespace, "ldsService.namespace")
 		hosts["ldsService.host"] = s.Host
+	}
+	if w.Observability.On() {
+		errs = append(errs, joinErrors(w.Observability.MetricsStackSpec.Validate(Project+":observability"))...)
+		claim(observability.MonitoringNamespace, "observability")
+		claim(observability.AgentsNamespace, "observability")
+		hosts["observability.grafana.host"] = w.Observability.Grafana.Host
+		hosts["observability.prometheus.host"] = w.Observability.Prometheus.Host
+	} else if w.HasSecret(GrafanaAdminPasswordKey) {
+		bad(GrafanaAdminPasswordKey, "set, but observability.enabled is false: there is no Grafana to log in to")
 	}
 	if w.ExternalDNSEnabled() && w.Domain != "" {
 		for key, host := range hosts {
@@ -271,6 +310,9 @@ func loadSecrets(ctx *pulumi.Context, c Config) Secrets {
 	}
 	if w.HasSecret(ArgoCDNotificationsTokenKey) {
 		s.ArgoCDNotificationsToken = config.RequireSecret(ctx, Project+":"+ArgoCDNotificationsTokenKey)
+	}
+	if w.HasSecret(GrafanaAdminPasswordKey) {
+		s.GrafanaAdminPassword = config.RequireSecret(ctx, Project+":"+GrafanaAdminPasswordKey)
 	}
 	return s
 }

@@ -25,3 +25,47 @@ func TestProgramImportsOnlyWhatItUses(t *testing.T) {
 	}
 	require.Less(t, groups, 16, "the program pulls in %d Kubernetes API group packages", groups)
 }
+
+// Imports flow one way: stacks -> workloads/<concern> -> workloads -> infra.
+// The concern packages (addons, gitops, inference, observability) do not
+// import each other: what one needs of another (a metric name, a peer) is
+// passed in by stacks, which composes them.
+func TestImportsFlowOneWay(t *testing.T) {
+	const mod = "github.com/aiplatform/infra"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	// layer ranks: a package may import only packages of a lower rank.
+	rank := func(p string) int {
+		switch {
+		case p == mod || strings.HasPrefix(p, mod+"/tests"):
+			return 5
+		case strings.HasPrefix(p, mod+"/stacks"):
+			return 4
+		case strings.HasPrefix(p, mod+"/workloads/internal/"):
+			return 2
+		case strings.HasPrefix(p, mod+"/workloads/"):
+			return 3
+		case p == mod+"/workloads":
+			return 2
+		case strings.HasPrefix(p, mod+"/infra"), strings.HasPrefix(p, mod+"/cost"):
+			return 1
+		}
+		return 0
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := fields[0]
+		for _, imp := range fields[1:] {
+			if !strings.HasPrefix(imp, mod) {
+				continue
+			}
+			checked++
+			if r := rank(pkg); r == rank(imp) && r != 3 && r != 2 {
+				continue // within stacks, within infra: free
+			}
+			require.Less(t, rank(imp), rank(pkg), "%s must not import %s (stacks -> workloads/<concern> -> workloads -> infra)", pkg, imp)
+		}
+	}
+	require.Positive(t, checked)
+}

@@ -9,8 +9,10 @@ import (
 	"github.com/aiplatform/infra/infra"
 	"github.com/aiplatform/infra/stacks"
 	"github.com/aiplatform/infra/tests/mocks"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -549,4 +551,30 @@ func TestConfiguredClusterCreatorIsTheSameForEveryCaller(t *testing.T) {
 		infra.AccessEntryKey("admin", mocks.DeployerRoleArn): mocks.DeployerRoleArn,
 	}, entryPrincipals(t, rec), "the configured creator is skipped, whoever runs pulumi")
 	require.Empty(t, rec.InvokesOf("aws:index/getCallerIdentity:getCallerIdentity"), "the caller is not looked up")
+}
+
+// pulumi-eks v2.8.1 creates the aws:eks NodeGroup inside ManagedNodeGroup
+// with only its own dependsOn (nodegroup.js, createManagedNodeGroupInternal),
+// so resource options on the component do not order it. The node group's
+// inputs carry the order instead: the cluster name comes from the vpc-cni
+// add-on and the role ARN waits for the role's policy attachments (the real
+// tier's TestPlatform checks the resulting create order against the engine).
+func TestNodeGroupsWaitForTheCNIAndTheirRolePolicies(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	cni := find(t, rec, addonType, "cluster-vpc-cni").URN
+	for _, name := range []string{"nodes-system", "nodes-spot", "nodes-gpu"} {
+		ng := find(t, rec, mngType, name)
+		assert.Contains(t, ng.PropertyDeps["clusterName"], cni, name)
+		assert.Equal(t, "aiplatform-dev", ng.Inputs["clusterName"].StringValue(), name)
+		assert.NotContains(t, ng.Inputs, resource.PropertyKey("nodeRole"), "%s: nodeRoleArn carries the dependencies", name)
+		parent := find(t, rec, "aiplatform:infra:NodeGroup", name).URN
+		attachments := 0
+		for _, a := range rec.ByType(attachType) {
+			if a.Parent == parent {
+				attachments++
+				assert.Contains(t, ng.PropertyDeps["nodeRoleArn"], a.URN, "%s waits for %s", name, a.Name)
+			}
+		}
+		assert.Positive(t, attachments, name)
+	}
 }

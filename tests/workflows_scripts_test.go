@@ -203,6 +203,12 @@ func TestWorkflowSummaryOfCannedPreviews(t *testing.T) {
 			"create aiplatform-dev", "create aiplatform-dev", "create aiplatform-dev", "create aiplatform-dev",
 			"create lbc", "create lbc", "create lbc", "create default_6_83_0", "create aiplatform-dev", "create aiplatform-dev",
 			"output create clusterName", "output create kubeconfig"}, true, true, "", 0},
+		// First deploy where the Kubernetes provider itself is unknown: the
+		// chart renders nothing and does not warn; still partial.
+		{"preview-first-deploy-unknown-provider.jsonl", []string{
+			"create aiplatform-dev", "create aiplatform-dev", "create aiplatform-dev", "create aiplatform-dev",
+			"create lbc", "create lbc", "create lbc", "create default_6_83_0", "create aiplatform-dev", "create aiplatform-dev",
+			"output create clusterName", "output create kubeconfig"}, true, true, "", 0},
 		// An existing chart whose values become unknown: its children show as
 		// deletes that the update would not perform; refused.
 		{"preview-blocked.jsonl", []string{"replace lbc [name]", "update lbc [values]"}, true, true, "already exists", 2},

@@ -15,6 +15,8 @@ import (
 	"github.com/aiplatform/infra/tests/golden"
 	"github.com/aiplatform/infra/tests/mocks"
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/addons"
+	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
@@ -112,6 +114,9 @@ func TestAddonsArePinnedOfficialCharts(t *testing.T) {
 		"aws-load-balancer-controller": {"https://aws.github.io/eks-charts", "aws-load-balancer-controller", workloads.LoadBalancerControllerChart.Version, "kube-system"},
 		"external-dns":                 {"https://kubernetes-sigs.github.io/external-dns/", "external-dns", workloads.ExternalDNSChart.Version, "kube-system"},
 		"argocd":                       {"https://argoproj.github.io/argo-helm", "argo-cd", previousArgoCD.Version, "argocd"},
+		"metrics":                      {"https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", workloads.KubePrometheusStackChart.Version, "monitoring"},
+		"prometheus-adapter":           {"https://prometheus-community.github.io/helm-charts", "prometheus-adapter", workloads.PrometheusAdapterChart.Version, "monitoring"},
+		"dcgm-exporter":                {"https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", workloads.DCGMExporterChart.Version, "monitoring-agents"},
 	}
 	require.Len(t, rec.ByType(chartType), len(want))
 	for name, w := range want {
@@ -202,11 +207,11 @@ func TestLoadBalancerController(t *testing.T) {
 	assert.Equal(t, "system:serviceaccount:kube-system:aws-load-balancer-controller", trustedSubject(trust))
 	assert.Equal(t, "aws-load-balancer-controller", path(values, "serviceAccount", "name"))
 	assert.NotEmpty(t, path(values, "serviceAccount", "annotations", "eks.amazonaws.com/role-arn"))
-	golden, err := os.ReadFile("../workloads/testdata/lb-controller-policy.json")
+	golden, err := os.ReadFile("../workloads/addons/testdata/lb-controller-policy.json")
 	require.NoError(t, err)
 	var want map[string]any
 	require.NoError(t, json.Unmarshal(golden, &want))
-	assert.Equal(t, want, policy, "the role carries the complete controller policy (workloads/testdata/lb-controller-policy.json)")
+	assert.Equal(t, want, policy, "the role carries the complete controller policy (workloads/addons/testdata/lb-controller-policy.json)")
 }
 
 func TestLoadBalancerControllerIsInstalledBeforeAnythingWithServices(t *testing.T) {
@@ -353,7 +358,7 @@ func TestTritonDeployment(t *testing.T) {
 	assert.Nil(t, path(d, "spec", "replicas"), "the HPA owns the replica count")
 	pod, c := tritonPod(t, rec)
 
-	assert.Equal(t, workloads.DefaultTritonImage, c["image"])
+	assert.Equal(t, inference.DefaultTritonImage, c["image"])
 	assert.NotContains(t, c["image"], ":latest")
 	assert.Equal(t, []any{"tritonserver"}, c["command"])
 	args := c["args"].([]any)
@@ -393,8 +398,7 @@ func TestTritonDeployment(t *testing.T) {
 
 	spread := pod["topologySpreadConstraints"].([]any)
 	assert.Equal(t, "topology.kubernetes.io/zone", path(spread, 0, "topologyKey"))
-	annotations := path(d, "spec", "template", "metadata", "annotations").(map[string]any)
-	assert.Equal(t, map[string]any{"prometheus.io/scrape": "true", "prometheus.io/port": "8002", "prometheus.io/path": "/metrics"}, annotations)
+	assert.Nil(t, path(d, "spec", "template", "metadata", "annotations"), "scraped through a PodMonitor, not prometheus.io annotations")
 }
 
 func TestTritonModelControlModes(t *testing.T) {
@@ -420,7 +424,7 @@ func TestTritonIAMIsReadOnlyOnTheModelPrefix(t *testing.T) {
 	assert.Equal(t, []any{"arn:aws:s3:::models-0a1b2c/models/*"}, sts["ReadModels"]["Resource"])
 	assert.Equal(t, []any{"s3:ListBucket"}, sts["ListModelBucket"]["Action"])
 	assert.Equal(t, []any{"arn:aws:s3:::models-0a1b2c"}, sts["ListModelBucket"]["Resource"])
-	assert.Nil(t, sts["ListModelBucket"]["Condition"], "HeadBucket is authorised as s3:ListBucket without s3:prefix (workloads.ModelReadPolicy)")
+	assert.Nil(t, sts["ListModelBucket"]["Condition"], "HeadBucket is authorised as s3:ListBucket without s3:prefix (inference.ModelReadPolicy)")
 	assert.Equal(t, []any{"kms:Decrypt"}, sts["DecryptModels"]["Action"])
 	assert.Equal(t, []any{"arn:aws:kms:us-west-2:123456789012:key/key-models"}, sts["DecryptModels"]["Resource"])
 	sa := plain(find(t, rec, "kubernetes:core/v1:ServiceAccount", "triton").Inputs)
@@ -428,7 +432,7 @@ func TestTritonIAMIsReadOnlyOnTheModelPrefix(t *testing.T) {
 }
 
 func TestTritonServiceAutoscalingAndDisruption(t *testing.T) {
-	rec := runProgram(t, wlFullConfig("aiplatform:triton", `{"minReplicas":2,"maxReplicas":6,"targetGpuUtilization":70,"scaleDownStabilizationSeconds":600}`))
+	rec := runProgram(t, wlFullConfig("aiplatform:triton", `{"minReplicas":2,"maxReplicas":6,"targetCpuUtilization":80,"scaleDownStabilizationSeconds":600}`))
 	svc := plain(find(t, rec, k8sServiceType, "triton").Inputs)
 	assert.Equal(t, "LoadBalancer", path(svc, "spec", "type"))
 	assert.Equal(t, "service.k8s.aws/nlb", path(svc, "spec", "loadBalancerClass"))
@@ -450,9 +454,7 @@ func TestTritonServiceAutoscalingAndDisruption(t *testing.T) {
 	assert.Equal(t, 2.0, path(hpa, "spec", "minReplicas"))
 	assert.Equal(t, 6.0, path(hpa, "spec", "maxReplicas"))
 	assert.Equal(t, "triton", path(hpa, "spec", "scaleTargetRef", "name"))
-	assert.Equal(t, 70.0, path(hpa, "spec", "metrics", 0, "resource", "target", "averageUtilization"))
-	assert.Equal(t, "nv_gpu_utilization", path(hpa, "spec", "metrics", 1, "pods", "metric", "name"))
-	assert.Equal(t, "700m", path(hpa, "spec", "metrics", 1, "pods", "target", "averageValue"))
+	assert.Equal(t, 80.0, path(hpaMetric(t, hpa, "Resource"), "resource", "target", "averageUtilization"))
 	assert.Equal(t, 600.0, path(hpa, "spec", "behavior", "scaleDown", "stabilizationWindowSeconds"))
 
 	pdb := plain(find(t, rec, pdbType, "triton").Inputs)
@@ -487,18 +489,10 @@ func TestArgoCDPublicExposureIsAnExplicitOptIn(t *testing.T) {
 }
 
 func TestTritonEndpoint(t *testing.T) {
-	endpoint := func(spec workloads.TritonSpec) string {
+	endpoint := func(spec inference.TritonSpec) string {
 		var got string
 		_, err := mocks.Run(baseConfig(), func(ctx *pulumi.Context) error {
-			tr, err := workloads.NewTriton(ctx, "triton", &workloads.TritonArgs{
-				Spec: spec,
-				Cluster: workloads.ClusterInfo{
-					Name: pulumi.String("c"), OIDCProviderArn: pulumi.String("arn:aws:iam::123456789012:oidc-provider/x"),
-					OIDCIssuer: pulumi.String(mocks.OIDCIssuer), Region: mocks.Region,
-				},
-				ModelBucket: workloads.BucketRef{Name: pulumi.String("b"), Arn: pulumi.String("arn:aws:s3:::b"), KMSKeyArn: pulumi.String("arn:aws:kms:us-west-2:123456789012:key/k")},
-				VPCCIDR:     "10.0.0.0/16",
-			})
+			tr, err := inference.NewTriton(ctx, "triton", tritonArgs(spec))
 			if err != nil {
 				return err
 			}
@@ -509,9 +503,9 @@ func TestTritonEndpoint(t *testing.T) {
 		require.NoError(t, err)
 		return got
 	}
-	assert.Equal(t, "http://triton-0123.elb.us-west-2.amazonaws.com:8000", endpoint(workloads.TritonSpec{}), "no DNS name: the NLB's")
-	assert.Equal(t, "https://triton.ai.example.com:8000", endpoint(workloads.TritonSpec{Host: "triton.ai.example.com", CertificateARN: wlCert}))
-	assert.Equal(t, "http://triton.triton.svc.cluster.local:8000", endpoint(workloads.TritonSpec{Exposure: workloads.ClusterOnly}))
+	assert.Equal(t, "http://triton-0123.elb.us-west-2.amazonaws.com:8000", endpoint(inference.TritonSpec{}), "no DNS name: the NLB's")
+	assert.Equal(t, "https://triton.ai.example.com:8000", endpoint(inference.TritonSpec{Host: "triton.ai.example.com", CertificateARN: wlCert}))
+	assert.Equal(t, "http://triton.triton.svc.cluster.local:8000", endpoint(inference.TritonSpec{Exposure: workloads.ClusterOnly}))
 }
 
 func TestTritonNeedsGPUNodes(t *testing.T) {
@@ -692,8 +686,12 @@ func TestPreviousChartVersionsStillRender(t *testing.T) {
 	previous := map[string]string{}
 	keys := map[string]string{}
 	for _, row := range workloads.AddonCharts {
-		previous[row.Chart.Name] = row.Previous
-		keys[row.Key] = row.Previous
+		// A chart without a previous pin (the metrics charts) stays at its pin.
+		previous[row.Chart.Name] = row.Chart.Version
+		if row.Previous != "" {
+			previous[row.Chart.Name] = row.Previous
+			keys[row.Key] = row.Previous
+		}
 	}
 	b, err := json.Marshal(keys)
 	require.NoError(t, err)
@@ -733,6 +731,9 @@ func TestChartRepositoryMirrorReachesEveryChart(t *testing.T) {
 		"aws-load-balancer-controller": workloads.LoadBalancerControllerChart,
 		"external-dns":                 workloads.ExternalDNSChart,
 		"argocd":                       previousArgoCD,
+		"metrics":                      workloads.KubePrometheusStackChart,
+		"prometheus-adapter":           workloads.PrometheusAdapterChart,
+		"dcgm-exporter":                workloads.DCGMExporterChart,
 	}
 	dir := t.TempDir()
 	for _, c := range charts {
@@ -855,7 +856,7 @@ func runLoadBalancerController(t *testing.T, prior map[string]resource.PropertyM
 	t.Helper()
 	rec := &mocks.Recorder{}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-		_, err := workloads.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &workloads.LoadBalancerControllerArgs{
+		_, err := addons.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &addons.LoadBalancerControllerArgs{
 			Cluster: workloads.ClusterInfo{
 				Name: pulumi.String(clusterName), OIDCProviderArn: pulumi.String("arn:aws:iam::123456789012:oidc-provider/x"),
 				OIDCIssuer: pulumi.String(mocks.OIDCIssuer), VpcID: pulumi.String("vpc-0123"), Region: mocks.Region,
@@ -887,9 +888,9 @@ func TestLoadBalancerControllerWebhookTLSIsKeptInState(t *testing.T) {
 	assert.Equal(t, true, path(plain(find(t, first, chartType, "aws-load-balancer-controller").Inputs), "values", "keepTLSSecret"))
 
 	kept := find(t, first, "kubernetes:core/v1:Secret", "aws-load-balancer-controller-webhook-tls")
-	assert.Equal(t, workloads.LoadBalancerControllerTLSSecret, path(plain(kept.Inputs), "metadata", "name"))
+	assert.Equal(t, addons.LoadBalancerControllerTLSSecret, path(plain(kept.Inputs), "metadata", "name"))
 	assert.Equal(t, "kube-system", path(plain(kept.Inputs), "metadata", "namespace"))
-	assert.NotEqual(t, "aws-load-balancer-tls", workloads.LoadBalancerControllerTLSSecret, "the chart renders that one itself")
+	assert.NotEqual(t, "aws-load-balancer-tls", addons.LoadBalancerControllerTLSSecret, "the chart renders that one itself")
 	assert.ElementsMatch(t, []string{"data", "stringData"}, kept.IgnoreChanges)
 	require.True(t, isSecretAt(kept.Inputs, "data"))
 	data := secretData(t, kept)
@@ -1030,7 +1031,7 @@ func TestLDSServiceReachesTritonOnlyOnItsPorts(t *testing.T) {
 		"from":  []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}}}},
 		"ports": tcpPorts(8002),
 	}}, path(metrics, "spec", "ingress"))
-	other := policies(runProgram(t, wlFullConfig("aiplatform:triton", `{"metricsNamespace":"prometheus"}`)))["triton/allow-metrics-scrape"]
+	other := policies(runProgram(t, wlFullConfig("aiplatform:triton", `{"metricsNamespace":"prometheus"}`, "aiplatform:observability", `{"enabled":false}`)))["triton/allow-metrics-scrape"]
 	assert.Equal(t, "prometheus", path(other, "spec", "ingress", 0, "from", 0, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"))
 
 	alone := policies(runProgram(t, baseConfig()))
@@ -1048,4 +1049,17 @@ func keysOf(m map[string]map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Until the load balancer controller has given a Service or Ingress an
+// address, its status is empty (or the await was skipped): the stack's URLs
+// must then be empty strings, not a panic in an apply (the whole-program
+// real tier ran into Index(0) on an empty status).
+func TestURLsWithoutALoadBalancerAddress(t *testing.T) {
+	cfg := with(baseConfig(), "aiplatform:ldsService", `{"image":"docker.io/acme/lds-service:1.4.2"}`,
+		"aiplatform:triton", `{"exposure":"internal"}`)
+	rec, err := mocks.RunOn(&mocks.Recorder{LoadBalancersPending: true}, cfg, stacks.Run)
+	require.NoError(t, err)
+	svc := find(t, rec, k8sServiceType, "triton")
+	assert.NotContains(t, svc.Outputs, resource.PropertyKey("status"))
 }

@@ -63,6 +63,12 @@ var AddonCharts = []AddonChart{
 		field: func(v *ChartVersions) *string { return &v.ExternalDNS }},
 	{Key: "argoCd", Chart: Chart{"https://argoproj.github.io/argo-helm", "argo-cd", "10.1.1"}, Previous: "8.3.0",
 		field: func(v *ChartVersions) *string { return &v.ArgoCD }},
+	{Key: "kubePrometheusStack", Chart: Chart{"https://prometheus-community.github.io/helm-charts", "kube-prometheus-stack", "88.5.3"},
+		field: func(v *ChartVersions) *string { return &v.KubePrometheusStack }},
+	{Key: "prometheusAdapter", Chart: Chart{"https://prometheus-community.github.io/helm-charts", "prometheus-adapter", "5.3.0"},
+		field: func(v *ChartVersions) *string { return &v.PrometheusAdapter }},
+	{Key: "dcgmExporter", Chart: Chart{"https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.8.2"},
+		field: func(v *ChartVersions) *string { return &v.DCGMExporter }},
 }
 
 // The pinned charts by component, for callers that name one.
@@ -73,18 +79,21 @@ var (
 	LoadBalancerControllerChart = pinnedChart("aws-load-balancer-controller")
 	ExternalDNSChart            = pinnedChart("external-dns")
 	ArgoCDChart                 = pinnedChart("argo-cd")
+	KubePrometheusStackChart    = pinnedChart("kube-prometheus-stack")
+	PrometheusAdapterChart      = pinnedChart("prometheus-adapter")
+	DCGMExporterChart           = pinnedChart("dcgm-exporter")
 )
 
 func pinnedChart(name string) Chart {
-	row, ok := addonChart(name)
+	row, ok := LookupAddonChart(name)
 	if !ok {
 		panic("workloads: no AddonCharts row for chart " + name)
 	}
 	return row.Chart
 }
 
-// addonChart returns the table row of the chart named name.
-func addonChart(name string) (AddonChart, bool) {
+// LookupAddonChart returns the table row of the chart named name.
+func LookupAddonChart(name string) (AddonChart, bool) {
 	for _, c := range AddonCharts {
 		if c.Chart.Name == name {
 			return c, true
@@ -226,6 +235,9 @@ type ChartVersions struct {
 	LoadBalancerController string `json:"awsLoadBalancerController,omitempty"`
 	ExternalDNS            string `json:"externalDns,omitempty"`
 	ArgoCD                 string `json:"argoCd,omitempty"`
+	KubePrometheusStack    string `json:"kubePrometheusStack,omitempty"`
+	PrometheusAdapter      string `json:"prometheusAdapter,omitempty"`
+	DCGMExporter           string `json:"dcgmExporter,omitempty"`
 }
 
 // WithDefaults fills every unset version with the platform's pin.
@@ -257,7 +269,7 @@ func (v ChartVersions) Validate(path string) error {
 // values are written for the chart's own values.yaml, and a key that a
 // release renamed or removed would be ignored without a word.
 func (c Chart) checkSupported() error {
-	row, ok := addonChart(c.Name)
+	row, ok := LookupAddonChart(c.Name)
 	switch {
 	case !ok:
 		return fmt.Errorf("chart %s: not an add-on chart of this platform", c.Name)
@@ -267,15 +279,15 @@ func (c Chart) checkSupported() error {
 	return nil
 }
 
-// atLeast reports whether the chart's version is version or newer (exact
+// AtLeast reports whether the chart's version is version or newer (exact
 // X.Y.Z versions; the values mapping branches on it where releases differ).
-func (c Chart) atLeast(version string) bool {
-	return compareVersions(c.Version, version) >= 0
+func (c Chart) AtLeast(version string) bool {
+	return CompareVersions(c.Version, version) >= 0
 }
 
-// compareVersions orders two X.Y.Z versions by their numbers (pre-release
+// CompareVersions orders two X.Y.Z versions by their numbers (pre-release
 // suffixes are ignored: pins are releases).
-func compareVersions(a, b string) int {
+func CompareVersions(a, b string) int {
 	parse := func(s string) [3]int {
 		var n [3]int
 		core, _, _ := strings.Cut(s, "-")
@@ -293,10 +305,10 @@ func compareVersions(a, b string) int {
 	return 0
 }
 
-// installChart installs a pinned chart as release into namespace. Helm v4
+// InstallChart installs a pinned chart as release into namespace. Helm v4
 // charts are remote components: their children are created by the provider
 // passed through opts.
-func installChart(ctx *pulumi.Context, name string, chart Chart, release, namespace string, values pulumi.Map, opts ...pulumi.ResourceOption) (*helmv4.Chart, error) {
+func InstallChart(ctx *pulumi.Context, name string, chart Chart, release, namespace string, values pulumi.Map, opts ...pulumi.ResourceOption) (*helmv4.Chart, error) {
 	if err := chart.Validate(); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aiplatform/infra/workloads/internal/wltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -26,7 +27,7 @@ func TestAddonChartTable(t *testing.T) {
 		names[c.Name], keys[row.Key] = true, true
 		if row.Previous != "" {
 			require.Regexp(t, chartVersionPattern, row.Previous, c.Name)
-			assert.Negative(t, compareVersions(row.Previous, c.Version), "%s: the previous pin is older than the pin", c.Name)
+			assert.Negative(t, CompareVersions(row.Previous, c.Version), "%s: the previous pin is older than the pin", c.Name)
 		}
 		// The row's field is the chartVersions key it names.
 		var v ChartVersions
@@ -35,8 +36,9 @@ func TestAddonChartTable(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, fmt.Sprintf(`{%q:"1.2.3"}`, row.Key), string(b), c.Name)
 	}
-	for _, c := range []Chart{DevicePluginChart, MetricsServerChart, ClusterAutoscalerChart, LoadBalancerControllerChart, ExternalDNSChart, ArgoCDChart} {
-		row, ok := addonChart(c.Name)
+	for _, c := range []Chart{DevicePluginChart, MetricsServerChart, ClusterAutoscalerChart, LoadBalancerControllerChart, ExternalDNSChart, ArgoCDChart,
+		KubePrometheusStackChart, PrometheusAdapterChart, DCGMExporterChart} {
+		row, ok := LookupAddonChart(c.Name)
 		require.True(t, ok, c.Name)
 		assert.Equal(t, row.Chart, c)
 	}
@@ -52,6 +54,10 @@ func TestAddonChartTable(t *testing.T) {
 		"external-dns":                 "1.18.0 -> 1.21.1",
 		"metrics-server":               "3.12.2 -> 3.13.1",
 		"nvidia-device-plugin":         "0.17.1 -> 0.20.0",
+		// Issue #8's metrics stack: new charts, no previous pin yet.
+		"kube-prometheus-stack": " -> 88.5.3",
+		"prometheus-adapter":    " -> 5.3.0",
+		"dcgm-exporter":         " -> 4.8.2",
 	}, pins)
 }
 
@@ -70,16 +76,16 @@ func TestChartVersionsOnlyVersionsWithAValuesMapping(t *testing.T) {
 		}
 		v := ChartVersions{}
 		*row.field(&v) = "99.0.0"
-		expectErrors(t, v.WithDefaults().Validate("aiplatform:chartVersions"),
+		wltest.ExpectErrors(t, v.WithDefaults().Validate("aiplatform:chartVersions"),
 			fmt.Sprintf(`aiplatform:chartVersions.%s: "99.0.0" is not supported; supported: %s`, row.Key, strings.Join(row.Supported(), ", ")))
 	}
-	expectErrors(t, ChartVersions{ArgoCD: "9.0.0"}.WithDefaults().Validate("aiplatform:chartVersions"),
+	wltest.ExpectErrors(t, ChartVersions{ArgoCD: "9.0.0"}.WithDefaults().Validate("aiplatform:chartVersions"),
 		`aiplatform:chartVersions.argoCd: "9.0.0" is not supported; supported: 8.3.0, 10.1.1`)
-	expectErrors(t, ArgoCDChart.WithVersion("9.0.0").checkSupported(), "chart argo-cd 9.0.0: no values mapping for this version; supported: 8.3.0, 10.1.1")
-	expectErrors(t, Chart{Repo: "https://charts.example.com", Name: "nginx", Version: "1.0.0"}.checkSupported(), "chart nginx: not an add-on chart of this platform")
+	wltest.ExpectErrors(t, ArgoCDChart.WithVersion("9.0.0").checkSupported(), "chart argo-cd 9.0.0: no values mapping for this version; supported: 8.3.0, 10.1.1")
+	wltest.ExpectErrors(t, Chart{Repo: "https://charts.example.com", Name: "nginx", Version: "1.0.0"}.checkSupported(), "chart nginx: not an add-on chart of this platform")
 	// A range is refused as a range, not as an unknown version.
 	err := ChartVersions{ExternalDNS: "^1.18"}.WithDefaults().Validate("aiplatform:chartVersions")
-	expectErrors(t, err, `aiplatform:chartVersions.externalDns: "^1.18" must be an exact chart version`)
+	wltest.ExpectErrors(t, err, `aiplatform:chartVersions.externalDns: "^1.18" must be an exact chart version`)
 	assert.NotContains(t, err.Error(), "is not supported")
 }
 
@@ -96,5 +102,4 @@ func TestReadmeAddonChartsTableMatchesGo(t *testing.T) {
 	for _, row := range AddonCharts {
 		assert.Contains(t, string(readme), readmeChartRow(row)+"\n")
 	}
-	assert.Contains(t, string(readme), DefaultTritonImage, "the README names the pinned Triton image")
 }

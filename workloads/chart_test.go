@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/aiplatform/infra/workloads/internal/wltest"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,7 +38,7 @@ func TestValidateChartRepository(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			expectErrors(t, ValidateChartRepository("aiplatform:chartRepository", c.repo), c.want...)
+			wltest.ExpectErrors(t, ValidateChartRepository("aiplatform:chartRepository", c.repo), c.want...)
 		})
 	}
 }

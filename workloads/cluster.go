@@ -15,6 +15,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// AddonNamespace is where the cluster add-ons run and the service accounts
+// their IRSA roles trust.
+const AddonNamespace = "kube-system"
+
 // ClusterInfo is what add-ons need to know about the cluster they run in.
 type ClusterInfo struct {
 	Name            pulumi.StringInput
@@ -47,8 +51,8 @@ func (c ClusterInfo) Validate() error {
 // Partition is the AWS partition of the cluster's region, for building ARNs.
 func (c ClusterInfo) Partition() string { return infra.Partition(c.Region) }
 
-// dnsSuffix is the AWS DNS suffix of the partition (for service principals like s3.<region>.<suffix>).
-func dnsSuffix(region string) string {
+// DNSSuffix is the AWS DNS suffix of the partition (for service principals like s3.<region>.<suffix>).
+func DNSSuffix(region string) string {
 	if strings.HasPrefix(region, "cn-") {
 		return "amazonaws.com.cn"
 	}
@@ -57,50 +61,50 @@ func dnsSuffix(region string) string {
 
 // Kubernetes labels every workload resource carries.
 const (
-	labelName      = "app.kubernetes.io/name"
-	labelInstance  = "app.kubernetes.io/instance"
-	labelManagedBy = "app.kubernetes.io/managed-by"
-	labelPartOf    = "app.kubernetes.io/part-of"
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelPartOf    = "app.kubernetes.io/part-of"
 )
 
-func appLabels(app, instance string) pulumi.StringMap {
-	return pulumi.StringMap{labelName: pulumi.String(app), labelInstance: pulumi.String(instance)}
+func AppLabels(app, instance string) pulumi.StringMap {
+	return pulumi.StringMap{LabelName: pulumi.String(app), LabelInstance: pulumi.String(instance)}
 }
 
-func commonLabels(app, instance string) pulumi.StringMap {
-	l := appLabels(app, instance)
-	l[labelManagedBy] = pulumi.String("pulumi")
-	l[labelPartOf] = pulumi.String("aiplatform")
+func CommonLabels(app, instance string) pulumi.StringMap {
+	l := AppLabels(app, instance)
+	l[LabelManagedBy] = pulumi.String("pulumi")
+	l[LabelPartOf] = pulumi.String("aiplatform")
 	return l
 }
 
 // IRSA service-account annotation understood by the EKS pod identity webhook.
-const roleArnAnnotation = "eks.amazonaws.com/role-arn"
+const RoleArnAnnotation = "eks.amazonaws.com/role-arn"
 
-// errorf prefixes a component error with the component name.
-func errorf(component, name string, err error) error {
+// Errorf prefixes a component error with the component name.
+func Errorf(component, name string, err error) error {
 	return fmt.Errorf("%s %s: %w", component, name, err)
 }
 
-// addonRole creates the IRSA role of an add-on's service account in the
+// AddonRole creates the IRSA role of an add-on's service account in the
 // add-on namespace, parented to the add-on component.
-func (c ClusterInfo) addonRole(ctx *pulumi.Context, name, serviceAccount string, policy pulumi.StringInput, parent pulumi.Resource) (*infra.IRSARole, error) {
+func (c ClusterInfo) AddonRole(ctx *pulumi.Context, name, serviceAccount string, policy pulumi.StringInput, parent pulumi.Resource) (*infra.IRSARole, error) {
 	return infra.NewIRSARole(ctx, name, &infra.IRSARoleArgs{
 		OIDCProviderArn: c.OIDCProviderArn,
 		OIDCIssuer:      c.OIDCIssuer,
-		Namespace:       addonNamespace,
+		Namespace:       AddonNamespace,
 		ServiceAccount:  serviceAccount,
 		Policy:          policy,
 		Tags:            c.Tags,
 	}, pulumi.Parent(parent))
 }
 
-// serviceAccountValues is the chart values block that creates the add-on's
+// ServiceAccountValues is the chart values block that creates the add-on's
 // service account annotated with its IRSA role.
-func serviceAccountValues(serviceAccount string, roleArn pulumi.StringOutput) pulumi.Map {
+func ServiceAccountValues(serviceAccount string, roleArn pulumi.StringOutput) pulumi.Map {
 	return pulumi.Map{
 		"create":      pulumi.Bool(true),
 		"name":        pulumi.String(serviceAccount),
-		"annotations": pulumi.Map{roleArnAnnotation: roleArn},
+		"annotations": pulumi.Map{RoleArnAnnotation: roleArn},
 	}
 }

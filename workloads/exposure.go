@@ -22,10 +22,10 @@ const (
 	Public Exposure = "public"
 )
 
-func (e Exposure) loadBalanced() bool { return e == Internal || e == Public }
+func (e Exposure) LoadBalanced() bool { return e == Internal || e == Public }
 
 // scheme is the AWS load balancer scheme of the exposure.
-func (e Exposure) scheme() string {
+func (e Exposure) Scheme() string {
 	if e == Public {
 		return "internet-facing"
 	}
@@ -43,8 +43,8 @@ func IsHostname(s string) bool { return len(s) <= 253 && hostnamePattern.MatchSt
 // IsCertificateARN reports whether s is an ACM certificate ARN.
 func IsCertificateARN(s string) bool { return certARNPattern.MatchString(s) }
 
-// exposureSpec is the part of a workload spec that decides how it is reached.
-type exposureSpec struct {
+// ExposureSpec is the part of a workload spec that decides how it is reached.
+type ExposureSpec struct {
 	Exposure       Exposure
 	Host           string
 	AllowedCIDRs   []string
@@ -53,7 +53,7 @@ type exposureSpec struct {
 
 // validate returns every problem of the exposure; tlsAlways demands a
 // certificate for internal exposure too (for UIs that take credentials).
-func (e exposureSpec) validate(path string, tlsAlways bool) []error {
+func (e ExposureSpec) Validate(path string, tlsAlways bool) []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, key, fmt.Sprintf(format, args...)))
@@ -100,12 +100,12 @@ func (e exposureSpec) validate(path string, tlsAlways bool) []error {
 	return errs
 }
 
-// albAnnotations configure the AWS Load Balancer Controller for an Ingress:
+// ALBAnnotations configure the AWS Load Balancer Controller for an Ingress:
 // IP targets (pods behind the ALB directly), HTTPS only when a certificate is
 // given, and the client CIDRs allowed at the load balancer.
-func albAnnotations(e exposureSpec, healthPath string) pulumi.StringMap {
+func ALBAnnotations(e ExposureSpec, healthPath string) pulumi.StringMap {
 	a := pulumi.StringMap{
-		"alb.ingress.kubernetes.io/scheme":           pulumi.String(e.Exposure.scheme()),
+		"alb.ingress.kubernetes.io/scheme":           pulumi.String(e.Exposure.Scheme()),
 		"alb.ingress.kubernetes.io/target-type":      pulumi.String("ip"),
 		"alb.ingress.kubernetes.io/healthcheck-path": pulumi.String(healthPath),
 	}
@@ -125,6 +125,16 @@ func albAnnotations(e exposureSpec, healthPath string) pulumi.StringMap {
 	return a
 }
 
+// ALBAnnotationValues are ALBAnnotations as chart values (an Ingress's
+// annotations map in a chart's values).
+func ALBAnnotationValues(e ExposureSpec, healthPath string) pulumi.Map {
+	out := pulumi.Map{}
+	for k, v := range ALBAnnotations(e, healthPath) {
+		out[k] = v
+	}
+	return out
+}
+
 // tlsPolicy is the ELB security policy for TLS listeners: TLS 1.2 and 1.3 only.
 const tlsPolicy = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
@@ -136,15 +146,15 @@ func listenPorts(protocol string, port int) string {
 	return string(b)
 }
 
-// nlbAnnotations configure the AWS Load Balancer Controller for a Service of
+// NLBAnnotations configure the AWS Load Balancer Controller for a Service of
 // type LoadBalancer: an NLB with IP targets, health checked over HTTP, TLS on
 // tlsPorts when a certificate is given (ALPN lets gRPC negotiate HTTP/2).
-func nlbAnnotations(e exposureSpec, healthPort int, healthPath string, tlsPorts []string) pulumi.StringMap {
+func NLBAnnotations(e ExposureSpec, healthPort int, healthPath string, tlsPorts []string) pulumi.StringMap {
 	const p = "service.beta.kubernetes.io/aws-load-balancer-"
 	a := pulumi.StringMap{
 		p + "type":                 pulumi.String("external"),
 		p + "nlb-target-type":      pulumi.String("ip"),
-		p + "scheme":               pulumi.String(e.Exposure.scheme()),
+		p + "scheme":               pulumi.String(e.Exposure.Scheme()),
 		p + "healthcheck-protocol": pulumi.String("http"),
 		p + "healthcheck-port":     pulumi.String(fmt.Sprint(healthPort)),
 		p + "healthcheck-path":     pulumi.String(healthPath),
@@ -160,4 +170,20 @@ func nlbAnnotations(e exposureSpec, healthPort int, healthPath string, tlsPorts 
 		a[externalDNSHostname] = pulumi.String(e.Host)
 	}
 	return a
+}
+
+// Defaults are the stack-wide settings workload specs inherit.
+type Defaults struct {
+	// Domain names hosts: <app>.<domain>.
+	Domain string
+	// CertificateARN is the ACM certificate (e.g. *.<domain>) for TLS listeners.
+	CertificateARN string
+}
+
+// HostFor is the default host of an app exposed through a load balancer.
+func (d Defaults) HostFor(app string, e Exposure) string {
+	if !e.LoadBalanced() || d.Domain == "" {
+		return ""
+	}
+	return app + "." + d.Domain
 }

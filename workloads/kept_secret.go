@@ -24,8 +24,8 @@ import (
 // keptSecretIgnoreChanges are the Secret properties the first value is kept in.
 var keptSecretIgnoreChanges = []string{"data", "stringData"}
 
-// keptSecretArgs configures a kept secret.
-type keptSecretArgs struct {
+// KeptSecretArgs configures a kept secret.
+type KeptSecretArgs struct {
 	// Name and Namespace of the Kubernetes Secret.
 	Name      string
 	Namespace pulumi.StringInput
@@ -35,7 +35,7 @@ type keptSecretArgs struct {
 	Generate func() (map[string]string, error)
 }
 
-// newKeptSecret creates the Secret and returns it with its kept data
+// NewKeptSecret creates the Secret and returns it with its kept data
 // (decoded, marked secret), read from the Secret's outputs.
 //
 // In a preview nothing is drawn: the data is unknown, like a random
@@ -44,7 +44,7 @@ type keptSecretArgs struct {
 // differ from the update's and be refused as a plan violation. For an
 // existing Secret the engine substitutes the kept input, so a preview of an
 // unchanged stack is fully known and shows no change.
-func newKeptSecret(ctx *pulumi.Context, name string, args keptSecretArgs, opts ...pulumi.ResourceOption) (*corev1.Secret, pulumi.StringMapOutput, error) {
+func NewKeptSecret(ctx *pulumi.Context, name string, args KeptSecretArgs, opts ...pulumi.ResourceOption) (*corev1.Secret, pulumi.StringMapOutput, error) {
 	data, err := keptSecretData(ctx.DryRun(), args.Generate)
 	if err != nil {
 		return nil, pulumi.StringMapOutput{}, fmt.Errorf("secret %s: %w", args.Name, err)
@@ -92,16 +92,16 @@ func keptSecretData(dryRun bool, generate func() (map[string]string, error)) (pu
 	return pulumi.ToSecret(encoded).(pulumi.StringMapOutput), nil
 }
 
-// keptValue is one key of a kept secret's data, still secret.
-func keptValue(data pulumi.StringMapOutput, key string) pulumi.StringOutput {
+// KeptValue is one key of a kept secret's data, still secret.
+func KeptValue(data pulumi.StringMapOutput, key string) pulumi.StringOutput {
 	return pulumi.ToSecret(data.MapIndex(pulumi.String(key))).(pulumi.StringOutput)
 }
 
 // passwordAlphabet has no characters a shell, URL or redis.conf would need quoted.
 const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// randomPassword draws n characters from passwordAlphabet with crypto/rand.
-func randomPassword(n int) (string, error) {
+// RandomPassword draws n characters from passwordAlphabet with crypto/rand.
+func RandomPassword(n int) (string, error) {
 	max := big.NewInt(int64(len(passwordAlphabet)))
 	b := make([]byte, n)
 	for i := range b {

@@ -2,16 +2,10 @@ package workloads
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	"github.com/stretchr/testify/assert"
@@ -21,81 +15,13 @@ import (
 func TestRandomPassword(t *testing.T) {
 	seen := map[string]bool{}
 	for range 50 {
-		pw, err := randomPassword(argoCDRedisPasswordLength)
+		pw, err := RandomPassword(32)
 		require.NoError(t, err)
-		assert.Len(t, pw, argoCDRedisPasswordLength)
+		assert.Len(t, pw, 32)
 		assert.Empty(t, strings.Trim(pw, passwordAlphabet), "only letters and digits")
 		assert.False(t, seen[pw], "drawn twice: %s", pw)
 		seen[pw] = true
 	}
-}
-
-func parsePEMCert(t *testing.T, s string) *x509.Certificate {
-	t.Helper()
-	block, rest := pem.Decode([]byte(s))
-	require.NotNil(t, block)
-	require.Equal(t, "CERTIFICATE", block.Type)
-	require.Empty(t, strings.TrimSpace(string(rest)))
-	cert, err := x509.ParseCertificate(block.Bytes)
-	require.NoError(t, err)
-	return cert
-}
-
-// The API server dials the controller's webhook at
-// aws-load-balancer-webhook-service.kube-system.svc (the Service of
-// aws-load-balancer-controller templates/webhook.yaml) and checks the serving
-// certificate against the caBundle, which the chart renders from webhookTLS.caCert.
-func TestWebhookTLSVerifiesForTheServiceNames(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	names := serviceDNSNames(loadBalancerWebhookService, addonNamespace)
-	assert.Equal(t, []string{
-		"aws-load-balancer-webhook-service.kube-system",
-		"aws-load-balancer-webhook-service.kube-system.svc",
-		"aws-load-balancer-webhook-service.kube-system.svc.cluster.local",
-	}, names)
-	bundle, err := generateWebhookTLS(loadBalancerControllerRelease, names, now)
-	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"ca.crt", "tls.crt", "tls.key"}, keys(bundle))
-
-	ca := parsePEMCert(t, bundle[tlsCAKey])
-	assert.True(t, ca.IsCA)
-	cert := parsePEMCert(t, bundle[tlsCertKey])
-	assert.False(t, cert.IsCA)
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	for _, name := range []string{
-		"aws-load-balancer-webhook-service.kube-system.svc",
-		"aws-load-balancer-webhook-service.kube-system.svc.cluster.local",
-		"aws-load-balancer-webhook-service.kube-system",
-	} {
-		_, err := cert.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-		assert.NoError(t, err, name)
-	}
-	_, err = cert.Verify(x509.VerifyOptions{DNSName: "aws-load-balancer-webhook-service.default.svc", Roots: roots, CurrentTime: now})
-	assert.Error(t, err, "only the webhook Service's names")
-	_, err = cert.Verify(x509.VerifyOptions{DNSName: names[1], Roots: roots, CurrentTime: now.Add(9 * 365 * 24 * time.Hour)})
-	assert.NoError(t, err, "valid for 10 years, like the chart's genCA")
-	_, err = cert.Verify(x509.VerifyOptions{DNSName: names[1], Roots: roots, CurrentTime: now.Add(11 * 365 * 24 * time.Hour)})
-	assert.Error(t, err)
-
-	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-	require.True(t, ok, "ECDSA")
-	assert.Equal(t, elliptic.P256(), pub.Curve)
-	pair, err := tls.X509KeyPair([]byte(bundle[tlsCertKey]), []byte(bundle[tlsKeyKey]))
-	require.NoError(t, err, "the key belongs to the certificate, as the controller's TLS server loads them")
-	assert.NotNil(t, pair.PrivateKey)
-
-	again, err := generateWebhookTLS(loadBalancerControllerRelease, names, now)
-	require.NoError(t, err)
-	assert.NotEqual(t, bundle[tlsKeyKey], again[tlsKeyKey], "a fresh key on every draw: only the kept Secret makes it stable")
-}
-
-func keys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // A preview draws nothing and leaves a new Secret's data unknown, like a

@@ -20,6 +20,10 @@ const (
 	Restricted PodSecurityLevel = "restricted"
 	// Baseline: blocks known privilege escalations; for third-party charts that are not restricted-clean.
 	Baseline PodSecurityLevel = "baseline"
+	// Privileged: no restrictions; only for node agents that need the host
+	// (hostNetwork, hostPID, hostPath, added capabilities), in a namespace
+	// of their own so nothing else gets the exemption.
+	Privileged PodSecurityLevel = "privileged"
 )
 
 // NamespaceArgs configures an application namespace.
@@ -39,11 +43,11 @@ func (a NamespaceArgs) withDefaults() NamespaceArgs {
 // Validate reports bad values.
 func (a NamespaceArgs) Validate() error {
 	var errs []error
-	if !isNamespaceName(a.Name) {
+	if !IsNamespaceName(a.Name) {
 		errs = append(errs, fmt.Errorf("name: %q is not a DNS-1123 label", a.Name))
 	}
-	if a.PodSecurity != Restricted && a.PodSecurity != Baseline {
-		errs = append(errs, fmt.Errorf("podSecurity: %q is not one of %s, %s", a.PodSecurity, Restricted, Baseline))
+	if a.PodSecurity != Restricted && a.PodSecurity != Baseline && a.PodSecurity != Privileged {
+		errs = append(errs, fmt.Errorf("podSecurity: %q is not one of %s, %s, %s", a.PodSecurity, Restricted, Baseline, Privileged))
 	}
 	return errors.Join(errs...)
 }
@@ -62,11 +66,11 @@ type Namespace struct {
 // NewNamespace creates the namespace and its baseline policies.
 func NewNamespace(ctx *pulumi.Context, name string, args *NamespaceArgs, opts ...pulumi.ResourceOption) (*Namespace, error) {
 	if args == nil {
-		return nil, errorf("namespace", name, errors.New("args are required"))
+		return nil, Errorf("namespace", name, errors.New("args are required"))
 	}
 	a := args.withDefaults()
 	if err := a.Validate(); err != nil {
-		return nil, errorf("namespace", name, err)
+		return nil, Errorf("namespace", name, err)
 	}
 	n := &Namespace{}
 	if err := ctx.RegisterComponentResource(namespaceType, name, n, opts...); err != nil {
@@ -81,7 +85,7 @@ func NewNamespace(ctx *pulumi.Context, name string, args *NamespaceArgs, opts ..
 				"pod-security.kubernetes.io/enforce": level,
 				"pod-security.kubernetes.io/audit":   pulumi.String(string(Restricted)),
 				"pod-security.kubernetes.io/warn":    pulumi.String(string(Restricted)),
-				labelManagedBy:                       pulumi.String("pulumi"),
+				LabelManagedBy:                       pulumi.String("pulumi"),
 			},
 		},
 	}, parent)
@@ -134,6 +138,24 @@ func NewNamespace(ctx *pulumi.Context, name string, args *NamespaceArgs, opts ..
 	return n, ctx.RegisterResourceOutputs(n, pulumi.Map{"name": nsName})
 }
 
+// NewChartNamespace creates the namespace of a third-party chart whose pods
+// are not restricted-clean in every release: Pod Security baseline
+// enforced, restricted warned about. Unlike NewNamespace it adds no
+// NetworkPolicies; the chart brings its own or needs the cluster's API and
+// other namespaces.
+func NewChartNamespace(ctx *pulumi.Context, name, namespace string, opts ...pulumi.ResourceOption) (*corev1.Namespace, error) {
+	return corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(namespace),
+			Labels: pulumi.StringMap{
+				"pod-security.kubernetes.io/enforce": pulumi.String(string(Baseline)),
+				"pod-security.kubernetes.io/warn":    pulumi.String(string(Restricted)),
+				LabelManagedBy:                       pulumi.String("pulumi"),
+			},
+		},
+	}, opts...)
+}
+
 // policyPorts lists ports for each protocol.
 func policyPorts(ports []int, protocols ...string) networkingv1.NetworkPolicyPortArray {
 	var out networkingv1.NetworkPolicyPortArray
@@ -148,10 +170,10 @@ func policyPorts(ports []int, protocols ...string) networkingv1.NetworkPolicyPor
 // metadataAddress is the EC2 instance metadata service; pods use IRSA, never node credentials.
 const metadataAddress = "169.254.169.254/32"
 
-// allowLoadBalancedIngress lets load balancers and in-VPC clients (which
+// AllowLoadBalancedIngress lets load balancers and in-VPC clients (which
 // reach pods through IP targets from VPC addresses) connect to ports of the
 // selected pods.
-func allowLoadBalancedIngress(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, vpcCIDR string, ports []int, opts ...pulumi.ResourceOption) error {
+func AllowLoadBalancedIngress(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, vpcCIDR string, ports []int, opts ...pulumi.ResourceOption) error {
 	_, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("allow-vpc-ingress"), Namespace: namespace},
 		Spec: &networkingv1.NetworkPolicySpecArgs{
@@ -166,9 +188,9 @@ func allowLoadBalancedIngress(ctx *pulumi.Context, name string, namespace pulumi
 	return err
 }
 
-// allowHTTPSEgress lets the selected pods make HTTPS calls out (AWS APIs,
+// AllowHTTPSEgress lets the selected pods make HTTPS calls out (AWS APIs,
 // S3, registries), never to the instance metadata endpoint.
-func allowHTTPSEgress(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, opts ...pulumi.ResourceOption) error {
+func AllowHTTPSEgress(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, opts ...pulumi.ResourceOption) error {
 	_, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("allow-https-egress"), Namespace: namespace},
 		Spec: &networkingv1.NetworkPolicySpecArgs{

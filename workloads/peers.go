@@ -27,7 +27,7 @@ type PodPeer struct {
 // Validate reports every problem of the peer under path.
 func (p PodPeer) Validate(path string) error {
 	var errs []error
-	if !isNamespaceName(p.Namespace) {
+	if !IsNamespaceName(p.Namespace) {
 		errs = append(errs, fmt.Errorf("%s.namespace: %q is not a namespace name", path, p.Namespace))
 	}
 	if len(p.PodLabels) == 0 {
@@ -48,9 +48,9 @@ func namespaceSelector(namespace string) *metav1.LabelSelectorArgs {
 	return &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{namespaceNameLabel: pulumi.String(namespace)}}
 }
 
-// allowPeerEgress lets the selected pods open the peers' ports (and only
+// AllowPeerEgress lets the selected pods open the peers' ports (and only
 // those) on the peers' pods.
-func allowPeerEgress(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, peers []PodPeer, opts ...pulumi.ResourceOption) error {
+func AllowPeerEgress(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, peers []PodPeer, opts ...pulumi.ResourceOption) error {
 	var rules networkingv1.NetworkPolicyEgressRuleArray
 	for _, p := range peers {
 		rules = append(rules, networkingv1.NetworkPolicyEgressRuleArgs{
@@ -72,9 +72,9 @@ func allowPeerEgress(ctx *pulumi.Context, name string, namespace pulumi.StringIn
 	return err
 }
 
-// allowNamespaceIngress lets pods of the given namespaces connect to ports
+// AllowNamespaceIngress lets pods of the given namespaces connect to ports
 // of the selected pods.
-func allowNamespaceIngress(ctx *pulumi.Context, name, policyName string, namespace pulumi.StringInput, selector pulumi.StringMap, from []string, ports []int, opts ...pulumi.ResourceOption) error {
+func AllowNamespaceIngress(ctx *pulumi.Context, name, policyName string, namespace pulumi.StringInput, selector pulumi.StringMap, from []string, ports []int, opts ...pulumi.ResourceOption) error {
 	sorted := append([]string(nil), from...)
 	sort.Strings(sorted)
 	var peers networkingv1.NetworkPolicyPeerArray

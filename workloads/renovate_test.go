@@ -1,4 +1,4 @@
-package workloads
+package workloads_test
 
 import (
 	"encoding/json"
@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -143,16 +145,18 @@ func TestRenovateTracksEveryPin(t *testing.T) {
 	require.NotEmpty(t, cfg.CustomManagers)
 
 	var charts []renovateDep
-	for _, row := range AddonCharts {
+	for _, row := range workloads.AddonCharts {
 		charts = append(charts, renovateDep{DepName: row.Chart.Name, CurrentValue: row.Chart.Version, Datasource: "helm", RegistryURL: row.Chart.Repo})
 	}
-	var autoscalers, vpcCNI []renovateDep
+	var autoscalers, vpcCNI, ebsCSI []renovateDep
 	for _, v := range infra.KubernetesVersions {
+		ebsCSI = append(ebsCSI, renovateDep{DepName: infra.EBSCSIAddonName, CurrentValue: v.EBSCSIAddon, Datasource: "aws-eks-addon",
+			PackageName: fmt.Sprintf(`{"kubernetesVersion":%q,"addonName":%q}`, v.Minor, infra.EBSCSIAddonName)})
 		autoscalers = append(autoscalers, renovateDep{DepName: "registry.k8s.io/autoscaling/cluster-autoscaler", CurrentValue: v.ClusterAutoscalerImage, Datasource: "docker"})
 		vpcCNI = append(vpcCNI, renovateDep{DepName: "vpc-cni", CurrentValue: v.VpcCniAddon, Datasource: "aws-eks-addon",
 			PackageName: fmt.Sprintf(`{"kubernetesVersion":%q,"addonName":"vpc-cni"}`, v.Minor)})
 	}
-	image, tag, ok := strings.Cut(DefaultTritonImage, ":")
+	image, tag, ok := strings.Cut(inference.DefaultTritonImage, ":")
 	require.True(t, ok)
 	triton := renovateDep{DepName: image, CurrentValue: tag, Datasource: "docker"}
 
@@ -177,12 +181,12 @@ func TestRenovateTracksEveryPin(t *testing.T) {
 	// The Go tables: exactly their pins, nothing else (the previous chart
 	// pins, for one, are not bumped).
 	assert.ElementsMatch(t, charts, cfg.extract(t, "workloads/chart.go"), "workloads/chart.go")
-	assert.ElementsMatch(t, append(append([]renovateDep{}, autoscalers...), vpcCNI...), tableDeps, "infra/kubernetes_versions.go")
-	assert.Equal(t, []renovateDep{triton}, cfg.extract(t, "workloads/triton_spec.go"), "workloads/triton_spec.go")
+	assert.ElementsMatch(t, append(append(append([]renovateDep{}, autoscalers...), vpcCNI...), ebsCSI...), tableDeps, "infra/kubernetes_versions.go")
+	assert.Equal(t, []renovateDep{triton}, cfg.extract(t, "workloads/inference/triton_spec.go"), "workloads/inference/triton_spec.go")
 
 	// The README repeats them in tables (tested against the Go tables).
 	readme := cfg.extract(t, "README.md")
-	for _, want := range append(append(append(charts, autoscalers...), vpcCNI...), triton) {
+	for _, want := range append(append(append(append(charts, autoscalers...), vpcCNI...), ebsCSI...), triton) {
 		assert.Contains(t, readme, want, "README.md")
 	}
 	for _, d := range readme {

@@ -9,11 +9,11 @@ import (
 // GPU placement: GPU pods select GPU nodes by the platform's node-kind label
 // and tolerate their taint; nothing else tolerates it, so GPU capacity stays
 // free for GPU work.
-func gpuNodeSelector() pulumi.StringMap {
+func GPUNodeSelector() pulumi.StringMap {
 	return pulumi.StringMap{infra.NodeKindLabel: pulumi.String(string(infra.GPUNodes))}
 }
 
-func gpuTolerations() corev1.TolerationArray {
+func GPUTolerations() corev1.TolerationArray {
 	return corev1.TolerationArray{corev1.TolerationArgs{
 		Key:      pulumi.String(infra.GPUTaintKey),
 		Operator: pulumi.String("Exists"),
@@ -22,11 +22,11 @@ func gpuTolerations() corev1.TolerationArray {
 }
 
 // The same placement as Helm values.
-func gpuNodeSelectorValues() pulumi.Map {
+func GPUNodeSelectorValues() pulumi.Map {
 	return pulumi.Map{infra.NodeKindLabel: pulumi.String(string(infra.GPUNodes))}
 }
 
-func gpuTolerationValues() pulumi.Array {
+func GPUTolerationValues() pulumi.Array {
 	return pulumi.Array{pulumi.Map{
 		"key":      pulumi.String(infra.GPUTaintKey),
 		"operator": pulumi.String("Exists"),
@@ -34,9 +34,9 @@ func gpuTolerationValues() pulumi.Array {
 	}}
 }
 
-// gpuAffinityValues requires GPU nodes even when a chart ships its own
+// GPUAffinityValues requires GPU nodes even when a chart ships its own
 // default affinity (the device plugin chart does), which values replace.
-func gpuAffinityValues() pulumi.Map {
+func GPUAffinityValues() pulumi.Map {
 	return pulumi.Map{"nodeAffinity": pulumi.Map{
 		"requiredDuringSchedulingIgnoredDuringExecution": pulumi.Map{
 			"nodeSelectorTerms": pulumi.Array{pulumi.Map{
@@ -52,11 +52,11 @@ func gpuAffinityValues() pulumi.Map {
 
 // Cluster add-ons run on the on-demand system nodes and tolerate the
 // CriticalAddonsOnly taint a system group may carry.
-func systemNodeSelectorValues() pulumi.Map {
+func SystemNodeSelectorValues() pulumi.Map {
 	return pulumi.Map{infra.NodeKindLabel: pulumi.String(string(infra.SystemNodes))}
 }
 
-func systemTolerationValues() pulumi.Array {
+func SystemTolerationValues() pulumi.Array {
 	return pulumi.Array{pulumi.Map{
 		"key":      pulumi.String(infra.CriticalAddonsOnlyTaintKey),
 		"operator": pulumi.String("Exists"),

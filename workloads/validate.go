@@ -10,7 +10,7 @@ import (
 
 var (
 	quantityPattern = regexp.MustCompile(`^(\d+(\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$`)
-	envNamePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	EnvNamePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	imageRefPattern = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 )
 
@@ -19,8 +19,8 @@ var quantityScale = map[string]float64{
 	"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
 }
 
-// parseQuantity reads a Kubernetes resource quantity ("500m", "2", "16Gi").
-func parseQuantity(s string) (float64, bool) {
+// ParseQuantity reads a Kubernetes resource quantity ("500m", "2", "16Gi").
+func ParseQuantity(s string) (float64, bool) {
 	m := quantityPattern.FindStringSubmatch(s)
 	if m == nil {
 		return 0, false
@@ -32,9 +32,9 @@ func parseQuantity(s string) (float64, bool) {
 	return n * quantityScale[m[3]], true
 }
 
-// formatBytes prints a byte count as a quantity in the largest binary unit
+// FormatBytes prints a byte count as a quantity in the largest binary unit
 // that divides it exactly ("51Gi", "1536Mi").
-func formatBytes(b float64) string {
+func FormatBytes(b float64) string {
 	n := int64(b)
 	for _, u := range []struct {
 		suffix string
@@ -47,9 +47,9 @@ func formatBytes(b float64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// pinnedImage reports whether ref is an image reference pinned to a tag other
+// PinnedImage reports whether ref is an image reference pinned to a tag other
 // than latest or to a digest, so a rollout is always an explicit change.
-func pinnedImage(ref string) bool {
+func PinnedImage(ref string) bool {
 	if !imageRefPattern.MatchString(ref) {
 		return false
 	}
@@ -61,13 +61,17 @@ func pinnedImage(ref string) bool {
 	return ok && tag != "latest"
 }
 
-// isNamespaceName reports whether s can name a namespace.
-func isNamespaceName(s string) bool { return infra.IsDNSLabel(s) }
+// IsNamespaceName reports whether s can name a namespace.
+func IsNamespaceName(s string) bool { return infra.IsDNSLabel(s) }
 
 // reservedNamespaces belong to Kubernetes or to the platform's add-ons.
 var reservedNamespaces = map[string]bool{
 	"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true, ArgoCDNamespace: true,
 }
+
+// ArgoCDNamespace is where Argo CD runs; Applications live there too. It is
+// here, not in gitops, because no workload may take it.
+const ArgoCDNamespace = "argocd"
 
 // IsReservedNamespace reports whether workloads must not use namespace s.
 func IsReservedNamespace(s string) bool { return reservedNamespaces[s] }

@@ -15,19 +15,19 @@ import (
 // Keys of a webhook TLS bundle, as in the kubernetes.io/tls Secrets charts
 // render (ca.crt, tls.crt, tls.key).
 const (
-	tlsCAKey   = "ca.crt"
-	tlsCertKey = "tls.crt"
-	tlsKeyKey  = "tls.key"
+	TLSCAKey   = "ca.crt"
+	TLSCertKey = "tls.crt"
+	TLSKeyKey  = "tls.key"
 )
 
 // webhookCertValidity matches the 3650 days the charts' genCA/genSignedCert use.
 const webhookCertValidity = 10 * 365 * 24 * time.Hour
 
-// serviceDNSNames are the names the API server may dial a webhook Service
+// ServiceDNSNames are the names the API server may dial a webhook Service
 // by: <svc>.<ns>, <svc>.<ns>.svc (what it uses) and the fully qualified
 // <svc>.<ns>.svc.cluster.local, the same list as the altNames in
 // aws-load-balancer-controller templates/_helpers.tpl (webhookCerts).
-func serviceDNSNames(service, namespace string) []string {
+func ServiceDNSNames(service, namespace string) []string {
 	return []string{
 		service + "." + namespace,
 		service + "." + namespace + ".svc",
@@ -35,10 +35,10 @@ func serviceDNSNames(service, namespace string) []string {
 	}
 }
 
-// generateWebhookTLS makes a self-signed CA and a serving certificate for
+// GenerateWebhookTLS makes a self-signed CA and a serving certificate for
 // dnsNames signed by it (ECDSA P-256, valid from now for 10 years), PEM
-// encoded under tlsCAKey, tlsCertKey and tlsKeyKey.
-func generateWebhookTLS(commonName string, dnsNames []string, now time.Time) (map[string]string, error) {
+// encoded under TLSCAKey, TLSCertKey and TLSKeyKey.
+func GenerateWebhookTLS(commonName string, dnsNames []string, now time.Time) (map[string]string, error) {
 	serial := func() (*big.Int, error) { return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128)) }
 	notBefore := now.Add(-time.Hour) // tolerate clock skew between nodes
 	notAfter := now.Add(webhookCertValidity)
@@ -98,8 +98,8 @@ func generateWebhookTLS(commonName string, dnsNames []string, now time.Time) (ma
 		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
 	}
 	return map[string]string{
-		tlsCAKey:   encode("CERTIFICATE", caDER),
-		tlsCertKey: encode("CERTIFICATE", certDER),
-		tlsKeyKey:  encode("PRIVATE KEY", keyDER),
+		TLSCAKey:   encode("CERTIFICATE", caDER),
+		TLSCertKey: encode("CERTIFICATE", certDER),
+		TLSKeyKey:  encode("PRIVATE KEY", keyDER),
 	}, nil
 }

@@ -22,6 +22,11 @@ type Cluster struct {
 	PKI        *PKI
 	Kubeconfig string // YAML with the admin client certificate embedded
 	API        *KubeAPI
+	// Token is a static bearer token of an admin (system:masters) user, for
+	// clients that authenticate as EKS clients do: the kubeconfig pulumi-eks
+	// builds runs `aws eks get-token`, which the stub aws (awsstub) answers
+	// with this token.
+	Token string
 
 	dir   string
 	procs []*process
@@ -73,6 +78,12 @@ func StartCluster(ctx context.Context, tools Tools, dir string) (*Cluster, error
 	}
 
 	c.URL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	c.Token = "realtier-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	tokenFile := filepath.Join(dir, "tokens.csv")
+	// token,user,uid,"group,..." (kube-apiserver --token-auth-file)
+	if err := os.WriteFile(tokenFile, []byte(c.Token+`,eks-admin,eks-admin,"system:masters"`+"\n"), 0o600); err != nil {
+		return c, err
+	}
 	if err := c.start("kube-apiserver", tools.KubeAPIServer,
 		"--etcd-servers="+etcdClient,
 		"--bind-address=127.0.0.1",
@@ -82,6 +93,7 @@ func StartCluster(ctx context.Context, tools Tools, dir string) (*Cluster, error
 		"--tls-cert-file="+pki.ServingCertFile,
 		"--tls-private-key-file="+pki.ServingKeyFile,
 		"--client-ca-file="+pki.CAFile,
+		"--token-auth-file="+tokenFile,
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file="+pki.ServiceAccountPubFile,
 		"--service-account-signing-key-file="+pki.ServiceAccountKeyFile,

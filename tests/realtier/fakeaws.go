@@ -2,23 +2,38 @@ package realtier
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // FakeAWS is an in-process stand-in for the aws resource provider, attached
-// by the engine through PULUMI_DEBUG_PROVIDERS. There is no AWS here and no
-// IAM emulator; the workloads' only AWS resources are IRSA roles, and what the
-// tier checks is that their ARNs reach the Kubernetes objects. It records
-// every live resource by URN so the test can assert creates and deletes.
+// by the engine through PULUMI_DEBUG_PROVIDERS, so every aws: resource of the
+// program reaches it: the Go program's and those pulumi-eks's Node provider
+// registers inside its components. There is no AWS here. It
+//   - answers with plausible outputs per resource type (fakeaws_types.go):
+//     ids, ARNs in account FakeAccount, names, and for the EKS cluster the
+//     endpoint and CA of the local kube-apiserver (SetEKSEndpoint) and an OIDC
+//     issuer; computed outputs are unknown in a preview, as the real provider
+//     leaves them;
+//   - answers the invokes the program and pulumi-eks call (fakeaws_invokes.go);
+//   - records every check, diff, create, update, read and delete with its
+//     inputs and the options the engine sent (Ops);
+//   - enforces the AWS rules that broke the program (fakeaws_rules.go), with
+//     AWS's error text.
 type FakeAWS struct {
 	pulumirpc.UnimplementedResourceProviderServer
 
@@ -28,9 +43,50 @@ type FakeAWS struct {
 	server *grpc.Server
 	port   int
 
-	mu   sync.Mutex
-	live map[string]string // URN -> ID
+	mu       sync.Mutex
+	live     map[string]*FakeResource // URN -> resource
+	ops      []Op
+	region   string
+	endpoint string // EKS clusters' endpoint: the local kube-apiserver
+	caData   string // base64 PEM of its CA
+	// implicit access entries EKS made itself: cluster name -> principal ARNs
+	implicitEntries map[string][]string
 }
+
+// FakeResource is a resource the fake holds, as AWS would describe it.
+type FakeResource struct {
+	URN, Type, ID   string
+	Inputs, Outputs map[string]any
+}
+
+// Op is one call the engine made, in order.
+type Op struct {
+	Seq  int
+	Kind string // check, diff, create, update, read, delete
+	URN  string
+	Type string
+	ID   string
+	// Inputs are the news of check, diff, create and update; the old inputs
+	// of delete.
+	Inputs map[string]any
+	// IgnoreChanges, Timeout: the resource options the engine passed on.
+	IgnoreChanges []string
+	Timeout       float64
+	Preview       bool
+	// Changes is diff's answer (the top-level keys that differ); Err is the
+	// error the fake returned.
+	Changes []string
+	Replace bool
+	Err     string
+}
+
+// FakeAccount is the account of every ARN the fake makes.
+const FakeAccount = "123456789012"
+
+// FakeCallerRole is the role the deployment runs as: GetCallerIdentity
+// answers an STS session of it, and EKS makes it admin of the clusters it
+// creates (bootstrapClusterCreatorAdminPermissions).
+const FakeCallerRole = "arn:aws:iam::" + FakeAccount + ":role/platform-admin"
 
 // StartFakeAWS serves the fake provider on a loopback port.
 func StartFakeAWS(version string) (*FakeAWS, error) {
@@ -38,7 +94,10 @@ func StartFakeAWS(version string) (*FakeAWS, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &FakeAWS{Version: version, server: grpc.NewServer(), port: l.Addr().(*net.TCPAddr).Port, live: map[string]string{}}
+	f := &FakeAWS{
+		Version: version, server: grpc.NewServer(), port: l.Addr().(*net.TCPAddr).Port,
+		live: map[string]*FakeResource{}, region: "us-west-2", implicitEntries: map[string][]string{},
+	}
 	pulumirpc.RegisterResourceProviderServer(f.server, f)
 	go func() { _ = f.server.Serve(l) }()
 	return f, nil
@@ -49,6 +108,14 @@ func (f *FakeAWS) DebugProviders() string { return fmt.Sprintf("aws:%d", f.port)
 
 func (f *FakeAWS) Stop() { f.server.Stop() }
 
+// SetEKSEndpoint makes every EKS cluster the fake creates answer with this
+// endpoint and CA (base64 of the PEM), as DescribeCluster does.
+func (f *FakeAWS) SetEKSEndpoint(endpoint, caData string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.endpoint, f.caData = endpoint, caData
+}
+
 // Live returns the URNs of the resources the fake currently holds.
 func (f *FakeAWS) Live() []string {
 	f.mu.Lock()
@@ -57,7 +124,48 @@ func (f *FakeAWS) Live() []string {
 	for urn := range f.live {
 		urns = append(urns, urn)
 	}
+	sort.Strings(urns)
 	return urns
+}
+
+// Resources returns copies of the live resources of type typ ("" = all).
+func (f *FakeAWS) Resources(typ string) []FakeResource {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []FakeResource
+	for _, r := range f.live {
+		if typ == "" || r.Type == typ {
+			out = append(out, FakeResource{URN: r.URN, Type: r.Type, ID: r.ID, Inputs: deepCopy(r.Inputs), Outputs: deepCopy(r.Outputs)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+// Ops returns the calls recorded so far, in order.
+func (f *FakeAWS) Ops() []Op {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ops)
+}
+
+// Mutate changes a live resource out of band, as someone acting on AWS
+// directly would (the Cluster Autoscaler setting a desired size): edit gets
+// its inputs and outputs; a later refresh reads them.
+func (f *FakeAWS) Mutate(urn string, edit func(inputs, outputs map[string]any)) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.live[urn]
+	if !ok {
+		return fmt.Errorf("the fake holds no %s", urn)
+	}
+	edit(r.Inputs, r.Outputs)
+	return nil
+}
+
+func (f *FakeAWS) record(op Op) {
+	op.Seq = len(f.ops) + 1
+	f.ops = append(f.ops, op)
 }
 
 func (f *FakeAWS) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
@@ -85,45 +193,174 @@ func (f *FakeAWS) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirp
 	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
 }
 
-func (f *FakeAWS) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+func (f *FakeAWS) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+	region := req.GetVariables()["aws:config:region"]
+	if r := req.GetArgs().GetFields()["region"].GetStringValue(); r != "" {
+		region = r
+	}
+	if region != "" && region != unknownValue {
+		f.mu.Lock()
+		f.region = region
+		f.mu.Unlock()
+	}
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true}, nil
 }
 
+// Check names what the program left unnamed, as the real provider does in
+// Check (autonaming from the engine's random seed), so a name is known in a
+// preview.
 func (f *FakeAWS) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+	news := req.GetNews().AsMap()
+	typ := resourceType(req.GetType(), req.GetUrn())
+	if field := fakeTypes[typ].autoname; field != "" {
+		if _, set := news[field]; !set {
+			if _, prefixed := news["namePrefix"]; !prefixed {
+				if old, ok := req.GetOlds().AsMap()[field]; ok {
+					news[field] = old
+				} else {
+					news[field] = urnName(req.GetUrn()) + "-" + hex.EncodeToString(req.GetRandomSeed())[:7]
+				}
+			}
+		}
+	}
+	out, err := structpb.NewStruct(news)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.record(Op{Kind: "check", URN: req.GetUrn(), Type: typ, Inputs: deepCopy(news)})
+	f.mu.Unlock()
+	return &pulumirpc.CheckResponse{Inputs: out}, nil
 }
 
+// Diff compares the new inputs with the resource's state (its outputs, as
+// the Terraform bridge diffs the plan against the prior state, so a value
+// changed in AWS and read by a refresh shows), leaving out the
+// ignoreChanges paths the engine passes on; a change of a key in the type's
+// replaceOn list replaces the resource, as a ForceNew attribute does.
 func (f *FakeAWS) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	if proto.Equal(req.GetOldInputs(), req.GetNews()) {
+	typ := resourceType(req.GetType(), req.GetUrn())
+	state, news := req.GetOlds().AsMap(), deepCopy(req.GetNews().AsMap())
+	olds := map[string]any{}
+	for k := range req.GetOldInputs().AsMap() {
+		olds[k] = state[k]
+	}
+	for k := range news {
+		olds[k] = state[k]
+	}
+	for _, p := range req.GetIgnoreChanges() {
+		dropPath(olds, p)
+		dropPath(news, p)
+	}
+	var changed, replaces []string
+	for _, k := range unionKeys(olds, news) {
+		if !reflect.DeepEqual(olds[k], news[k]) {
+			changed = append(changed, k)
+			if slices.Contains(fakeTypes[typ].replaceOn, k) {
+				replaces = append(replaces, k)
+			}
+		}
+	}
+	f.mu.Lock()
+	f.record(Op{Kind: "diff", URN: req.GetUrn(), Type: typ, ID: req.GetId(), Inputs: deepCopy(news),
+		IgnoreChanges: req.GetIgnoreChanges(), Changes: changed, Replace: len(replaces) > 0})
+	f.mu.Unlock()
+	if len(changed) == 0 {
 		return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
 	}
-	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_SOME}, nil
+	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_SOME, Diffs: changed, Replaces: replaces,
+		DeleteBeforeReplace: len(replaces) > 0 && fakeTypes[typ].deleteBeforeReplace}, nil
 }
 
 func (f *FakeAWS) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	id, props := fakeOutputs(req.GetUrn(), req.GetProperties())
+	typ := resourceType(req.GetType(), req.GetUrn())
+	inputs := req.GetProperties().AsMap()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	op := Op{Kind: "create", URN: req.GetUrn(), Type: typ, Inputs: deepCopy(inputs), Timeout: req.GetTimeout(), Preview: req.GetPreview()}
+	// A preview does not call AWS: the rules apply to the real create.
+	if err := f.checkCreate(req.GetUrn(), typ, inputs); err != nil && !req.GetPreview() {
+		op.Err = err.Error()
+		f.record(op)
+		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	r := &FakeResource{URN: req.GetUrn(), Type: typ, Inputs: inputs}
+	r.ID, r.Outputs = f.outputs(r, nil, req.GetPreview())
+	op.ID = r.ID
+	f.record(op)
+	props, err := structpb.NewStruct(r.Outputs)
+	if err != nil {
+		return nil, err
+	}
 	if req.GetPreview() {
 		return &pulumirpc.CreateResponse{Properties: props}, nil
 	}
-	f.mu.Lock()
-	f.live[req.GetUrn()] = id
-	f.mu.Unlock()
-	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
+	f.live[r.URN] = r
+	f.created(r)
+	return &pulumirpc.CreateResponse{Id: r.ID, Properties: props}, nil
 }
 
 func (f *FakeAWS) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	_, props := fakeOutputs(req.GetUrn(), req.GetNews())
+	typ := resourceType(req.GetType(), req.GetUrn())
+	news := req.GetNews().AsMap()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	op := Op{Kind: "update", URN: req.GetUrn(), Type: typ, ID: req.GetId(), Inputs: deepCopy(news),
+		IgnoreChanges: req.GetIgnoreChanges(), Timeout: req.GetTimeout(), Preview: req.GetPreview()}
+	if err := f.checkCreate(req.GetUrn(), typ, news); err != nil && !req.GetPreview() {
+		op.Err = err.Error()
+		f.record(op)
+		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	f.record(op)
+	r := &FakeResource{URN: req.GetUrn(), Type: typ, ID: req.GetId(), Inputs: news}
+	_, r.Outputs = f.outputs(r, req.GetOlds().AsMap(), req.GetPreview())
+	props, err := structpb.NewStruct(r.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	if !req.GetPreview() {
+		f.live[r.URN] = r
+	}
 	return &pulumirpc.UpdateResponse{Properties: props}, nil
 }
 
+// Read answers a refresh with what the fake holds now (Mutate included);
+// a resource it does not hold is gone (empty id).
 func (f *FakeAWS) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.live[req.GetUrn()]
+	f.record(Op{Kind: "read", URN: req.GetUrn(), Type: resourceType(req.GetType(), req.GetUrn()), ID: req.GetId()})
+	if !ok || r.ID != req.GetId() {
+		return &pulumirpc.ReadResponse{}, nil
+	}
+	props, err := structpb.NewStruct(r.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := structpb.NewStruct(r.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.ReadResponse{Id: r.ID, Properties: props, Inputs: inputs}, nil
 }
 
 func (f *FakeAWS) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
+	typ := resourceType(req.GetType(), req.GetUrn())
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	op := Op{Kind: "delete", URN: req.GetUrn(), Type: typ, ID: req.GetId(), Inputs: req.GetOldInputs().AsMap(), Timeout: req.GetTimeout()}
+	if r, ok := f.live[req.GetUrn()]; ok {
+		if err := f.checkDelete(r); err != nil {
+			op.Err = err.Error()
+			f.record(op)
+			return nil, status.Error(codes.Unknown, err.Error())
+		}
+		f.deleted(r)
+	}
+	f.record(op)
 	delete(f.live, req.GetUrn())
-	f.mu.Unlock()
 	return &emptypb.Empty{}, nil
 }
 
@@ -131,32 +368,75 @@ func (f *FakeAWS) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error
 	return &emptypb.Empty{}, nil
 }
 
-// fakeOutputs echoes the inputs and adds what AWS would compute: a name when
-// none was given, the id and an ARN in a fixed test account.
-func fakeOutputs(urn string, inputs *structpb.Struct) (string, *structpb.Struct) {
-	out := &structpb.Struct{Fields: map[string]*structpb.Value{}}
-	for k, v := range inputs.GetFields() {
-		out.Fields[k] = v
+// resourceType is the request's type, or the URN's for older engines.
+func resourceType(typ, urn string) string {
+	if typ != "" {
+		return typ
 	}
 	parts := strings.Split(urn, "::")
-	name := parts[len(parts)-1]
-	if n := out.Fields["name"].GetStringValue(); n != "" {
-		name = n
-	} else {
-		out.Fields["name"] = structpb.NewStringValue(name)
+	if len(parts) < 2 {
+		return ""
 	}
-	kind := "resource"
-	if len(parts) >= 2 {
-		// ...::aws:iam/role:Role::name -> "role"
-		typ := parts[len(parts)-2]
-		if i := strings.LastIndex(typ, "$"); i >= 0 {
-			typ = typ[i+1:]
+	t := parts[len(parts)-2]
+	return t[strings.LastIndex(t, "$")+1:]
+}
+
+// urnName is the resource name part of a URN.
+func urnName(urn string) string {
+	return urn[strings.LastIndex(urn, "::")+2:]
+}
+
+// dropPath removes a dotted property path (scalingConfig.desiredSize).
+func dropPath(m map[string]any, path string) {
+	keys := strings.Split(path, ".")
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			return
 		}
-		if seg := strings.Split(typ, ":"); len(seg) == 3 {
-			kind = strings.ToLower(seg[2])
+		m = next
+	}
+	delete(m, keys[len(keys)-1])
+}
+
+// shortHash is a stable hex string of n characters derived from s.
+func shortHash(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+func unionKeys(a, b map[string]any) []string {
+	var keys []string
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
 		}
 	}
-	out.Fields["id"] = structpb.NewStringValue(name)
-	out.Fields["arn"] = structpb.NewStringValue("arn:aws:iam::123456789012:" + kind + "/" + name)
-	return name, out
+	sort.Strings(keys)
+	return keys
+}
+
+// deepCopy copies a JSON-like value through structpb's types.
+func deepCopy(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		return m
+	}
+	return s.AsMap()
+}
+
+// unknownValue is how the engine marks a value unknown in a preview.
+const unknownValue = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+// forget drops a live resource as if someone deleted it outside Pulumi.
+func (f *FakeAWS) forget(urn string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.live, urn)
 }

@@ -31,8 +31,9 @@ const awsSDKVersion = "6.83.4"
 // in CI) rather than a reason to skip.
 func required() bool { return os.Getenv("REALTIER") != "" }
 
-// startTestCluster starts etcd and kube-apiserver under dir, stops them when
-// the test ends and prints their logs if it failed.
+// startTestCluster starts etcd and kube-apiserver under dir, with the
+// stand-ins for the controllers that finalize deletions (RunFinalizers),
+// stops them when the test ends and prints their logs if it failed.
 func startTestCluster(ctx context.Context, t *testing.T, tools Tools, dir string) *Cluster {
 	t.Helper()
 	start := time.Now()
@@ -42,6 +43,9 @@ func startTestCluster(ctx context.Context, t *testing.T, tools Tools, dir string
 		t.Fatalf("start cluster: %v\n%s", err, cluster.Logs(4000))
 	}
 	t.Logf("etcd + kube-apiserver ready at %s in %s", cluster.URL, time.Since(start).Round(time.Millisecond))
+	finalizerCtx, stopFinalizers := context.WithCancel(ctx)
+	t.Cleanup(stopFinalizers)
+	go cluster.API.RunFinalizers(finalizerCtx, namespaceEmpty(cluster.API))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("control plane logs:\n%s", cluster.Logs(4000))
@@ -65,9 +69,6 @@ func TestRealTier(t *testing.T) {
 
 	dir := t.TempDir()
 	cluster := startTestCluster(ctx, t, tools, filepath.Join(dir, "cluster"))
-	finalizerCtx, stopFinalizer := context.WithCancel(ctx)
-	defer stopFinalizer()
-	go cluster.API.RunFinalizers(finalizerCtx, namespaceEmpty(cluster.API))
 
 	for _, sc := range scenarios() {
 		t.Run(sc.Name, func(t *testing.T) {
@@ -514,11 +515,6 @@ func stateObjects(ctx context.Context, t *testing.T, stack auto.Stack, api *Kube
 		out = append(out, e)
 	}
 	return out, errors.Join(errs...)
-}
-
-// urnName is the resource name part of a URN.
-func urnName(urn string) string {
-	return urn[strings.LastIndex(urn, "::")+2:]
 }
 
 func firstLine(err error) string {

@@ -61,8 +61,8 @@ func RehearsalProgram(ctx *pulumi.Context) error {
 
 // RehearsalKnobs is a stack transform that sets Triton's HPA spec.maxReplicas
 // (when maxReplicas > 0) and lds-service's ConfigMap LOG_LEVEL (when logLevel
-// is set). These are the only objects workloads.TritonSpec.MaxReplicas and
-// workloads.ServiceSpec.Settings reach (triton.go: hpaSpec; service.go: the
+// is set). These are the only objects inference.TritonSpec.MaxReplicas and
+// inference.ServiceSpec.Settings reach (triton.go: hpaSpec; service.go: the
 // ConfigMap's data), so the inputs are the ones the typed specs would give.
 // An input still unknown at preview is left alone.
 func RehearsalKnobs(maxReplicas int, logLevel string) pulumi.ResourceTransform {

@@ -18,20 +18,62 @@ import (
 	"github.com/aiplatform/infra/workloads"
 )
 
-// startRehearsal checks the prerequisites (skip, or fail with REALTIER=1),
+// projectSpec is a real project directory the pipeline's scripts run in.
+type projectSpec struct {
+	// pkg is the program's package (./rehearsal), compiled once.
+	pkg string
+	// projectYAML is the Pulumi.yaml that runs binary.
+	projectYAML func(binary string) (string, error)
+	// stackFile, when set, is copied to Pulumi.<stack>.yaml before the stack
+	// is created (a committed stack config).
+	stackFile string
+	// kubeconfig sets the loopback cluster's kubeconfig as the secret config
+	// key `kubeconfig` (the rehearsal program reads it).
+	kubeconfig bool
+	// eksCluster: the program creates this EKS cluster through pulumi-eks;
+	// needs the pulumi-eks plugin and node, and puts the stub aws first on
+	// PATH, issuing tokens for this cluster only.
+	eksCluster string
+	// config is set with `pulumi config set` after the stack is created,
+	// configPaths with `pulumi config set --path`.
+	config, configPaths map[string]string
+	timeout             time.Duration
+}
+
+// startRehearsal starts the pipeline rehearsal's project (the ./rehearsal
+// program, the loopback kubeconfig, config).
+func startRehearsal(t *testing.T, config map[string]string) *rehearsal {
+	return startProject(t, projectSpec{
+		pkg:         "./rehearsal",
+		projectYAML: func(bin string) (string, error) { return RehearsalProjectYAML(bin), nil },
+		kubeconfig:  true,
+		config:      config,
+		timeout:     20 * time.Minute,
+	})
+}
+
+// startProject checks the prerequisites (skip, or fail with REALTIER=1),
 // builds the program, starts the control plane, S3, the fake AWS provider
 // and, without a real pulumi-language-go, the stand-in host, writes the
-// project directory and creates the stack with its secret kubeconfig and
-// config (extra keys as `pulumi config set` would).
-func startRehearsal(t *testing.T, config map[string]string) *rehearsal {
+// project directory and creates the stack with its config (keys as `pulumi
+// config set` would).
+func startProject(t *testing.T, spec projectSpec) *rehearsal {
 	tools, err := FindTools()
 	var missing []error
 	if err != nil {
 		missing = append(missing, err)
 	}
-	for _, tool := range []string{"bash", "jq", "kubectl", "go"} {
+	needed := []string{"bash", "jq", "kubectl", "go"}
+	var eksPlugin string
+	if spec.eksCluster != "" {
+		needed = append(needed, "node")
+		if eksPlugin, err = FindEKSPlugin(); err != nil {
+			missing = append(missing, err)
+		}
+	}
+	for _, tool := range needed {
 		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, fmt.Errorf("%s: not on PATH (the .github/scripts need bash, pulumi, jq and kubectl)", tool))
+			missing = append(missing, fmt.Errorf("%s: not on PATH (the .github/scripts need bash, pulumi, jq and kubectl; pulumi-eks needs node)", tool))
 		}
 	}
 	repoRoot, err := filepath.Abs(filepath.Join("..", ".."))
@@ -48,18 +90,18 @@ func startRehearsal(t *testing.T, config map[string]string) *rehearsal {
 		}
 		t.Fatal(errors.Join(missing...))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), spec.timeout)
 	t.Cleanup(cancel)
 	dir := t.TempDir()
 
 	// The program, compiled once; the CLI only ever runs the binary.
 	start := time.Now()
-	bin := filepath.Join(dir, "bin", "rehearsal")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./rehearsal")
+	bin := filepath.Join(dir, "bin", filepath.Base(spec.pkg))
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, spec.pkg)
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./rehearsal: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", spec.pkg, err, out)
 	}
-	t.Logf("built the rehearsal program in %s", time.Since(start).Round(100*time.Millisecond))
+	t.Logf("built the program %s in %s", spec.pkg, time.Since(start).Round(100*time.Millisecond))
 
 	cluster := startTestCluster(ctx, t, tools, filepath.Join(dir, "cluster"))
 	s3, err := StartS3("pulumi-state")
@@ -82,6 +124,21 @@ func startRehearsal(t *testing.T, config map[string]string) *rehearsal {
 	env["STACK"] = stackName
 	env["OUT_DIR"] = "pulumi-out"
 	env["PULUMI_SECRETS_PROVIDER"] = "passphrase"
+	if spec.eksCluster != "" {
+		// The stub aws first on PATH (pulumi-eks checks `aws --version`; the
+		// kubeconfig it builds runs `aws eks get-token`), then the tools
+		// directory with pulumi-resource-eks.
+		stubDir := filepath.Join(dir, "awsstub")
+		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(stubDir, "aws"), "./awsstub")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build ./awsstub: %v\n%s", err, out)
+		}
+		env["PATH"] = stubDir + string(os.PathListSeparator) + filepath.Dir(eksPlugin) + string(os.PathListSeparator) + env["PATH"]
+		env["AIPLATFORM_AWSSTUB_CLUSTER"] = spec.eksCluster
+		env["AIPLATFORM_AWSSTUB_TOKEN"] = cluster.Token
+		env["AIPLATFORM_AWSSTUB_LOG"] = filepath.Join(dir, "awsstub.log")
+		aws.SetEKSEndpoint(cluster.URL, caData(cluster.PKI.CAPEM))
+	}
 	log := &testLog{t: t}
 	if lang := filepath.Join(BinDir(), "pulumi-language-go"); isExecutable(lang) {
 		t.Logf("language host: %s", lang)
@@ -99,21 +156,39 @@ func startRehearsal(t *testing.T, config map[string]string) *rehearsal {
 	if err := os.MkdirAll(project, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(project, "Pulumi.yaml"), []byte(RehearsalProjectYAML(bin)), 0o644); err != nil {
+	projectYAML, err := spec.projectYAML(bin)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(project, "Pulumi.yaml"), []byte(projectYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if spec.stackFile != "" {
+		b, err := os.ReadFile(spec.stackFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(project, "Pulumi."+stackName+".yaml"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	kubeconfigFile := filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(kubeconfigFile, []byte(cluster.Kubeconfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := &rehearsal{ctx: ctx, env: env, project: project, scripts: scripts, api: cluster.API, s3: s3, pulumiBin: tools.Pulumi,
-		cluster: cluster, aws: aws, kubeconfigFile: kubeconfigFile}
+		cluster: cluster, aws: aws, kubeconfigFile: kubeconfigFile, dir: dir}
 
 	// The stack exists before CI runs (README "State backend", step 3).
 	r.pulumi(t, "", "stack", "init", stackName, "--secrets-provider", "passphrase")
-	r.pulumi(t, cluster.Kubeconfig, "config", "set", "--secret", "kubeconfig")
-	for k, v := range config {
+	if spec.kubeconfig {
+		r.pulumi(t, cluster.Kubeconfig, "config", "set", "--secret", "kubeconfig")
+	}
+	for k, v := range spec.config {
 		r.configSet(t, k, v)
+	}
+	for k, v := range spec.configPaths {
+		r.configSetPath(t, k, v)
 	}
 	return r
 }
@@ -365,6 +440,7 @@ type rehearsal struct {
 	cluster        *Cluster
 	aws            *FakeAWS
 	kubeconfigFile string
+	dir            string // the test's temporary directory
 }
 
 // summary is the part of pulumi-summary.sh's format the test reads.
@@ -445,7 +521,14 @@ func (r *rehearsal) script(t *testing.T, name string, extra map[string]string) (
 	for k, v := range extra {
 		env[k] = v
 	}
-	cmd := exec.CommandContext(r.ctx, "bash", filepath.Join(r.scripts, name))
+	return r.run(t, name, env, "bash", filepath.Join(r.scripts, name))
+}
+
+// run runs a command in the project directory with env, its output to the
+// test log, and returns its exit code and output.
+func (r *rehearsal) run(t *testing.T, label string, env map[string]string, command string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.CommandContext(r.ctx, command, args...)
 	cmd.Dir = r.project
 	cmd.Env = EnvList([]string{"HOME=" + os.Getenv("HOME")}, env)
 	var out bytes.Buffer
@@ -459,9 +542,9 @@ func (r *rehearsal) script(t *testing.T, name string, extra map[string]string) (
 	if errors.As(err, &exit) {
 		code = exit.ExitCode()
 	} else if err != nil {
-		t.Fatalf("%s: %v", name, err)
+		t.Fatalf("%s: %v", label, err)
 	}
-	t.Logf("%s: exit %d in %s", name, code, time.Since(start).Round(100*time.Millisecond))
+	t.Logf("%s: exit %d in %s", label, code, time.Since(start).Round(100*time.Millisecond))
 	return code, out.String()
 }
 

@@ -8,6 +8,9 @@ import (
 
 	"github.com/aiplatform/infra/infra"
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/addons"
+	"github.com/aiplatform/infra/workloads/gitops"
+	"github.com/aiplatform/infra/workloads/observability"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -50,7 +53,7 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 		Program: func(kubeconfig string, _ bool, gate func()) pulumi.RunFunc {
 			return gatedProgram(kubeconfig, gate, func(ctx *pulumi.Context, k8s *kubernetes.Provider) error {
 				providers := pulumi.Providers(k8s)
-				lb, err := workloads.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &workloads.LoadBalancerControllerArgs{
+				lb, err := addons.NewLoadBalancerController(ctx, "aws-load-balancer-controller", &addons.LoadBalancerControllerArgs{
 					Cluster: rtCluster,
 					Chart:   from(workloads.LoadBalancerControllerChart),
 				}, providers)
@@ -58,25 +61,25 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 					return err
 				}
 				afterLB := pulumi.DependsOn([]pulumi.Resource{lb})
-				if _, err := workloads.NewMetricsServer(ctx, "metrics-server", &workloads.MetricsServerArgs{
+				if _, err := addons.NewMetricsServer(ctx, "metrics-server", &addons.MetricsServerArgs{
 					Chart: from(workloads.MetricsServerChart),
 				}, providers, afterLB); err != nil {
 					return err
 				}
-				devicePlugin, err := workloads.NewDevicePlugin(ctx, "nvidia-device-plugin", &workloads.DevicePluginArgs{
+				devicePlugin, err := addons.NewDevicePlugin(ctx, "nvidia-device-plugin", &addons.DevicePluginArgs{
 					Chart: from(workloads.DevicePluginChart),
 				}, providers, afterLB)
 				if err != nil {
 					return err
 				}
-				if _, err := workloads.NewClusterAutoscaler(ctx, "cluster-autoscaler", &workloads.ClusterAutoscalerArgs{
+				if _, err := addons.NewClusterAutoscaler(ctx, "cluster-autoscaler", &addons.ClusterAutoscalerArgs{
 					Cluster:           rtCluster,
 					KubernetesVersion: chKubernetesVersion,
 					Chart:             from(workloads.ClusterAutoscalerChart),
 				}, providers, afterLB); err != nil {
 					return err
 				}
-				if _, err := workloads.NewExternalDNS(ctx, "external-dns", &workloads.ExternalDNSArgs{
+				if _, err := addons.NewExternalDNS(ctx, "external-dns", &addons.ExternalDNSArgs{
 					Cluster:       rtCluster,
 					Domain:        chDomain,
 					HostedZoneIDs: []string{chZoneID},
@@ -85,13 +88,13 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 				}, providers, afterLB); err != nil {
 					return err
 				}
-				argo, err := workloads.NewArgoCD(ctx, "argocd", &workloads.ArgoCDArgs{
-					Spec: workloads.ArgoCDSpec{
+				argo, err := gitops.NewArgoCD(ctx, "argocd", &gitops.ArgoCDArgs{
+					Spec: gitops.ArgoCDSpec{
 						Exposure:       workloads.Internal,
 						Host:           chArgoCDHost,
 						CertificateARN: chCertARN,
-						Apps:           &workloads.ArgoCDApps{RepoURL: chAppsRepo, Path: "clusters/dev"},
-						Notifications:  &workloads.ArgoCDNotifications{Kind: workloads.WebhookNotifications, URL: chWebhookURL},
+						Apps:           &gitops.ArgoCDApps{RepoURL: chAppsRepo, Path: "clusters/dev"},
+						Notifications:  &gitops.ArgoCDNotifications{Kind: gitops.WebhookNotifications, URL: chWebhookURL},
 					},
 					AdminPassword:      pulumi.ToSecret(pulumi.String("realtier-admin-password")).(pulumi.StringOutput),
 					NotificationsToken: pulumi.ToSecret(pulumi.String("realtier-webhook-token")).(pulumi.StringOutput),
@@ -102,12 +105,84 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 					return err
 				}
 				ctx.Export("argocdUrl", argo.URL)
+				if err := deployMetrics(ctx, providers, from, []pulumi.Resource{lb}); err != nil {
+					return err
+				}
 				if _, err := workloads.NewNamespace(ctx, "ns-"+chAppsNS, &workloads.NamespaceArgs{Name: chAppsNS}, providers); err != nil {
 					return err
 				}
 				return deployAIWorkloads(ctx, k8s, 3, []pulumi.Resource{lb, devicePlugin}, []pulumi.Resource{lb})
 			})
 		},
+	}
+}
+
+// chMetricsKeyArn stands in for the EBS CSI driver's volume key.
+const chMetricsKeyArn = "arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"
+
+// deployMetrics composes the metrics stack as stacks/workloads.go does: the
+// default StorageClass, kube-prometheus-stack with a persistent Prometheus
+// and an exposed Grafana, then prometheus-adapter and dcgm-exporter after it.
+func deployMetrics(ctx *pulumi.Context, providers pulumi.ResourceOption, from func(workloads.Chart) workloads.Chart, after []pulumi.Resource) error {
+	sc, err := workloads.NewDefaultStorageClass(ctx, "default-storage-class", pulumi.String(chMetricsKeyArn), providers)
+	if err != nil {
+		return err
+	}
+	metrics, err := observability.NewMetricsStack(ctx, "metrics", &observability.MetricsStackArgs{
+		Spec: observability.MetricsStackSpec{Grafana: observability.Endpoint{
+			Exposure: workloads.Internal, Host: chGrafanaHost, CertificateARN: chCertARN,
+		}},
+		Alerts: observability.AlertParams{TritonNamespace: "triton"},
+		Chart:  from(workloads.KubePrometheusStackChart),
+	}, providers, pulumi.DependsOn(append(append([]pulumi.Resource{}, after...), sc)))
+	if err != nil {
+		return err
+	}
+	afterMetrics := pulumi.DependsOn(append(append([]pulumi.Resource{}, after...), metrics))
+	if _, err := observability.NewPrometheusAdapter(ctx, "prometheus-adapter", &observability.PrometheusAdapterArgs{
+		PrometheusURL: metrics.PrometheusURL,
+		Chart:         from(workloads.PrometheusAdapterChart),
+	}, providers, afterMetrics); err != nil {
+		return err
+	}
+	_, err = observability.NewDCGMExporter(ctx, "dcgm-exporter", &observability.DCGMExporterArgs{
+		Chart: from(workloads.DCGMExporterChart),
+	}, providers, afterMetrics)
+	return err
+}
+
+const chGrafanaHost = "grafana.realtier.example.com"
+
+// metricsObjects show the metrics stack's values reached the rendered charts.
+func metricsObjects() []Expect {
+	const mon, agents = observability.MonitoringNamespace, observability.AgentsNamespace
+	pod := []string{"spec", "template", "spec"}
+	established := hasCondition("Established", "True")
+	return []Expect{
+		{Path: "/api/v1/namespaces/" + mon, Check: hasField("baseline", "metadata", "labels", "pod-security.kubernetes.io/enforce")},
+		{Path: "/api/v1/namespaces/" + agents, Check: hasField("privileged", "metadata", "labels", "pod-security.kubernetes.io/enforce")},
+		{Path: "/apis/storage.k8s.io/v1/storageclasses/" + workloads.DefaultStorageClass, Check: all(
+			hasField("true", "metadata", "annotations", "storageclass.kubernetes.io/is-default-class"),
+			hasField("true", "parameters", "encrypted"),
+		)},
+		{Path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/prometheuses.monitoring.coreos.com", Check: established},
+		{Path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/servicemonitors.monitoring.coreos.com", Check: established},
+		{Path: apps(mon, "deployments", "kube-prometheus-stack-operator", "apps/v1"), Check: hasField(string(infra.SystemNodes), keyPath(pod, "nodeSelector", infra.NodeKindLabel)...)},
+		{Path: apps(mon, "secrets", observability.AdmissionSecret, "v1"), Check: hasKeys("ca", "cert", "key")},
+		{Path: apps(mon, "secrets", observability.GrafanaAdminSecret, "v1"), Check: hasKeys("admin-user", "admin-password")},
+		{Path: apps(mon, "deployments", "kube-prometheus-stack-grafana", "apps/v1")},
+		{Path: apps(mon, "ingresses", "kube-prometheus-stack-grafana", "networking.k8s.io/v1"), Check: hasField(chGrafanaHost, "spec", "rules", "0", "host")},
+		{Path: "/apis/monitoring.coreos.com/v1/namespaces/" + mon + "/prometheuses/kube-prometheus-stack-prometheus", Check: all(
+			hasField("15d", "spec", "retention"),
+			hasField(workloads.DefaultStorageClass, "spec", "storage", "volumeClaimTemplate", "spec", "storageClassName"),
+		)},
+		{Path: "/apis/monitoring.coreos.com/v1/namespaces/" + mon + "/prometheusrules/aiplatform-alerts"},
+		{Path: apps(mon, "configmaps", "dashboard-aiplatform-triton", "v1"), Check: hasField("1", "metadata", "labels", observability.GrafanaDashboardLabel)},
+		{Path: apps(agents, "daemonsets", "kube-prometheus-stack-prometheus-node-exporter", "apps/v1")},
+		{Path: apps(mon, "deployments", "prometheus-adapter", "apps/v1"), Check: hasField(2, "spec", "replicas")},
+		{Path: "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.custom.metrics.k8s.io", Check: hasField("prometheus-adapter", "spec", "service", "name")},
+		{Path: apps(agents, "daemonsets", "dcgm-exporter", "apps/v1"), Check: hasField(string(infra.GPUNodes), keyPath(pod, "nodeSelector", infra.NodeKindLabel)...)},
+		{Path: "/apis/monitoring.coreos.com/v1/namespaces/" + agents + "/servicemonitors/dcgm-exporter", Check: hasField(true, "spec", "endpoints", "0", "honorLabels")},
 	}
 }
 
@@ -153,7 +228,7 @@ func chartsObjects(ctx context.Context, api *KubeAPI) ([]Expect, error) {
 
 		// Cluster Autoscaler: image for the cluster's minor, discovery by this cluster's tag
 		{Path: apps(ks, "deployments", "cluster-autoscaler-aws-cluster-autoscaler", "apps/v1"), Check: all(
-			hasSuffix(":"+workloads.ClusterAutoscalerImageTag(chKubernetesVersion), keyPath(container, "image")...),
+			hasSuffix(":"+addons.ClusterAutoscalerImageTag(chKubernetesVersion), keyPath(container, "image")...),
 			hasItemContaining("k8s.io/cluster-autoscaler/"+rtClusterName, keyPath(container, "command")...),
 			hasItem("--expander=least-waste", keyPath(container, "command")...),
 		)},
@@ -190,7 +265,7 @@ func chartsObjects(ctx context.Context, api *KubeAPI) ([]Expect, error) {
 			hasField("alb", "spec", "ingressClassName"),
 			hasField(chArgoCDHost, "spec", "rules", "0", "host"),
 		)},
-		{Path: "/apis/argoproj.io/v1alpha1/namespaces/" + workloads.ArgoCDNamespace + "/applications/" + workloads.AppsApplicationName, Check: all(
+		{Path: "/apis/argoproj.io/v1alpha1/namespaces/" + workloads.ArgoCDNamespace + "/applications/" + gitops.AppsApplicationName, Check: all(
 			hasField(chAppsRepo, "spec", "source", "repoURL"),
 			hasField(true, "spec", "syncPolicy", "automated", "prune"),
 		)},
@@ -199,6 +274,7 @@ func chartsObjects(ctx context.Context, api *KubeAPI) ([]Expect, error) {
 		{Path: "/api/v1/namespaces/" + chAppsNS, Check: hasField("restricted", "metadata", "labels", "pod-security.kubernetes.io/enforce")},
 		{Path: apps(chAppsNS, "networkpolicies", "default-deny", "networking.k8s.io/v1")},
 	}
+	out = append(out, metricsObjects()...)
 	ai, err := workloadsObjects(ctx, api)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -56,7 +57,7 @@ var (
 		Region:          "us-west-2",
 		Tags:            map[string]string{"project": "realtier"},
 	}
-	rtModelBucket = workloads.BucketRef{
+	rtModelBucket = inference.BucketRef{
 		Name:      pulumi.String("realtier-models"),
 		Arn:       pulumi.String("arn:aws:s3:::realtier-models"),
 		KMSKeyArn: pulumi.String("arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"),
@@ -72,8 +73,8 @@ const (
 // serviceAfter are what each waits for (in the platform: the Load Balancer
 // Controller, and for Triton the device plugin too).
 func deployAIWorkloads(ctx *pulumi.Context, k8s pulumi.ProviderResource, maxReplicas int, tritonAfter, serviceAfter []pulumi.Resource) error {
-	triton, err := workloads.NewTriton(ctx, "triton", &workloads.TritonArgs{
-		Spec: workloads.TritonSpec{
+	triton, err := inference.NewTriton(ctx, "triton", &inference.TritonArgs{
+		Spec: inference.TritonSpec{
 			Namespace:   wlTritonNS,
 			MaxReplicas: maxReplicas,
 			Exposure:    workloads.Internal,
@@ -86,8 +87,8 @@ func deployAIWorkloads(ctx *pulumi.Context, k8s pulumi.ProviderResource, maxRepl
 	if err != nil {
 		return err
 	}
-	lds, err := workloads.NewService(ctx, "lds", &workloads.ServiceArgs{
-		Spec: workloads.ServiceSpec{
+	lds, err := inference.NewService(ctx, "lds", &inference.ServiceArgs{
+		Spec: inference.ServiceSpec{
 			Name:      wlServiceName,
 			Namespace: wlServiceNS,
 			Image:     wlServiceImg,
@@ -95,7 +96,7 @@ func deployAIWorkloads(ctx *pulumi.Context, k8s pulumi.ProviderResource, maxRepl
 			Host:      "lds.realtier.example.com",
 			Settings:  map[string]string{"LOG_LEVEL": "info"},
 		},
-		PullCredentials: &workloads.RegistryCredentials{
+		PullCredentials: &inference.RegistryCredentials{
 			Username: "acme",
 			Password: pulumi.ToSecret(pulumi.String(wlRegistryPw)).(pulumi.StringOutput),
 		},
@@ -150,7 +151,7 @@ func workloadsObjects(ctx context.Context, api *KubeAPI) ([]Expect, error) {
 	out = append(out,
 		Expect{Path: apps(wlTritonNS, "serviceaccounts", "triton", "v1"), Check: hasPrefix("arn:aws:iam::123456789012:role/", "metadata", "annotations", "eks.amazonaws.com/role-arn")},
 		Expect{Path: apps(wlTritonNS, "deployments", "triton", "apps/v1"), Check: all(
-			hasField(workloads.DefaultTritonImage, append(pod, "containers", "0", "image")...),
+			hasField(inference.DefaultTritonImage, append(pod, "containers", "0", "image")...),
 			hasField("1", append(pod, "containers", "0", "resources", "limits", "nvidia.com/gpu")...),
 			hasField(true, append(pod, "securityContext", "runAsNonRoot")...),
 			hasField("true", "metadata", "annotations", AnnotationSkipAwait),
@@ -170,7 +171,7 @@ func workloadsObjects(ctx context.Context, api *KubeAPI) ([]Expect, error) {
 		Expect{Path: apps(wlServiceNS, "configmaps", configMap, "v1"), Check: hasField("info", "data", "LOG_LEVEL")},
 		Expect{Path: apps(wlServiceNS, "secrets", pullSecret, "v1"), Check: all(
 			hasField("kubernetes.io/dockerconfigjson", "type"),
-			dockerConfigHas(workloads.DockerHubRegistry, "acme", wlRegistryPw),
+			dockerConfigHas(inference.DockerHubRegistry, "acme", wlRegistryPw),
 		)},
 		Expect{Path: deployPath, Check: all(
 			hasField(wlServiceImg, append(pod, "containers", "0", "image")...),
@@ -207,7 +208,7 @@ func dockerConfigHas(server, user, password string) func(Object) error {
 		if err != nil {
 			return fmt.Errorf("data..dockerconfigjson: %v", err)
 		}
-		want := workloads.DockerConfigJSON(server, user, password)
+		want := inference.DockerConfigJSON(server, user, password)
 		if string(raw) != want {
 			return fmt.Errorf(".dockerconfigjson = %s, want %s", raw, want)
 		}

@@ -59,3 +59,18 @@ func isExecutable(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
+
+// FindEKSPlugin finds pulumi-resource-eks (the npm package @pulumi/eks run by
+// Node, installed by .ci/tools.sh) in BinDir, then on PATH. Only the
+// platform scenario needs it, so it is not one of Tools.
+func FindEKSPlugin() (string, error) {
+	const name = "pulumi-resource-eks"
+	if p := filepath.Join(BinDir(), name); isExecutable(p) {
+		return p, nil
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s: not in %s nor on PATH (run .ci/tools.sh)", name, BinDir())
+	}
+	return filepath.Abs(p)
+}

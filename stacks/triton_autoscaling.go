@@ -1,0 +1,97 @@
+package stacks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aiplatform/infra/workloads/inference"
+	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// The inference package cannot import observability (concern packages are
+// independent; tests/deps_test.go), so the stack joins them: it fills
+// triton.autoscaling from observability's metric table, checks the key
+// against it, and hands Triton the resolved metric (name and target
+// quantity) and the scrape settings. The HPA's metric name is the adapter
+// rule's name.as itself.
+
+// withTritonAutoscalingDefaults fills the metric key and, for a known
+// metric, its default target; only what is unset.
+func withTritonAutoscalingDefaults(a inference.TritonAutoscaling) inference.TritonAutoscaling {
+	if a.Metric == "" {
+		a.Metric = observability.DefaultInferenceMetricKey
+	}
+	if m, ok := observability.LookupInferenceMetric(a.Metric); ok && a.Target == 0 {
+		a.Target = m.DefaultTarget
+	}
+	return a
+}
+
+// validateTritonAutoscaling checks what needs the metric table (the target's
+// sign is TritonSpec.Validate's): the key exists, and the target survives
+// the HPA's quantity (nano units).
+func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []error {
+	m, ok := observability.LookupInferenceMetric(a.Metric)
+	if !ok {
+		return []error{fmt.Errorf("%s.metric: %q is not one of %s", path, a.Metric, strings.Join(observability.InferenceMetricKeys(), ", "))}
+	}
+	if a.Target > 0 && m.TargetQuantity(a.Target) == "0" {
+		return []error{fmt.Errorf("%s.target: %v is below the smallest HPA target, 0.000000001 %s", path, a.Target, m.Unit)}
+	}
+	return nil
+}
+
+// tritonHPAMetric is the custom metric the Triton HPA asks for: the name
+// the adapter rule serves it under and the target as a quantity.
+// Validated config only (an unknown key yields no metric).
+func tritonHPAMetric(a inference.TritonAutoscaling) inference.PodsMetric {
+	m, ok := observability.LookupInferenceMetric(a.Metric)
+	if !ok {
+		return inference.PodsMetric{}
+	}
+	// The rule's own name.as: what the adapter serves, by construction.
+	return inference.PodsMetric{Name: m.Rule.Name.As, TargetQuantity: m.TargetQuantity(a.Target)}
+}
+
+// withTritonMetrics has Triton scale on its inference metric and be
+// scraped when the metrics stack is installed: the HPA's metric, the scrape
+// interval and the server flags the dashboards need are observability's,
+// and the PodMonitor waits for the stack (its chart installs the CRD).
+// Without the stack (nil), CPU only and no PodMonitor.
+func withTritonMetrics(args *inference.TritonArgs, a inference.TritonAutoscaling, metrics *observability.MetricsStack) {
+	if metrics == nil {
+		return
+	}
+	args.HPAMetric = tritonHPAMetric(a)
+	args.Monitoring = &inference.TritonMonitoring{
+		Interval:   observability.TritonScrapeInterval,
+		ServerArgs: append([]string(nil), observability.TritonMetricsConfigArgs...),
+		DependsOn:  []pulumi.Resource{metrics},
+	}
+}
+
+// removedKeys are settings earlier releases read, with what replaced them:
+// the parser rejects them as unknown, and this says what to do instead.
+var removedKeys = map[string]string{
+	"triton.targetGpuUtilization": tritonGPUMetricRemoved,
+	"triton.gpuMetric":            tritonGPUMetricRemoved,
+}
+
+const tritonGPUMetricRemoved = "removed: nothing served the GPU metric it named; Triton now scales on an " +
+	"inference-load metric, triton.autoscaling.metric (" + observability.DefaultInferenceMetricKey + " by default) with triton.autoscaling.target, " +
+	"and on CPU (README, Triton autoscaling); delete the key"
+
+// removedKeyError is the migration hint for an object field the parser
+// rejected as unknown (encoding/json: `json: unknown field "name"`), or nil.
+func removedKeyError(key string, err error) error {
+	field, ok := strings.CutPrefix(err.Error(), `json: unknown field "`)
+	if !ok {
+		return nil
+	}
+	path := key + "." + strings.TrimSuffix(field, `"`)
+	if hint, ok := removedKeys[path]; ok {
+		return fmt.Errorf("%s:%s: %s", Project, path, hint)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package stacks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aiplatform/infra/workloads/inference"
+	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTritonAutoscalingDefaults(t *testing.T) {
+	cfg, err := parse(valid())
+	require.NoError(t, err)
+	def, ok := observability.LookupInferenceMetric(observability.DefaultInferenceMetricKey)
+	require.True(t, ok)
+	assert.Equal(t, inference.TritonAutoscaling{Metric: observability.DefaultInferenceMetricKey, Target: def.DefaultTarget}, cfg.Workloads.Triton.Autoscaling)
+
+	// Each metric's own default target, unless one is configured.
+	for _, m := range observability.InferenceMetrics() {
+		src := valid()
+		src["triton"] = `{"autoscaling":{"metric":"` + m.Key + `"}}`
+		cfg, err := parse(src)
+		require.NoError(t, err)
+		assert.Equal(t, m.DefaultTarget, cfg.Workloads.Triton.Autoscaling.Target, m.Key)
+	}
+	src := valid()
+	src["triton"] = `{"autoscaling":{"target":0.2}}`
+	cfg, err = parse(src)
+	require.NoError(t, err)
+	assert.Equal(t, inference.TritonAutoscaling{Metric: observability.DefaultInferenceMetricKey, Target: 0.2}, cfg.Workloads.Triton.Autoscaling)
+}
+
+func TestTritonAutoscalingErrors(t *testing.T) {
+	allowed := strings.Join(observability.InferenceMetricKeys(), ", ")
+	cases := []struct{ triton, want string }{
+		{`{"autoscaling":{"metric":"nv_gpu_utilization"}}`, `aiplatform:triton.autoscaling.metric: "nv_gpu_utilization" is not one of ` + allowed},
+		{`{"autoscaling":{"metric":"QueueTimePerRequest"}}`, `aiplatform:triton.autoscaling.metric: "QueueTimePerRequest" is not one of`},
+		{`{"autoscaling":{"target":-1}}`, "aiplatform:triton.autoscaling.target: must be a number > 0 in the metric's unit, got -1"},
+		{`{"autoscaling":{"target":1e-12}}`, "aiplatform:triton.autoscaling.target: 1e-12 is below the smallest HPA target, 0.000000001 s"},
+		{`{"autoscaling":{"target":"fast"}}`, "aiplatform:triton: cannot parse"},
+		{`{"autoscaling":{"metrc":"queueTimePerRequest"}}`, `unknown field "metrc"`},
+		{`{"targetGpuUtilization":70}`, "aiplatform:triton.targetGpuUtilization: removed: nothing served the GPU metric"},
+		{`{"gpuMetric":"nv_gpu_utilization"}`, "aiplatform:triton.gpuMetric: removed:"},
+	}
+	for _, c := range cases {
+		t.Run(c.triton, func(t *testing.T) {
+			requireConfigError(t, map[string]string{"triton": c.triton}, c.want)
+		})
+	}
+	// The migration hint names the replacement keys.
+	requireConfigError(t, map[string]string{"triton": `{"targetGpuUtilization":70}`}, "triton.autoscaling.metric ("+observability.DefaultInferenceMetricKey+" by default)")
+}
+
+// The HPA asks the custom metrics API for exactly the name the adapter rule
+// serves (name.as), for every metric key.
+func TestTritonHPAMetricIsTheAdapterRuleName(t *testing.T) {
+	for _, m := range observability.InferenceMetrics() {
+		got := tritonHPAMetric(withTritonAutoscalingDefaults(inference.TritonAutoscaling{Metric: m.Key}))
+		assert.Equal(t, m.Rule.Name.As, got.Name, m.Key)
+		assert.Equal(t, m.TargetQuantity(m.DefaultTarget), got.TargetQuantity, m.Key)
+	}
+	assert.Equal(t, "50m", tritonHPAMetric(inference.TritonAutoscaling{Metric: observability.MetricQueueTimePerRequest, Target: 0.05}).TargetQuantity)
+	assert.Zero(t, tritonHPAMetric(inference.TritonAutoscaling{Metric: "unknown"}))
+}

@@ -1,0 +1,165 @@
+package tests
+
+import (
+	"testing"
+
+	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/stacks"
+	"github.com/aiplatform/infra/tests/mocks"
+	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/inference"
+	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	secretType       = "kubernetes:core/v1:Secret"
+	customResource   = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+	storageClassType = "kubernetes:storage.k8s.io/v1:StorageClass"
+	configMapType    = "kubernetes:core/v1:ConfigMap"
+)
+
+// The metrics stack is on by default: the pinned charts, the platform's
+// alerts and dashboards, dcgm-exporter on GPU nodes only.
+func TestObservabilityIsOnByDefault(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	kps := chartInputs(t, rec, "metrics")
+	assert.Equal(t, "kube-prometheus-stack", kps["chart"])
+	assert.Equal(t, workloads.KubePrometheusStackChart.Version, kps["version"])
+	assert.Equal(t, observability.MonitoringNamespace, kps["namespace"])
+	values := kps["values"].(map[string]any)
+	assert.Equal(t, "15d", path(values, "prometheus", "prometheusSpec", "retention"))
+	assert.Equal(t, "50Gi", path(values, "prometheus", "prometheusSpec", "storageSpec", "volumeClaimTemplate", "spec", "resources", "requests", "storage"))
+	assert.Equal(t, workloads.DefaultStorageClass, path(values, "prometheus", "prometheusSpec", "storageSpec", "volumeClaimTemplate", "spec", "storageClassName"))
+	assert.Equal(t, "system", path(values, "prometheus", "prometheusSpec", "nodeSelector", infra.NodeKindLabel))
+	assert.Equal(t, observability.GrafanaAdminSecret, path(values, "grafana", "admin", "existingSecret"))
+	assert.Nil(t, path(values, "grafana", "ingress"), "Grafana is cluster-internal by default")
+	assert.Nil(t, path(values, "prometheus", "ingress"), "Prometheus is cluster-internal by default")
+	assert.Equal(t, false, path(values, "prometheusOperator", "admissionWebhooks", "patch", "enabled"))
+	assert.True(t, isSecretAt(find(t, rec, chartType, "metrics").Inputs, "values", "prometheusOperator", "admissionWebhooks", "caBundle"))
+
+	adapter := chartInputs(t, rec, "prometheus-adapter")
+	assert.Equal(t, workloads.PrometheusAdapterChart.Version, adapter["version"])
+	assert.Equal(t, "http://kube-prometheus-stack-prometheus.monitoring.svc", path(adapter, "values", "prometheus", "url"))
+	assert.Equal(t, true, path(adapter, "values", "tls", "enable"))
+	assert.NotEmpty(t, path(adapter, "values", "rules", "custom"))
+
+	dcgm := chartInputs(t, rec, "dcgm-exporter")
+	assert.Equal(t, workloads.DCGMExporterChart.Version, dcgm["version"])
+	assert.Equal(t, observability.AgentsNamespace, dcgm["namespace"])
+	assert.Equal(t, map[string]any{infra.NodeKindLabel: "gpu"}, path(dcgm, "values", "nodeSelector"))
+	assert.Equal(t, []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}}, path(dcgm, "values", "tolerations"))
+	assert.Equal(t, true, path(dcgm, "values", "serviceMonitor", "honorLabels"))
+
+	// The alerts and the dashboards, after the chart (CRDs, webhooks).
+	rule := find(t, rec, customResource, "metrics-alerts")
+	assert.True(t, dependsOn(rule, find(t, rec, chartType, "metrics").URN))
+	groups := path(plain(rule.Inputs), "spec", "groups").([]any)
+	assert.Len(t, groups, 2)
+	assert.Contains(t, mustJSONString(t, groups), `namespace=\"triton\"`)
+	dashboards := 0
+	for _, cm := range rec.ByType(configMapType) {
+		if path(plain(cm.Inputs), "metadata", "labels", observability.GrafanaDashboardLabel) == "1" {
+			dashboards++
+		}
+	}
+	assert.Equal(t, len(observability.Dashboards()), dashboards)
+
+	// Namespaces: baseline for the stack, privileged only for the node agents.
+	ns := plain(find(t, rec, namespaceType, "metrics").Inputs)
+	assert.Equal(t, "baseline", path(ns, "metadata", "labels", "pod-security.kubernetes.io/enforce"))
+	agents := plain(find(t, rec, namespaceType, "metrics-agents").Inputs)
+	assert.Equal(t, "privileged", path(agents, "metadata", "labels", "pod-security.kubernetes.io/enforce"))
+	assert.Equal(t, observability.MonitoringNamespace, inference.DefaultMetricsNamespace, "Triton admits scrapes from the stack's namespace")
+}
+
+func mustJSONString(t *testing.T, v any) string { return string(mustJSON(t, v)) }
+
+// Grafana's admin password is a secret everywhere: generated and kept when
+// unset, the configured Pulumi secret otherwise.
+func TestGrafanaAdminPasswordIsSecret(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	kept := find(t, rec, secretType, "metrics-grafana-admin")
+	assert.True(t, kept.Inputs["data"].IsSecret() || kept.Inputs["data"].IsComputed() || kept.Inputs["data"].ContainsUnknowns(), "the generated password is a secret")
+	assert.NotEmpty(t, secretData(t, kept)["admin-password"])
+
+	rec = runProgram(t, with(baseConfig(), "aiplatform:grafanaAdminPassword", "correct-horse-grafana"))
+	set := find(t, rec, secretType, "metrics-grafana-admin")
+	assert.True(t, isSecretAt(set.Inputs, "stringData", "admin-password"))
+	assert.NotContains(t, redacted(t, set.Inputs), "correct-horse-grafana")
+}
+
+// The EBS CSI driver is the EKS managed add-on with its own IRSA role,
+// trusted only by its controller's service account; volumes are encrypted
+// with its rotating key through the default StorageClass.
+func TestEBSCSIDriverAndDefaultStorageClass(t *testing.T) {
+	rec := runProgram(t, baseConfig())
+	addon := plain(find(t, rec, addonType, "ebs-csi").Inputs)
+	assert.Equal(t, "aws-ebs-csi-driver", addon["addonName"])
+	v, _ := infra.LookupKubernetesVersion("1.36")
+	assert.Equal(t, v.EBSCSIAddon, addon["addonVersion"])
+	assert.Equal(t, "arn:aws:iam::123456789012:role/ebs-csi", addon["serviceAccountRoleArn"])
+	policy, trust := irsaPolicy(t, rec, "ebs-csi")
+	assert.Equal(t, "system:serviceaccount:kube-system:ebs-csi-controller-sa", trustedSubject(trust))
+	assert.Contains(t, mustJSONString(t, policy), "kms:GrantIsForAWSResource")
+	attach := plain(find(t, rec, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ebs-csi-0").Inputs)
+	assert.Equal(t, "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy", attach["policyArn"])
+	// EKS reports the add-on active only once its controller runs: after the node groups.
+	driver := find(t, rec, "aiplatform:infra:EBSCSIDriver", "ebs-csi")
+	for _, ng := range rec.ByType("aws:eks/nodeGroup:NodeGroup") {
+		assert.True(t, dependsOn(driver, ng.URN) || dependsOn(driver, ng.Parent), ng.Name)
+	}
+
+	sc := plain(find(t, rec, storageClassType, "default-storage-class").Inputs)
+	assert.Equal(t, "true", path(sc, "metadata", "annotations", "storageclass.kubernetes.io/is-default-class"))
+	assert.Equal(t, "ebs.csi.aws.com", sc["provisioner"])
+	assert.Equal(t, "gp3", path(sc, "parameters", "type"))
+	assert.Equal(t, "true", path(sc, "parameters", "encrypted"))
+	assert.NotEmpty(t, path(sc, "parameters", "kmsKeyId"))
+	assert.Equal(t, "WaitForFirstConsumer", sc["volumeBindingMode"])
+}
+
+// observability.enabled: false installs none of the metrics stack.
+func TestObservabilityOptOut(t *testing.T) {
+	rec := runProgram(t, with(baseConfig(), "aiplatform:observability", `{"enabled":false}`))
+	for _, name := range []string{"metrics", "prometheus-adapter", "dcgm-exporter"} {
+		_, ok := rec.Find(chartType, name)
+		assert.False(t, ok, name)
+	}
+	assert.Empty(t, rec.ByType(customResource))
+	assert.Empty(t, rec.ByType("aiplatform:workloads:MetricsStack"))
+	_, err := runProgramErr(with(baseConfig(), "aiplatform:observability", `{"enabled":false}`, "aiplatform:grafanaAdminPassword", "pw"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "aiplatform:grafanaAdminPassword: set, but observability.enabled is false")
+}
+
+// Dev keeps Prometheus on the node's disk; exposure works like Argo CD's
+// (HTTPS ALB with named CIDRs, never the whole internet).
+func TestObservabilityStorageAndExposure(t *testing.T) {
+	rec := runProgram(t, with(wlFullConfig(), "aiplatform:observability",
+		`{"prometheus":{"retention":"3d","storage":"emptyDir"},"grafana":{"exposure":"public","allowedCidrs":["203.0.113.0/24"]}}`))
+	values := chartInputs(t, rec, "metrics")["values"].(map[string]any)
+	assert.Equal(t, "3d", path(values, "prometheus", "prometheusSpec", "retention"))
+	assert.Equal(t, "10Gi", path(values, "prometheus", "prometheusSpec", "storageSpec", "emptyDir", "sizeLimit"))
+	ann := path(values, "grafana", "ingress", "annotations").(map[string]any)
+	assert.Equal(t, "internet-facing", ann["alb.ingress.kubernetes.io/scheme"])
+	assert.Equal(t, "203.0.113.0/24", ann["alb.ingress.kubernetes.io/inbound-cidrs"])
+	assert.Equal(t, wlCert, ann["alb.ingress.kubernetes.io/certificate-arn"])
+	assert.Equal(t, []any{"grafana.ai.example.com"}, path(values, "grafana", "ingress", "hosts"))
+	assert.NotContains(t, mustJSONString(t, values), "0.0.0.0/0")
+
+	for cfg, want := range map[string]string{
+		`{"grafana":{"exposure":"public","allowedCidrs":["0.0.0.0/0"]}}`: `aiplatform:observability.grafana.allowedCidrs[0]: "0.0.0.0/0" opens the endpoint to the whole internet`,
+		`{"prometheus":{"retention":"15"}}`:                              `aiplatform:observability.prometheus.retention: "15" is not a Prometheus duration`,
+		`{"prometheus":{"storage":"50GB"}}`:                              `aiplatform:observability.prometheus.storage: "50GB" is not a volume size`,
+		`{"prometheus":{"exposure":"internal"}}`:                         `aiplatform:observability.prometheus.certificateArn: exposure internal needs TLS`,
+		`{"grafana":{"exposur":"internal"}}`:                             `exposur`,
+	} {
+		_, err := runProgramErr(with(baseConfig(), "aiplatform:observability", cfg))
+		require.Error(t, err, cfg)
+		assert.Contains(t, err.Error(), want, cfg)
+	}
+}
+
+func runProgramErr(cfg map[string]string) (*mocks.Recorder, error) { return mocks.Run(cfg, stacks.Run) }

@@ -1,0 +1,243 @@
+package promqltests
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/aiplatform/infra/workloads/observability"
+)
+
+const evalEvery = 15 * time.Second
+
+// alertState is a rule's state at one evaluation: "firing", "pending" or
+// "inactive", with the alerts' identifying label values.
+type alertState struct {
+	state string
+	who   string
+}
+
+// evalAlert evaluates one alert of the groups like Prometheus's rule
+// manager: every 15 s from t=0 to end, returning the state at each step.
+func evalAlert(t *testing.T, st storage.Storage, p observability.AlertParams, alert, whoLabel string, end time.Duration) map[time.Duration]alertState {
+	t.Helper()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var rule observability.Rule
+	for _, g := range observability.AlertRuleGroups(p) {
+		for _, r := range g.Rules {
+			if r.Alert == alert {
+				rule = r
+			}
+		}
+	}
+	expr, err := promParser.ParseExpr(rule.Expr)
+	if err != nil {
+		t.Fatalf("%s: %v", alert, err)
+	}
+	hold, err := time.ParseDuration(rule.For)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := rules.NewAlertingRule(alert, expr, hold, 0, labels.FromMap(rule.Labels), labels.FromMap(rule.Annotations), labels.EmptyLabels(), "", true, nil)
+	query := rules.EngineQueryFunc(newEngine(t), st)
+	states := map[time.Duration]alertState{}
+	for at := time.Duration(0); at <= end; at += evalEvery {
+		if _, err := ar.Eval(context.Background(), 0, epoch.Add(at), query, nil, 0); err != nil {
+			t.Fatalf("%s at %v: %v", alert, at, err)
+		}
+		s := alertState{state: "inactive"}
+		var who []string
+		for _, a := range ar.ActiveAlerts() {
+			switch a.State {
+			case rules.StateFiring:
+				s.state = "firing"
+			case rules.StatePending:
+				if s.state != "firing" {
+					s.state = "pending"
+				}
+			default:
+				continue
+			}
+			who = append(who, a.Labels.Get(whoLabel))
+		}
+		s.who = strings.Join(who, ",")
+		states[at] = s
+	}
+	return states
+}
+
+func counterSteps(increments ...float64) string {
+	var b strings.Builder
+	// A long-running server: counters far above one window's increase, so
+	// rate() never clamps its extrapolation at the counter's zero point
+	// (promql/functions.go, extrapolatedRate), which would skew a ratio.
+	v := 1e12
+	b.WriteString(fmt.Sprint(v))
+	for _, inc := range increments {
+		v += inc
+		fmt.Fprintf(&b, " %v", v)
+	}
+	return b.String()
+}
+
+// repeat is n copies of v.
+func repeat(n int, v float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func TestAlertsFireAfterForAndClear(t *testing.T) {
+	m := func(d time.Duration) time.Duration { return d } // reads as minutes below
+	const min = time.Minute
+	base := observability.AlertParams{TritonNamespace: tritonNamespace}.WithDefaults()
+
+	// Triton: 100 requests per 15 s on each pod. Pod A queues 1 ms per
+	// request, except from 10m to 25m (increments at 10m00s..24m45s) when it
+	// queues 150 ms; pod B always 1 ms. The HPA's view, the mean over pods,
+	// is 75.5 ms > 50 ms during the overload, 1 ms outside; at the edges the
+	// 1m window holds 1 or 2 overloaded increments of 3:
+	// (2*1.5e7+1e5)/300/2 pods ~ 50.7 ms (above) and (1.5e7+2e5)/300 ~ 25.8 ms (below).
+	const steps = 160 // 40 minutes of 15 s scrapes
+	queueA := append(append(repeat(39, 1e5), repeat(60, 1.5e7)...), repeat(steps-99, 1e5)...)
+	tritonLoad := fmt.Sprintf(`
+load 15s
+  nv_inference_request_success{namespace="triton",pod="a",model="m",version="1"} %s
+  nv_inference_request_success{namespace="triton",pod="b",model="m",version="1"} %s
+  nv_inference_queue_duration_us{namespace="triton",pod="a",model="m",version="1"} %s
+  nv_inference_queue_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
+  nv_inference_compute_infer_duration_us{namespace="triton",pod="a",model="m",version="1"} %s
+  nv_inference_compute_infer_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
+`, counterSteps(repeat(steps, 100)...), counterSteps(repeat(steps, 100)...),
+		counterSteps(queueA...), counterSteps(repeat(steps, 1e5)...),
+		counterSteps(repeat(steps, 2e6)...), counterSteps(repeat(steps, 2e6)...))
+
+	queueFor := base
+	queueFor.QueueFor = 5 * min
+	ratio, _ := observability.LookupInferenceMetric(observability.MetricQueueToComputeRatio)
+	// Queue/compute: 20 ms compute per request, so 150 ms queueing is 7.5 on
+	// pod A and 0.05 on B: mean 3.775. A target of 3 fires like the queue time.
+	ratioParams := queueFor
+	ratioParams.Metric, ratioParams.Target = ratio, 3
+
+	for _, c := range []struct {
+		name, alert, who, load string
+		params                 observability.AlertParams
+		want                   map[time.Duration]alertState
+	}{
+		{
+			name: "queue time", alert: observability.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: queueFor,
+			want: map[time.Duration]alertState{
+				m(10 * min): {"inactive", ""}, 10*min + 15*time.Second: {"pending", "triton"},
+				15 * min: {"pending", "triton"}, 15*min + 15*time.Second: {"firing", "triton"},
+				25 * min: {"firing", "triton"}, 25*min + 15*time.Second: {"inactive", ""}, 39 * min: {"inactive", ""},
+			},
+		},
+		{
+			name: "queue/compute ratio", alert: observability.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: ratioParams,
+			want: map[time.Duration]alertState{
+				// One overloaded increment of three is not enough here:
+				// (2*1.5e7+1e5)/6e6 = 5.02 on pod A, mean 2.53 < 3.
+				10*min + 15*time.Second: {"inactive", ""}, 10*min + 30*time.Second: {"pending", "triton"},
+				15*min + 15*time.Second: {"pending", "triton"}, 15*min + 30*time.Second: {"firing", "triton"},
+				24*min + 45*time.Second: {"firing", "triton"}, 25 * min: {"inactive", ""},
+			},
+		},
+		{
+			// Pinned at 4 of 4 from 5m to 29m45s, then 3; another
+			// namespace's HPA at its maximum is not Triton's.
+			name: "HPA at max", alert: observability.AlertTritonHPAAtMax, who: "horizontalpodautoscaler", params: base,
+			load: `
+load 15s
+  kube_horizontalpodautoscaler_spec_max_replicas{job="kube-state-metrics",namespace="triton",horizontalpodautoscaler="triton"} 4x160
+  kube_horizontalpodautoscaler_status_current_replicas{job="kube-state-metrics",namespace="triton",horizontalpodautoscaler="triton"} 2x19 4x99 3x40
+  kube_horizontalpodautoscaler_spec_max_replicas{job="kube-state-metrics",namespace="lds",horizontalpodautoscaler="lds"} 3x160
+  kube_horizontalpodautoscaler_status_current_replicas{job="kube-state-metrics",namespace="lds",horizontalpodautoscaler="lds"} 3x160
+`,
+			want: map[time.Duration]alertState{
+				m(4 * min): {"inactive", ""}, 5 * min: {"pending", "triton"}, 19 * min: {"pending", "triton"},
+				20 * min: {"firing", "triton"}, 29 * min: {"firing", "triton"}, 30 * min: {"inactive", ""},
+			},
+		},
+		{
+			// A GPU pod Pending from 0 to 19m45s, Running from 20m; a CPU
+			// pod Pending all along is not a GPU problem.
+			name: "GPU pod pending", alert: observability.AlertGPUPodPending, who: "pod", params: base,
+			load: `
+load 15s
+  kube_pod_status_phase{namespace="triton",pod="triton-x",uid="u1",phase="Pending"} 1x79 0x80
+  kube_pod_status_phase{namespace="triton",pod="triton-x",uid="u1",phase="Running"} 0x79 1x80
+  kube_pod_container_resource_requests{namespace="triton",pod="triton-x",uid="u1",container="triton",node="",resource="nvidia_com_gpu",unit="integer"} 1x160
+  kube_pod_container_resource_requests{namespace="triton",pod="triton-x",uid="u1",container="triton",node="",resource="cpu",unit="core"} 2x160
+  kube_pod_status_phase{namespace="lds",pod="lds-y",uid="u2",phase="Pending"} 1x160
+  kube_pod_container_resource_requests{namespace="lds",pod="lds-y",uid="u2",container="lds",node="",resource="cpu",unit="core"} 0.5x160
+`,
+			want: map[time.Duration]alertState{
+				0: {"pending", "triton-x"}, 14 * min: {"pending", "triton-x"}, 15 * min: {"firing", "triton-x"},
+				19 * min: {"firing", "triton-x"}, 20 * min: {"inactive", ""},
+			},
+		},
+		{
+			name: "Triton pods not ready", alert: observability.AlertTritonPodsNotReady, who: "deployment", params: base,
+			load: `
+load 15s
+  kube_deployment_status_replicas_unavailable{namespace="triton",deployment="triton"} 0x19 1x79 0x60
+`,
+			want: map[time.Duration]alertState{
+				m(4 * min): {"inactive", ""}, 5 * min: {"pending", "triton"}, 20 * min: {"firing", "triton"}, 25 * min: {"inactive", ""},
+			},
+		},
+		{
+			// spot-1 is cordoned at 10m (EKS drains it for its replacement)
+			// and deleted at 15m; spot-2 goes NotReady at 20m for good;
+			// a cordoned on-demand node is not a spot event.
+			name: "spot node interrupted", alert: observability.AlertSpotNodeInterrupted, who: "node", params: base,
+			load: `
+load 15s
+  kube_node_labels{node="spot-1",label_eks_amazonaws_com_capacity_type="SPOT",label_eks_amazonaws_com_nodegroup="nodes-spot"} 1x59 stale
+  kube_node_spec_unschedulable{node="spot-1"} 0x39 1x19 stale
+  kube_node_status_condition{node="spot-1",condition="Ready",status="true"} 1x59 stale
+  kube_node_labels{node="spot-2",label_eks_amazonaws_com_capacity_type="SPOT",label_eks_amazonaws_com_nodegroup="nodes-spot"} 1x160
+  kube_node_spec_unschedulable{node="spot-2"} 0x160
+  kube_node_status_condition{node="spot-2",condition="Ready",status="true"} 1x79 0x80
+  kube_node_labels{node="od-1",label_eks_amazonaws_com_capacity_type="ON_DEMAND",label_eks_amazonaws_com_nodegroup="nodes-system"} 1x160
+  kube_node_spec_unschedulable{node="od-1"} 1x160
+  kube_node_status_condition{node="od-1",condition="Ready",status="true"} 1x160
+`,
+			want: map[time.Duration]alertState{
+				m(9 * min): {"inactive", ""}, 10 * min: {"pending", "spot-1"}, 12 * min: {"firing", "spot-1"},
+				15 * min: {"inactive", ""}, 20 * min: {"pending", "spot-2"}, 22 * min: {"firing", "spot-2"},
+			},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := evalAlert(t, loadSeries(t, c.load), c.params, c.alert, c.who, 39*min)
+			for at, w := range c.want {
+				if got[at] != w {
+					t.Errorf("at %v: %+v, want %+v", at, got[at], w)
+				}
+			}
+		})
+	}
+}
+
+// The alert compares the same number the HPA gets: its expression holds the
+// adapter's query, evaluated here to the value the HPA would average.
+func TestQueueAlertValueIsHPAAverage(t *testing.T) {
+	st := loadScrapes(t, "testdata/triton-metrics.txt")
+	p := observability.AlertParams{TritonNamespace: tritonNamespace, Target: 1e-9}.WithDefaults()
+	expr := observability.AlertRuleGroups(p)[0].Rules[0].Expr
+	got := instant(t, newEngine(t), st, expr, epoch.Add(time.Minute), "namespace")
+	// (0.0005 + 0.035) / 2 pods: signals_test.go derives both.
+	assertValues(t, "queue alert value", got, map[string]float64{tritonNamespace: 0.01775})
+}

@@ -1,0 +1,529 @@
+package realtier
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+)
+
+// The platform scenario's names: the dev stack's cluster (clusterName empty:
+// aiplatform-<stack>) and the node group the autoscaler resizes.
+const (
+	platformCluster = "aiplatform-dev"
+	spotGroup       = "spot"
+	// roleArnAnnotation is IRSA's ServiceAccount annotation (EKS pod identity webhook).
+	roleArnAnnotation = "eks.amazonaws.com/role-arn"
+)
+
+// TestPlatform rehearses the whole program (issue #14): stacks.Run with the
+// dev stack's config (Pulumi.dev.yaml) and the repository's Pulumi.yaml,
+// through the real engine and CLI, the real pulumi-eks provider (npm
+// @pulumi/eks, run by Node), the recording fake AWS provider, the stub aws
+// CLI and the local kube-apiserver, driven by the pipeline's own scripts:
+//
+//	a. first deploy, the cluster not there yet: preflight, preview
+//	   (partial: no chart can render before the cluster exists), apply of
+//	   that summary; what the engine sent to AWS
+//
+// The drift script is TestRehearsal's (its scenario is the same here).
+//
+//	b. preview --expect-no-changes
+//	c. the Cluster Autoscaler resizes a node group: refresh, then a clean
+//	   preview (the ignoreChanges transform reached the nested node group)
+//	d. a node-group change: preview, apply; the autoscaler's size survives
+//	e. stale approval: refused, nothing applied
+//	f. destroy: order (workloads and load-balanced Services before the Load
+//	   Balancer Controller, node groups before the cluster), nothing left
+func TestPlatform(t *testing.T) {
+	chartsDir, err := FindCharts()
+	if err != nil {
+		if !required() {
+			t.Skipf("platform scenario skipped: it deploys the add-on charts (REALTIER=1 makes this an error): %v", err)
+		}
+		t.Fatal(err)
+	}
+	repoRoot, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repoYAML, err := os.ReadFile(filepath.Join(repoRoot, "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := time.Now()
+	r := startProject(t, projectSpec{
+		pkg:         "./platform",
+		projectYAML: func(bin string) (string, error) { return PlatformProjectYAML(repoYAML, bin) },
+		stackFile:   filepath.Join(repoRoot, "Pulumi."+stackName+".yaml"),
+		eksCluster:  platformCluster,
+		// The one key not in Pulumi.dev.yaml: the charts come from the
+		// packaged directory (no network), as the chartRepository option
+		// allows. Everything else is the dev stack as committed (no domain:
+		// the endpoints come from load balancer status, which nothing fills
+		// in here; they stay empty instead of failing the program).
+		config:  map[string]string{"chartRepository": chartsDir},
+		timeout: 25 * time.Minute,
+	})
+	ctx, fake, api := r.ctx, r.aws, r.cluster.API
+	baseline, err := api.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ok := timed(t, "a first deploy, no cluster yet", func(t *testing.T) {
+		r.expect(t, 0, "pulumi-preflight.sh", nil)
+		approved := r.preview(t)
+		if approved.outputs["changes"] != "true" {
+			t.Errorf("preview outputs %v, want changes=true", approved.outputs)
+		}
+		var types []string
+		for _, res := range approved.summary.Resources {
+			if res.Op != "create" {
+				t.Errorf("first deploy: %s %s, want only creates", res.Op, res.URN)
+			}
+			types = append(types, urnType(res.URN))
+		}
+		for _, want := range []string{"aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "aws:eks/accessEntry:AccessEntry", "aws:ec2/vpc:Vpc"} {
+			if !slices.Contains(types, want) {
+				t.Errorf("the approved summary creates no %s", want)
+			}
+		}
+		if live := fake.Live(); len(live) != 0 {
+			t.Errorf("the preview created AWS resources: %v", live)
+		}
+		t.Logf("approved: %d creates, partial=%s", len(approved.summary.Resources), approved.outputs["partial"])
+		code, _ := r.script(t, "pulumi-apply.sh", approved.applyEnv())
+		type step struct{ Op, URN string }
+		var report struct{ Unapproved, Unpreviewed, NotPerformed []step }
+		r.readJSON(t, "update-report.json", &report)
+		// The Kubernetes provider's kubeconfig is unknown until the cluster
+		// exists, so no chart renders in the preview, without a warning; the
+		// summary counts such charts as incomplete (found here: the apply
+		// used to exit 5 after `pulumi up`), so the preview is partial and
+		// apply accepts what is created under them.
+		if code != 0 || len(report.Unapproved) != 0 {
+			t.Fatalf("pulumi-apply.sh: exit %d, unapproved %v; want 0 and none", code, report.Unapproved)
+		}
+		if approved.outputs["partial"] != "true" || len(report.Unpreviewed) == 0 {
+			t.Errorf("preview partial=%s, %d created under components it could not render; want partial=true and the charts' children created",
+				approved.outputs["partial"], len(report.Unpreviewed))
+		}
+		if len(report.NotPerformed) != 0 {
+			t.Errorf("approved but not performed: %v", report.NotPerformed)
+		}
+		r.checkFirstDeploy(t)
+	})
+	if !ok {
+		r.platformDestroy(t, baseline)
+		t.FailNow()
+	}
+
+	timed(t, "b preview is clean", func(t *testing.T) { r.expectNoChanges(t) })
+
+	timed(t, "c the autoscaler resizes a node group", func(t *testing.T) {
+		ng := r.nodeGroup(t, spotGroup)
+		if err := fake.Mutate(ng.URN, func(in, out map[string]any) {
+			in["scalingConfig"].(map[string]any)["desiredSize"] = 4.0
+			out["scalingConfig"].(map[string]any)["desiredSize"] = 4.0
+		}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(fake.Ops())
+		r.cli(t, 0, "refresh", "--yes", "--skip-preview")
+		if got := r.stateOf(t, ng.URN).Outputs["scalingConfig"].(map[string]any)["desiredSize"]; got != 4.0 {
+			t.Fatalf("after refresh the state's desiredSize is %v, want the autoscaler's 4", got)
+		}
+		r.expectNoChanges(t)
+		// The engine sent the option to the provider: proof the transform
+		// reached the aws:eks NodeGroup pulumi-eks creates inside its component.
+		var diffs int
+		for _, op := range fake.Ops()[before:] {
+			if op.Kind == "diff" && op.URN == ng.URN {
+				diffs++
+				if !slices.Contains(op.IgnoreChanges, "scalingConfig.desiredSize") {
+					t.Errorf("diff of %s without ignoreChanges scalingConfig.desiredSize: %v", ng.URN, op.IgnoreChanges)
+				}
+				if op.Changes != nil {
+					t.Errorf("diff of %s found changes %v", ng.URN, op.Changes)
+				}
+			}
+		}
+		if diffs == 0 {
+			t.Errorf("the preview never diffed %s", ng.URN)
+		}
+	})
+
+	timed(t, "d node group change: preview, apply", func(t *testing.T) {
+		r.configSetPath(t, "nodeGroups[1].maxSize", "7")
+		approved := r.preview(t)
+		var ops []string
+		for _, res := range approved.summary.Resources {
+			ops = append(ops, res.Op+" "+urnType(res.URN)+" "+urnName(res.URN)+" "+strings.Join(res.Keys, ","))
+		}
+		// The remote component's inputs changed too (it has no keys).
+		slices.Sort(ops)
+		want := []string{"update aws:eks/nodeGroup:NodeGroup nodes-spot scalingConfig", "update eks:index:ManagedNodeGroup nodes-spot "}
+		if !slices.Equal(ops, want) {
+			t.Errorf("summary %q, want exactly %q", ops, want)
+		}
+		if approved.outputs["partial"] != "false" {
+			t.Errorf("preview outputs %v, want partial=false", approved.outputs)
+		}
+		r.expect(t, 0, "pulumi-apply.sh", approved.applyEnv())
+		r.checkReport(t)
+		scaling := r.nodeGroup(t, spotGroup).Inputs["scalingConfig"].(map[string]any)
+		if scaling["maxSize"] != 7.0 || scaling["desiredSize"] != 4.0 {
+			t.Errorf("the spot node group's scalingConfig in AWS: %v, want maxSize 7 and the autoscaler's desiredSize 4 kept", scaling)
+		}
+	})
+
+	timed(t, "e stale approval is refused", func(t *testing.T) {
+		r.configSetPath(t, "nodeGroups[1].maxSize", "8")
+		approved := r.preview(t)
+		r.configSetPath(t, "nodeGroups[0].maxSize", "4")
+		before := r.state(t)
+		ops := len(fake.Ops())
+		out := r.expect(t, 3, "pulumi-apply.sh", approved.applyEnv())
+		if !strings.Contains(out, "in the fresh preview, not approved:") {
+			t.Errorf("apply refused, but without naming the difference:\n%s", out)
+		}
+		for _, op := range fake.Ops()[ops:] {
+			if (op.Kind == "create" || op.Kind == "update" || op.Kind == "delete") && !op.Preview {
+				t.Errorf("the refused apply changed AWS: %s %s", op.Kind, op.URN)
+			}
+		}
+		if after := r.state(t); !bytes.Equal(before, after) {
+			t.Error("the refused apply changed the state")
+		}
+	})
+
+	timed(t, "f destroy", func(t *testing.T) { r.platformDestroy(t, baseline) })
+	t.Logf("platform scenario took %s", time.Since(total).Round(time.Second))
+}
+
+// checkFirstDeploy: what the engine really sent to AWS on the first deploy,
+// and what reached the API server through pulumi-eks's kubeconfig.
+func (r *rehearsal) checkFirstDeploy(t *testing.T) {
+	ctx, fake := r.ctx, r.aws
+	ops := fake.Ops()
+	for _, op := range ops {
+		if op.Err != "" {
+			t.Errorf("AWS refused %s %s: %s", op.Kind, op.URN, op.Err)
+		}
+	}
+	first := map[string]int{} // type -> Seq of its first real create
+	last := map[string]int{}
+	for _, op := range ops {
+		if op.Kind != "create" || op.Preview || op.Err != "" {
+			continue
+		}
+		if first[op.Type] == 0 {
+			first[op.Type] = op.Seq
+		}
+		last[op.Type] = op.Seq
+	}
+	// Order: the cluster before what lives in it, the CNI add-on before the
+	// node groups (infra.NewNodeGroup waits for it).
+	for _, typ := range []string{"aws:eks/nodeGroup:NodeGroup", "aws:eks/accessEntry:AccessEntry", "aws:eks/addon:Addon"} {
+		if first[typ] == 0 || first[typ] < last["aws:eks/cluster:Cluster"] {
+			t.Errorf("%s created at op %d, the cluster at %d", typ, first[typ], last["aws:eks/cluster:Cluster"])
+		}
+	}
+	if first["aws:eks/nodeGroup:NodeGroup"] < last["aws:eks/addon:Addon"] {
+		t.Errorf("a node group was created (op %d) before the vpc-cni add-on (op %d)", first["aws:eks/nodeGroup:NodeGroup"], last["aws:eks/addon:Addon"])
+	}
+
+	clusters := fake.Resources("aws:eks/cluster:Cluster")
+	if len(clusters) != 1 {
+		t.Fatalf("want one EKS cluster in AWS, got %d", len(clusters))
+	}
+	c := clusters[0]
+	access, _ := c.Inputs["accessConfig"].(map[string]any)
+	if c.ID != platformCluster || access["authenticationMode"] != "API" || access["bootstrapClusterCreatorAdminPermissions"] != true {
+		t.Errorf("cluster %s accessConfig %v, want %s with API and bootstrapClusterCreatorAdminPermissions true (pulumi-eks cluster.ts hard-codes it)", c.ID, access, platformCluster)
+	}
+	if vpc, _ := c.Inputs["vpcConfig"].(map[string]any); vpc["endpointPublicAccess"] != false || vpc["endpointPrivateAccess"] != true {
+		t.Errorf("cluster vpcConfig %v, want a private endpoint only (dev: endpointAccess private)", vpc)
+	}
+	// Access entries: the dev admin is the creator, so none for it; pulumi-eks's
+	// default instance role gets its EC2_LINUX entry.
+	var principals []string
+	for _, e := range fake.Resources("aws:eks/accessEntry:AccessEntry") {
+		principals = append(principals, fmt.Sprintf("%v %v", e.Inputs["type"], e.Inputs["principalArn"]))
+		if strings.EqualFold(fmt.Sprint(e.Inputs["principalArn"]), FakeCallerRole) {
+			t.Errorf("an access entry for the cluster creator %s", FakeCallerRole)
+		}
+	}
+	if !slices.ContainsFunc(principals, func(p string) bool { return strings.HasPrefix(p, "EC2_LINUX ") }) {
+		t.Errorf("access entries %v: no EC2_LINUX entry for pulumi-eks's default instance role", principals)
+	}
+	t.Logf("access entries: %v; made by EKS itself: %v", principals, fake.ImplicitAccessEntries())
+
+	groups := fake.Resources("aws:eks/nodeGroup:NodeGroup")
+	if len(groups) != 3 {
+		t.Errorf("%d node groups in AWS, want the dev stack's 3", len(groups))
+	}
+	for _, g := range groups {
+		if g.Inputs["launchTemplate"] == nil || g.Inputs["diskSize"] != nil {
+			t.Errorf("node group %s: launchTemplate %v diskSize %v, want the launch template and no diskSize", g.ID, g.Inputs["launchTemplate"], g.Inputs["diskSize"])
+		}
+	}
+
+	// Everything in the state is in AWS, and only that.
+	var inState []string
+	for _, res := range r.stateResources(t) {
+		if res.Custom && strings.HasPrefix(res.Type, "aws:") {
+			inState = append(inState, res.URN)
+		}
+	}
+	slices.Sort(inState)
+	if live := fake.Live(); !slices.Equal(live, inState) {
+		t.Errorf("AWS holds %d resources, the state %d aws resources", len(live), len(inState))
+	}
+
+	// The kubeconfig pulumi-eks built was used unchanged: its exec ran the
+	// stub aws for this cluster.
+	calls, _ := os.ReadFile(filepath.Join(r.dir, "awsstub.log"))
+	if !strings.Contains(string(calls), "eks get-token --cluster-name "+platformCluster+" --output json") {
+		t.Errorf("the stub aws was never asked for a token of %s; its calls:\n%s", platformCluster, calls)
+	}
+
+	// The workloads reached the API server, wired to the fake's outputs.
+	lb, err := r.api.Get(ctx, apps("kube-system", "deployments", "aws-load-balancer-controller", "apps/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, _ := json.Marshal(lb.Path("spec", "template", "spec", "containers"))
+	vpcs := fake.Resources("aws:ec2/vpc:Vpc")
+	if len(vpcs) != 1 || !strings.Contains(string(args), "--cluster-name="+platformCluster) || !strings.Contains(string(args), "--aws-vpc-id="+vpcs[0].ID) {
+		t.Errorf("the Load Balancer Controller's args %s lack --cluster-name=%s or the fake VPC's id", args, platformCluster)
+	}
+
+	// IRSA against the fake IAM: Triton's role may HeadBucket the model
+	// bucket (its S3 filesystem's first call); the controller's may not.
+	bucket := strings.TrimSpace(string(r.pulumi(t, "", "stack", "output", "modelBucketName", "--stack", stackName)))
+	roles := r.irsaRoles(t)
+	triton, controller := roles["triton/triton"], roles["kube-system/aws-load-balancer-controller"]
+	if triton == "" || controller == "" {
+		t.Fatalf("IRSA roles on ServiceAccounts: %v, want triton/triton and kube-system/aws-load-balancer-controller", roles)
+	}
+	if err := fake.HeadBucket(triton, bucket); err != nil {
+		t.Errorf("Triton's role cannot HeadBucket its model bucket: %v", err)
+	}
+	if err := fake.HeadBucket(controller, bucket); err == nil {
+		t.Errorf("the Load Balancer Controller's role %s may HeadBucket the model bucket", controller)
+	}
+}
+
+// irsaRoles maps namespace/name of every ServiceAccount with an IRSA role to it.
+func (r *rehearsal) irsaRoles(t *testing.T) map[string]string {
+	t.Helper()
+	sas, err := r.api.List(r.ctx, "/api/v1/serviceaccounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, sa := range sas {
+		if arn := sa.String("metadata", "annotations", roleArnAnnotation); arn != "" {
+			out[sa.String("metadata", "namespace")+"/"+sa.String("metadata", "name")] = arn
+		}
+	}
+	return out
+}
+
+// nodeGroup is the fake's aws:eks NodeGroup named name.
+func (r *rehearsal) nodeGroup(t *testing.T, name string) FakeResource {
+	t.Helper()
+	for _, g := range r.aws.Resources("aws:eks/nodeGroup:NodeGroup") {
+		if g.Inputs["nodeGroupName"] == name {
+			return g
+		}
+	}
+	t.Fatalf("no node group %s in AWS", name)
+	return FakeResource{}
+}
+
+// platformDestroy: `pulumi destroy`, then the order it deleted in and what is left.
+func (r *rehearsal) platformDestroy(t *testing.T, baseline []string) {
+	state := r.stateResources(t)
+	ops := len(r.aws.Ops())
+	events := r.cli(t, 0, "destroy", "--yes", "--skip-preview", "--json")
+
+	// AWS: node groups and access entries before their cluster (AWS refuses
+	// the cluster's delete otherwise: the fake says so as a failed delete).
+	deleted := map[string]int{}
+	for _, op := range r.aws.Ops()[ops:] {
+		if op.Kind == "delete" {
+			if op.Err != "" {
+				t.Errorf("AWS refused to delete %s: %s", op.URN, op.Err)
+			}
+			deleted[op.URN] = op.Seq
+		}
+	}
+	var clusterDeleted int
+	for urn, seq := range deleted {
+		if urnType(urn) == "aws:eks/cluster:Cluster" {
+			clusterDeleted = seq
+		}
+	}
+	for urn, seq := range deleted {
+		switch urnType(urn) {
+		case "aws:eks/nodeGroup:NodeGroup", "aws:eks/accessEntry:AccessEntry", "aws:eks/addon:Addon":
+			if seq > clusterDeleted {
+				t.Errorf("%s deleted after its cluster", urn)
+			}
+		}
+	}
+	// Nothing left in AWS but what the program retains on delete (the model
+	// bucket, its key and guard rails: infra.NewBucket).
+	var retained []string
+	for _, res := range state {
+		if res.Custom && strings.HasPrefix(res.Type, "aws:") && res.RetainOnDelete {
+			retained = append(retained, res.URN)
+		}
+	}
+	slices.Sort(retained)
+	if live := r.aws.Live(); !slices.Equal(live, retained) {
+		t.Errorf("left in AWS after destroy: %v\nwant only the retained: %v", live, retained)
+	}
+	t.Logf("retained in AWS, as the program asks: %d resources", len(retained))
+	if left := r.stateResources(t); len(left) != 0 {
+		t.Errorf("the state still holds %d resources", len(left))
+	}
+
+	// Kubernetes: the workloads and every load-balanced Service and Ingress
+	// are gone before the Load Balancer Controller's Deployment is deleted,
+	// so the controller can still delete their load balancers.
+	started, done, err := deleteOrder(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var controller string
+	var dependents []string
+	for _, res := range state {
+		kind, _ := res.Outputs["kind"].(string)
+		spec, _ := res.Outputs["spec"].(map[string]any)
+		meta, _ := res.Outputs["metadata"].(map[string]any)
+		switch {
+		case kind == "Deployment" && meta["name"] == "aws-load-balancer-controller":
+			controller = res.URN
+		case kind == "Service" && spec["type"] == "LoadBalancer", kind == "Ingress",
+			kind == "Deployment" && (meta["namespace"] == wlTritonNS || meta["namespace"] == wlServiceNS):
+			dependents = append(dependents, res.URN)
+		}
+	}
+	if controller == "" || len(dependents) == 0 {
+		t.Fatalf("the state had no Load Balancer Controller Deployment (%q) or no load-balanced objects (%v)", controller, dependents)
+	}
+	for _, d := range dependents {
+		if done[d] == 0 || done[d] > started[controller] {
+			t.Errorf("%s deleted (event %d) after the Load Balancer Controller's delete began (event %d)", d, done[d], started[controller])
+		}
+	}
+	t.Logf("destroy: %d dependents deleted before the Load Balancer Controller", len(dependents))
+	left, removed, err := settledDiff(r.ctx, r.api, baseline)
+	if err != nil {
+		t.Error(err)
+	}
+	for _, o := range left {
+		t.Errorf("left behind by destroy: %s", o)
+	}
+	for _, o := range removed {
+		t.Errorf("deleted by the scenario although it existed before: %s", o)
+	}
+}
+
+// deleteOrder reads the engine events of `pulumi destroy --json` (one JSON
+// object a line): the sequence at which each resource's delete started and
+// finished.
+func deleteOrder(events string) (started, done map[string]int, err error) {
+	started, done = map[string]int{}, map[string]int{}
+	sc := bufio.NewScanner(strings.NewReader(events))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		if !bytes.HasPrefix(sc.Bytes(), []byte("{")) {
+			continue // the CLI's own messages
+		}
+		var e apitype.EngineEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case e.ResourcePreEvent != nil && e.ResourcePreEvent.Metadata.Op == apitype.OpDelete:
+			started[e.ResourcePreEvent.Metadata.URN] = e.Sequence
+		case e.ResOutputsEvent != nil && e.ResOutputsEvent.Metadata.Op == apitype.OpDelete:
+			done[e.ResOutputsEvent.Metadata.URN] = e.Sequence
+		}
+	}
+	return started, done, sc.Err()
+}
+
+// stateResource with the options the platform scenario reads.
+type platformStateResource struct {
+	stateResource
+	RetainOnDelete bool `json:"retainOnDelete"`
+}
+
+func (r *rehearsal) stateResources(t *testing.T) []platformStateResource {
+	t.Helper()
+	var out []platformStateResource
+	if b := r.state(t); len(b) == 0 {
+		return nil // never updated
+	} else if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	var kept []platformStateResource
+	for _, res := range out {
+		if res.Type != "pulumi:pulumi:Stack" && !strings.HasPrefix(res.Type, "pulumi:providers:") {
+			kept = append(kept, res)
+		}
+	}
+	return kept
+}
+
+func (r *rehearsal) stateOf(t *testing.T, urn string) platformStateResource {
+	t.Helper()
+	for _, res := range r.stateResources(t) {
+		if res.URN == urn {
+			return res
+		}
+	}
+	t.Fatalf("%s is not in the state", urn)
+	return platformStateResource{}
+}
+
+// expectNoChanges: `pulumi preview --expect-no-changes` exits 0.
+func (r *rehearsal) expectNoChanges(t *testing.T) {
+	t.Helper()
+	r.cli(t, 0, "preview", "--expect-no-changes", "--diff")
+}
+
+// cli runs the CLI on the stack in the project directory and fails unless it
+// exits with want; its output goes to the test log.
+func (r *rehearsal) cli(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	label := "pulumi " + strings.Join(args, " ")
+	code, out := r.run(t, label, r.env, r.pulumiBin, append(args, "--stack", stackName, "--non-interactive")...)
+	if code != want {
+		t.Fatalf("%s: exit %d, want %d", label, code, want)
+	}
+	return out
+}
+
+// urnType is the resource type of a URN.
+func urnType(urn string) string { return resourceType("", urn) }
+
+// configSetPath sets a path in a structured config value (nodeGroups[1].maxSize).
+func (r *rehearsal) configSetPath(t *testing.T, path, value string) {
+	t.Helper()
+	r.pulumi(t, "", "config", "set", "--stack", stackName, "--path", path, value)
+}

@@ -1,0 +1,116 @@
+package inference
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aiplatform/infra/workloads"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// tritonMetricsPortName names the metrics container port; the PodMonitor
+// scrapes it by name.
+const tritonMetricsPortName = "metrics"
+
+// PodsMetric is a per-pod metric of the custom metrics API (custom.metrics.k8s.io)
+// and the per-pod average an HPA aims for.
+type PodsMetric struct {
+	// Name is the metric's name in the custom metrics API: the name.as of
+	// the prometheus-adapter rule that serves it.
+	Name string
+	// TargetQuantity is the per-pod average as a Kubernetes quantity ("50m").
+	TargetQuantity string
+}
+
+// metricNamePattern: a Prometheus metric name, which is what the adapter's
+// name.as produces.
+var metricNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+func (m PodsMetric) validate(path string) error {
+	if m == (PodsMetric{}) {
+		return nil
+	}
+	var errs []error
+	if !metricNamePattern.MatchString(m.Name) {
+		errs = append(errs, fmt.Errorf("%s.name: %q is not a metric name", path, m.Name))
+	}
+	if q, ok := workloads.ParseQuantity(m.TargetQuantity); !ok || q <= 0 {
+		errs = append(errs, fmt.Errorf("%s.targetQuantity: %q is not a positive quantity like 50m", path, m.TargetQuantity))
+	}
+	return errors.Join(errs...)
+}
+
+// TritonMonitoring is how the platform's Prometheus (the prometheus-operator
+// of kube-prometheus-stack) scrapes Triton's metrics port. The PodMonitor
+// needs no selector label: the platform's Prometheus selects every
+// PodMonitor of the cluster (observability's chart values set
+// podMonitorSelectorNilUsesHelmValues false; the chart's default would
+// select only release: <release name>).
+type TritonMonitoring struct {
+	// Interval between scrapes, in whole seconds.
+	Interval time.Duration
+	// ServerArgs are tritonserver arguments the metrics' consumers need
+	// (observability.TritonMetricsConfigArgs: the latency summaries).
+	ServerArgs []string
+	// DependsOn installs the PodMonitor CRD (the kube-prometheus-stack
+	// chart): the PodMonitor waits for it, the rest of Triton does not.
+	DependsOn []pulumi.Resource
+}
+
+func (m TritonMonitoring) validate(path string) error {
+	var errs []error
+	if m.Interval < time.Second || m.Interval%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("%s.interval: must be whole seconds, at least 1s, got %s", path, m.Interval))
+	}
+	for i, arg := range m.ServerArgs {
+		if !strings.HasPrefix(arg, "--") || strings.ContainsAny(arg, " \t\n") {
+			errs = append(errs, fmt.Errorf("%s.serverArgs[%d]: %q is not a --flag=value argument", path, i, arg))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// serverArgs are the tritonserver arguments monitoring needs; none without it.
+func (m *TritonMonitoring) serverArgs() []string {
+	if m == nil {
+		return nil
+	}
+	return m.ServerArgs
+}
+
+// tritonPodMonitorSpec scrapes the metrics port of Triton's pods in the
+// PodMonitor's own namespace (no namespaceSelector: the monitor's namespace).
+//
+// A PodMonitor, not a ServiceMonitor: the metrics port is deliberately not
+// on Triton's Service, which is the NLB's, and a ServiceMonitor can only
+// scrape ports a Service exposes. The operator adds the target labels
+// namespace, pod and container to every PodMonitor target
+// (prometheus-operator pkg/prometheus/promcfg.go, generatePodMonitorConfig,
+// v0.93.0), the labels the adapter rules and alerts group by; honorLabels
+// stays false, as Triton's own labels (model, version) do not collide.
+func tritonPodMonitorSpec(selector pulumi.StringMap, interval time.Duration) pulumi.Map {
+	return pulumi.Map{
+		"selector": pulumi.Map{"matchLabels": selector},
+		"podMetricsEndpoints": pulumi.Array{pulumi.Map{
+			"port":     pulumi.String(tritonMetricsPortName),
+			"path":     pulumi.String("/metrics"),
+			"interval": pulumi.String(fmt.Sprintf("%ds", interval/time.Second)),
+		}},
+	}
+}
+
+// newTritonPodMonitor registers the PodMonitor in Triton's namespace.
+func newTritonPodMonitor(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, m TritonMonitoring, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String("monitoring.coreos.com/v1"),
+		Kind:        pulumi.String("PodMonitor"),
+		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(tritonName), Namespace: namespace, Labels: workloads.CommonLabels(tritonName, name)},
+		OtherFields: kubernetes.UntypedArgs{"spec": tritonPodMonitorSpec(selector, m.Interval)},
+	}, append(opts, pulumi.DependsOn(m.DependsOn))...)
+}

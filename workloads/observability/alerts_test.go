@@ -1,0 +1,101 @@
+package observability
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validParams() AlertParams {
+	return AlertParams{TritonNamespace: "triton"}.WithDefaults()
+}
+
+func TestAlertParamsDefaults(t *testing.T) {
+	p := validParams()
+	if p.Metric.Key != DefaultInferenceMetricKey || p.Target != p.Metric.DefaultTarget || p.TritonHPA != "triton" || p.QueueFor == 0 || p.SpotFor == 0 {
+		t.Errorf("defaults not filled: %+v", p)
+	}
+	ratio, _ := LookupInferenceMetric(MetricQueueToComputeRatio)
+	q := AlertParams{TritonNamespace: "triton", Metric: ratio, Target: 3, QueueFor: time.Minute}.WithDefaults()
+	if q.Metric.Key != MetricQueueToComputeRatio || q.Target != 3 || q.QueueFor != time.Minute {
+		t.Errorf("set values overwritten: %+v", q)
+	}
+	if err := p.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+}
+
+func TestAlertParamsValidate(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		edit  func(*AlertParams)
+		wants []string
+	}{
+		{"no namespace", func(p *AlertParams) { p.TritonNamespace = "" }, []string{"tritonNamespace: "}},
+		{"bad hpa name", func(p *AlertParams) { p.TritonHPA = "Triton_HPA" }, []string{"tritonHpa: "}},
+		{"zero target", func(p *AlertParams) { p.Target = 0 }, []string{"target: 0 must be a positive number"}},
+		{"negative target", func(p *AlertParams) { p.Target = -1 }, []string{"target: "}},
+		{"NaN target", func(p *AlertParams) { p.Target = math.NaN() }, []string{"target: "}},
+		{"infinite target", func(p *AlertParams) { p.Target = math.Inf(1) }, []string{"target: "}},
+		{"unknown metric", func(p *AlertParams) { p.Metric = InferenceMetric{Key: "cpu"} }, []string{`metric: "cpu" is not one of queueTimePerRequest`}},
+		{"edited metric", func(p *AlertParams) { p.Metric.Name = "other" }, []string{"metric: "}},
+		{"negative for", func(p *AlertParams) { p.QueueFor = -time.Minute }, []string{"queueFor: "}},
+		{"sub-second for", func(p *AlertParams) { p.SpotFor = 1500 * time.Millisecond }, []string{"spotFor: "}},
+		{"every error at once", func(p *AlertParams) { p.NotReadyFor, p.HPAMaxFor, p.GPUPendingFor = -1, -1, -1 },
+			[]string{"notReadyFor: ", "hpaMaxFor: ", "gpuPendingFor: "}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := validParams()
+			c.edit(&p)
+			err := p.Validate()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAlertRuleGroups(t *testing.T) {
+	p := validParams()
+	seen := map[string]bool{}
+	for _, g := range AlertRuleGroups(p) {
+		for _, r := range g.Rules {
+			if seen[r.Alert] || r.Expr == "" || r.For == "" || r.Labels["severity"] == "" || r.Annotations["summary"] == "" {
+				t.Errorf("%s/%s: incomplete or repeated: %+v", g.Name, r.Alert, r)
+			}
+			seen[r.Alert] = true
+		}
+	}
+	for _, a := range []string{AlertTritonQueueAboveTarget, AlertTritonPodsNotReady, AlertTritonHPAAtMax, AlertGPUPodPending, AlertSpotNodeInterrupted} {
+		if !seen[a] {
+			t.Errorf("alert %s missing", a)
+		}
+	}
+	// The queue alert watches the HPA's own query and target.
+	q := AlertRuleGroups(p)[0].Rules[0]
+	if !strings.Contains(q.Expr, p.Metric.PerPodQuery(`="triton"`)) || !strings.HasSuffix(q.Expr, "> 0.05") || q.For != "10m" {
+		t.Errorf("queue alert %+v", q)
+	}
+}
+
+// kube-state-metrics internal/store/utils.go: SanitizeLabelName, then toSnakeCase.
+func TestKubeStateMetricsLabelName(t *testing.T) {
+	for in, want := range map[string]string{
+		NodeLabelCapacityType:    "label_eks_amazonaws_com_capacity_type",
+		NodeLabelNodeGroup:       "label_eks_amazonaws_com_nodegroup",
+		"app.kubernetes.io/name": "label_app_kubernetes_io_name",
+	} {
+		if got := KubeStateMetricsLabelName(in); got != want {
+			t.Errorf("KubeStateMetricsLabelName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if KubeStateMetricsLabelsAllowlist[0] != "nodes=[eks.amazonaws.com/capacityType,eks.amazonaws.com/nodegroup]" {
+		t.Errorf("allowlist %q", KubeStateMetricsLabelsAllowlist)
+	}
+}
