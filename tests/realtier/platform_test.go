@@ -222,6 +222,7 @@ func (r *rehearsal) checkFirstDeploy(t *testing.T) {
 	}
 	first := map[string]int{} // type -> Seq of its first real create
 	last := map[string]int{}
+	created := map[string]int{} // add-on name -> Seq of its create
 	for _, op := range ops {
 		if op.Kind != "create" || op.Preview || op.Err != "" {
 			continue
@@ -230,6 +231,9 @@ func (r *rehearsal) checkFirstDeploy(t *testing.T) {
 			first[op.Type] = op.Seq
 		}
 		last[op.Type] = op.Seq
+		if op.Type == "aws:eks/addon:Addon" {
+			created[fmt.Sprint(op.Inputs["addonName"])] = op.Seq
+		}
 	}
 	// Order: the cluster before what lives in it, the CNI add-on before the
 	// node groups (infra.NewNodeGroup waits for it).
@@ -238,8 +242,14 @@ func (r *rehearsal) checkFirstDeploy(t *testing.T) {
 			t.Errorf("%s created at op %d, the cluster at %d", typ, first[typ], last["aws:eks/cluster:Cluster"])
 		}
 	}
-	if first["aws:eks/nodeGroup:NodeGroup"] < last["aws:eks/addon:Addon"] {
-		t.Errorf("a node group was created (op %d) before the vpc-cni add-on (op %d)", first["aws:eks/nodeGroup:NodeGroup"], last["aws:eks/addon:Addon"])
+	// The vpc-cni add-on before the node groups (their nodes need the CNI;
+	// infra.NewNodeGroup's data dependencies), the EBS CSI driver after them
+	// (EKS reports it active only once its pods run; infra.NewEBSCSIDriver).
+	if cni := created["vpc-cni"]; cni == 0 || first["aws:eks/nodeGroup:NodeGroup"] < cni {
+		t.Errorf("a node group was created (op %d) before the vpc-cni add-on (op %d)", first["aws:eks/nodeGroup:NodeGroup"], cni)
+	}
+	if ebs := created["aws-ebs-csi-driver"]; ebs == 0 || ebs < last["aws:eks/nodeGroup:NodeGroup"] {
+		t.Errorf("the EBS CSI add-on was created (op %d) before the last node group (op %d)", ebs, last["aws:eks/nodeGroup:NodeGroup"])
 	}
 
 	clusters := fake.Resources("aws:eks/cluster:Cluster")
