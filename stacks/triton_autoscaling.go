@@ -6,6 +6,7 @@ import (
 
 	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -20,9 +21,9 @@ import (
 // metric, its default target; only what is unset.
 func withTritonAutoscalingDefaults(a inference.TritonAutoscaling) inference.TritonAutoscaling {
 	if a.Metric == "" {
-		a.Metric = observability.DefaultInferenceMetricKey
+		a.Metric = signals.DefaultInferenceMetricKey
 	}
-	if m, ok := observability.LookupInferenceMetric(a.Metric); ok && a.Target == 0 {
+	if m, ok := signals.LookupInferenceMetric(a.Metric); ok && a.Target == 0 {
 		a.Target = m.DefaultTarget
 	}
 	return a
@@ -32,9 +33,9 @@ func withTritonAutoscalingDefaults(a inference.TritonAutoscaling) inference.Trit
 // sign is TritonSpec.Validate's): the key exists, and the target survives
 // the HPA's quantity (nano units).
 func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []error {
-	m, ok := observability.LookupInferenceMetric(a.Metric)
+	m, ok := signals.LookupInferenceMetric(a.Metric)
 	if !ok {
-		return []error{fmt.Errorf("%s.metric: %q is not one of %s", path, a.Metric, strings.Join(observability.InferenceMetricKeys(), ", "))}
+		return []error{fmt.Errorf("%s.metric: %q is not one of %s", path, a.Metric, strings.Join(signals.InferenceMetricKeys(), ", "))}
 	}
 	if a.Target > 0 && m.TargetQuantity(a.Target) == "0" {
 		return []error{fmt.Errorf("%s.target: %v is below the smallest HPA target, 0.000000001 %s", path, a.Target, m.Unit)}
@@ -46,7 +47,7 @@ func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []err
 // the adapter rule serves it under and the target as a quantity.
 // Validated config only (an unknown key yields no metric).
 func tritonHPAMetric(a inference.TritonAutoscaling) inference.PodsMetric {
-	m, ok := observability.LookupInferenceMetric(a.Metric)
+	m, ok := signals.LookupInferenceMetric(a.Metric)
 	if !ok {
 		return inference.PodsMetric{}
 	}
@@ -65,8 +66,8 @@ func withTritonMetrics(args *inference.TritonArgs, a inference.TritonAutoscaling
 	}
 	args.HPAMetric = tritonHPAMetric(a)
 	args.Monitoring = &inference.TritonMonitoring{
-		Interval:   observability.TritonScrapeInterval,
-		ServerArgs: append([]string(nil), observability.TritonMetricsConfigArgs...),
+		Interval:   signals.TritonScrapeInterval,
+		ServerArgs: append([]string(nil), signals.TritonMetricsConfigArgs...),
 		DependsOn:  []pulumi.Resource{metrics},
 	}
 }
@@ -79,7 +80,7 @@ var removedKeys = map[string]string{
 }
 
 const tritonGPUMetricRemoved = "removed: nothing served the GPU metric it named; Triton now scales on an " +
-	"inference-load metric, triton.autoscaling.metric (" + observability.DefaultInferenceMetricKey + " by default) with triton.autoscaling.target, " +
+	"inference-load metric, triton.autoscaling.metric (" + signals.DefaultInferenceMetricKey + " by default) with triton.autoscaling.target, " +
 	"and on CPU (README, Triton autoscaling); delete the key"
 
 // removedKeyError is the migration hint for an object field the parser

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/aiplatform/infra/workloads/inference"
-	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,12 +13,12 @@ import (
 func TestTritonAutoscalingDefaults(t *testing.T) {
 	cfg, err := parse(valid())
 	require.NoError(t, err)
-	def, ok := observability.LookupInferenceMetric(observability.DefaultInferenceMetricKey)
+	def, ok := signals.LookupInferenceMetric(signals.DefaultInferenceMetricKey)
 	require.True(t, ok)
-	assert.Equal(t, inference.TritonAutoscaling{Metric: observability.DefaultInferenceMetricKey, Target: def.DefaultTarget}, cfg.Workloads.Triton.Autoscaling)
+	assert.Equal(t, inference.TritonAutoscaling{Metric: signals.DefaultInferenceMetricKey, Target: def.DefaultTarget}, cfg.Workloads.Triton.Autoscaling)
 
 	// Each metric's own default target, unless one is configured.
-	for _, m := range observability.InferenceMetrics() {
+	for _, m := range signals.InferenceMetrics() {
 		src := valid()
 		src["triton"] = `{"autoscaling":{"metric":"` + m.Key + `"}}`
 		cfg, err := parse(src)
@@ -29,11 +29,11 @@ func TestTritonAutoscalingDefaults(t *testing.T) {
 	src["triton"] = `{"autoscaling":{"target":0.2}}`
 	cfg, err = parse(src)
 	require.NoError(t, err)
-	assert.Equal(t, inference.TritonAutoscaling{Metric: observability.DefaultInferenceMetricKey, Target: 0.2}, cfg.Workloads.Triton.Autoscaling)
+	assert.Equal(t, inference.TritonAutoscaling{Metric: signals.DefaultInferenceMetricKey, Target: 0.2}, cfg.Workloads.Triton.Autoscaling)
 }
 
 func TestTritonAutoscalingErrors(t *testing.T) {
-	allowed := strings.Join(observability.InferenceMetricKeys(), ", ")
+	allowed := strings.Join(signals.InferenceMetricKeys(), ", ")
 	cases := []struct{ triton, want string }{
 		{`{"autoscaling":{"metric":"nv_gpu_utilization"}}`, `aiplatform:triton.autoscaling.metric: "nv_gpu_utilization" is not one of ` + allowed},
 		{`{"autoscaling":{"metric":"QueueTimePerRequest"}}`, `aiplatform:triton.autoscaling.metric: "QueueTimePerRequest" is not one of`},
@@ -50,17 +50,17 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 		})
 	}
 	// The migration hint names the replacement keys.
-	requireConfigError(t, map[string]string{"triton": `{"targetGpuUtilization":70}`}, "triton.autoscaling.metric ("+observability.DefaultInferenceMetricKey+" by default)")
+	requireConfigError(t, map[string]string{"triton": `{"targetGpuUtilization":70}`}, "triton.autoscaling.metric ("+signals.DefaultInferenceMetricKey+" by default)")
 }
 
 // The HPA asks the custom metrics API for exactly the name the adapter rule
 // serves (name.as), for every metric key.
 func TestTritonHPAMetricIsTheAdapterRuleName(t *testing.T) {
-	for _, m := range observability.InferenceMetrics() {
+	for _, m := range signals.InferenceMetrics() {
 		got := tritonHPAMetric(withTritonAutoscalingDefaults(inference.TritonAutoscaling{Metric: m.Key}))
 		assert.Equal(t, m.Rule.Name.As, got.Name, m.Key)
 		assert.Equal(t, m.TargetQuantity(m.DefaultTarget), got.TargetQuantity, m.Key)
 	}
-	assert.Equal(t, "50m", tritonHPAMetric(inference.TritonAutoscaling{Metric: observability.MetricQueueTimePerRequest, Target: 0.05}).TargetQuantity)
+	assert.Equal(t, "50m", tritonHPAMetric(inference.TritonAutoscaling{Metric: signals.MetricQueueTimePerRequest, Target: 0.05}).TargetQuantity)
 	assert.Zero(t, tritonHPAMetric(inference.TritonAutoscaling{Metric: "unknown"}))
 }

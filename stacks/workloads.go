@@ -6,6 +6,7 @@ import (
 	"github.com/aiplatform/infra/workloads/gitops"
 	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -88,10 +89,10 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	// it: its chart installs the CRDs and the operator's webhooks.
 	var metrics *observability.MetricsStack
 	if o := w.Observability; o.On() {
-		metric, _ := observability.LookupInferenceMetric(w.Triton.Autoscaling.Metric)
+		metric, _ := signals.LookupInferenceMetric(w.Triton.Autoscaling.Metric)
 		args := &observability.MetricsStackArgs{
 			Spec:   o.MetricsStackSpec,
-			Alerts: observability.AlertParams{TritonNamespace: w.Triton.Namespace, Metric: metric, Target: w.Triton.Autoscaling.Target},
+			Alerts: signals.AlertParams{TritonNamespace: w.Triton.Namespace, Metric: metric, Target: w.Triton.Autoscaling.Target},
 			Chart:  workloads.KubePrometheusStackChart.WithVersion(charts.KubePrometheusStack).From(w.ChartRepository),
 		}
 		if w.HasSecret(GrafanaAdminPasswordKey) {

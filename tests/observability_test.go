@@ -9,6 +9,7 @@ import (
 	"github.com/aiplatform/infra/workloads"
 	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -60,11 +61,11 @@ func TestObservabilityIsOnByDefault(t *testing.T) {
 	assert.Contains(t, mustJSONString(t, groups), `namespace=\"triton\"`)
 	dashboards := 0
 	for _, cm := range rec.ByType(configMapType) {
-		if path(plain(cm.Inputs), "metadata", "labels", observability.GrafanaDashboardLabel) == "1" {
+		if path(plain(cm.Inputs), "metadata", "labels", signals.GrafanaDashboardLabel) == "1" {
 			dashboards++
 		}
 	}
-	assert.Equal(t, len(observability.Dashboards()), dashboards)
+	assert.Equal(t, len(signals.Dashboards()), dashboards)
 
 	// Namespaces: baseline for the stack, privileged only for the node agents.
 	ns := plain(find(t, rec, namespaceType, "metrics").Inputs)

@@ -10,6 +10,7 @@ import (
 	"github.com/aiplatform/infra/workloads"
 	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -153,7 +154,7 @@ func hpaMetric(t *testing.T, hpa map[string]any, typ string) map[string]any {
 // prometheus-adapter rules serve (name.as), for every metric key, with the
 // key's target; both sides come from observability's one table.
 func TestTritonHPAMetricIsServedByTheAdapter(t *testing.T) {
-	for _, m := range observability.InferenceMetrics() {
+	for _, m := range signals.InferenceMetrics() {
 		t.Run(m.Key, func(t *testing.T) {
 			rec := runProgram(t, with(baseConfig(), "aiplatform:triton", `{"autoscaling":{"metric":"`+m.Key+`"}}`))
 			hpa := plain(find(t, rec, hpaType, "triton").Inputs)
@@ -184,9 +185,9 @@ func TestTritonScrapingFollowsTheMetricsStack(t *testing.T) {
 	// that installs the monitoring.coreos.com CRDs.
 	crds := find(t, rec, chartType, "metrics").URN
 	assert.True(t, dependsOn(pm, crds), "the PodMonitor waits for the metrics stack's chart")
-	assert.Equal(t, fmt.Sprintf("%ds", int(observability.TritonScrapeInterval.Seconds())), path(plain(pm.Inputs), "spec", "podMetricsEndpoints", 0, "interval"))
+	assert.Equal(t, fmt.Sprintf("%ds", int(signals.TritonScrapeInterval.Seconds())), path(plain(pm.Inputs), "spec", "podMetricsEndpoints", 0, "interval"))
 	_, c := tritonPod(t, rec)
-	for _, arg := range observability.TritonMetricsConfigArgs {
+	for _, arg := range signals.TritonMetricsConfigArgs {
 		assert.Contains(t, c["args"], arg)
 	}
 	assert.False(t, dependsOn(find(t, rec, "aiplatform:workloads:Triton", "triton"), crds), "Triton itself does not wait for the metrics stack")
@@ -194,7 +195,7 @@ func TestTritonScrapingFollowsTheMetricsStack(t *testing.T) {
 	off := runProgram(t, with(baseConfig(), "aiplatform:observability", `{"enabled":false}`))
 	assert.Empty(t, off.ByType(podMonitorType))
 	_, c = tritonPod(t, off)
-	for _, arg := range observability.TritonMetricsConfigArgs {
+	for _, arg := range signals.TritonMetricsConfigArgs {
 		assert.NotContains(t, c["args"], arg)
 	}
 	metrics := path(plain(find(t, off, hpaType, "triton").Inputs), "spec", "metrics").([]any)

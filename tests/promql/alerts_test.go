@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
-
-	"github.com/aiplatform/infra/workloads/observability"
 )
 
 const evalEvery = 15 * time.Second
@@ -25,13 +24,13 @@ type alertState struct {
 
 // evalAlert evaluates one alert of the groups like Prometheus's rule
 // manager: every 15 s from t=0 to end, returning the state at each step.
-func evalAlert(t *testing.T, st storage.Storage, p observability.AlertParams, alert, whoLabel string, end time.Duration) map[time.Duration]alertState {
+func evalAlert(t *testing.T, st storage.Storage, p signals.AlertParams, alert, whoLabel string, end time.Duration) map[time.Duration]alertState {
 	t.Helper()
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	var rule observability.Rule
-	for _, g := range observability.AlertRuleGroups(p) {
+	var rule signals.Rule
+	for _, g := range signals.AlertRuleGroups(p) {
 		for _, r := range g.Rules {
 			if r.Alert == alert {
 				rule = r
@@ -100,7 +99,7 @@ func repeat(n int, v float64) []float64 {
 func TestAlertsFireAfterForAndClear(t *testing.T) {
 	m := func(d time.Duration) time.Duration { return d } // reads as minutes below
 	const min = time.Minute
-	base := observability.AlertParams{TritonNamespace: tritonNamespace}.WithDefaults()
+	base := signals.AlertParams{TritonNamespace: tritonNamespace}.WithDefaults()
 
 	// Triton: 100 requests per 15 s on each pod. Pod A queues 1 ms per
 	// request, except from 10m to 25m (increments at 10m00s..24m45s) when it
@@ -124,7 +123,7 @@ load 15s
 
 	queueFor := base
 	queueFor.QueueFor = 5 * min
-	ratio, _ := observability.LookupInferenceMetric(observability.MetricQueueToComputeRatio)
+	ratio, _ := signals.LookupInferenceMetric(signals.MetricQueueToComputeRatio)
 	// Queue/compute: 20 ms compute per request, so 150 ms queueing is 7.5 on
 	// pod A and 0.05 on B: mean 3.775. A target of 3 fires like the queue time.
 	ratioParams := queueFor
@@ -132,11 +131,11 @@ load 15s
 
 	for _, c := range []struct {
 		name, alert, who, load string
-		params                 observability.AlertParams
+		params                 signals.AlertParams
 		want                   map[time.Duration]alertState
 	}{
 		{
-			name: "queue time", alert: observability.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: queueFor,
+			name: "queue time", alert: signals.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: queueFor,
 			want: map[time.Duration]alertState{
 				m(10 * min): {"inactive", ""}, 10*min + 15*time.Second: {"pending", "triton"},
 				15 * min: {"pending", "triton"}, 15*min + 15*time.Second: {"firing", "triton"},
@@ -144,7 +143,7 @@ load 15s
 			},
 		},
 		{
-			name: "queue/compute ratio", alert: observability.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: ratioParams,
+			name: "queue/compute ratio", alert: signals.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: ratioParams,
 			want: map[time.Duration]alertState{
 				// One overloaded increment of three is not enough here:
 				// (2*1.5e7+1e5)/6e6 = 5.02 on pod A, mean 2.53 < 3.
@@ -156,7 +155,7 @@ load 15s
 		{
 			// Pinned at 4 of 4 from 5m to 29m45s, then 3; another
 			// namespace's HPA at its maximum is not Triton's.
-			name: "HPA at max", alert: observability.AlertTritonHPAAtMax, who: "horizontalpodautoscaler", params: base,
+			name: "HPA at max", alert: signals.AlertTritonHPAAtMax, who: "horizontalpodautoscaler", params: base,
 			load: `
 load 15s
   kube_horizontalpodautoscaler_spec_max_replicas{job="kube-state-metrics",namespace="triton",horizontalpodautoscaler="triton"} 4x160
@@ -172,7 +171,7 @@ load 15s
 		{
 			// A GPU pod Pending from 0 to 19m45s, Running from 20m; a CPU
 			// pod Pending all along is not a GPU problem.
-			name: "GPU pod pending", alert: observability.AlertGPUPodPending, who: "pod", params: base,
+			name: "GPU pod pending", alert: signals.AlertGPUPodPending, who: "pod", params: base,
 			load: `
 load 15s
   kube_pod_status_phase{namespace="triton",pod="triton-x",uid="u1",phase="Pending"} 1x79 0x80
@@ -188,7 +187,7 @@ load 15s
 			},
 		},
 		{
-			name: "Triton pods not ready", alert: observability.AlertTritonPodsNotReady, who: "deployment", params: base,
+			name: "Triton pods not ready", alert: signals.AlertTritonPodsNotReady, who: "deployment", params: base,
 			load: `
 load 15s
   kube_deployment_status_replicas_unavailable{namespace="triton",deployment="triton"} 0x19 1x79 0x60
@@ -201,7 +200,7 @@ load 15s
 			// spot-1 is cordoned at 10m (EKS drains it for its replacement)
 			// and deleted at 15m; spot-2 goes NotReady at 20m for good;
 			// a cordoned on-demand node is not a spot event.
-			name: "spot node interrupted", alert: observability.AlertSpotNodeInterrupted, who: "node", params: base,
+			name: "spot node interrupted", alert: signals.AlertSpotNodeInterrupted, who: "node", params: base,
 			load: `
 load 15s
   kube_node_labels{node="spot-1",label_eks_amazonaws_com_capacity_type="SPOT",label_eks_amazonaws_com_nodegroup="nodes-spot"} 1x59 stale
@@ -235,8 +234,8 @@ load 15s
 // adapter's query, evaluated here to the value the HPA would average.
 func TestQueueAlertValueIsHPAAverage(t *testing.T) {
 	st := loadScrapes(t, "testdata/triton-metrics.txt")
-	p := observability.AlertParams{TritonNamespace: tritonNamespace, Target: 1e-9}.WithDefaults()
-	expr := observability.AlertRuleGroups(p)[0].Rules[0].Expr
+	p := signals.AlertParams{TritonNamespace: tritonNamespace, Target: 1e-9}.WithDefaults()
+	expr := signals.AlertRuleGroups(p)[0].Rules[0].Expr
 	got := instant(t, newEngine(t), st, expr, epoch.Add(time.Minute), "namespace")
 	// (0.0005 + 0.035) / 2 pods: signals_test.go derives both.
 	assertValues(t, "queue alert value", got, map[string]float64{tritonNamespace: 0.01775})

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 )
 
 // What prometheus-adapter passes for a pods metric of the Triton HPA
@@ -44,7 +44,7 @@ func TestEveryExpressionParses(t *testing.T) {
 			t.Errorf("%s: %v\n%s", what, err, expr)
 		}
 	}
-	for _, r := range observability.AdapterRules() {
+	for _, r := range signals.AdapterRules() {
 		check(r.Name.As+" seriesQuery", r.SeriesQuery)
 		if _, err := promParser.ParseMetricSelector(r.SeriesQuery); err != nil {
 			t.Errorf("%s: seriesQuery is not a series selector: %v", r.Name.As, err)
@@ -53,9 +53,9 @@ func TestEveryExpressionParses(t *testing.T) {
 			check(r.Name.As, r.Render(r.Series(), m, adapterGroupBy))
 		}
 	}
-	for _, m := range observability.InferenceMetrics() {
-		p := observability.AlertParams{TritonNamespace: tritonNamespace, Metric: m}.WithDefaults()
-		for _, g := range observability.AlertRuleGroups(p) {
+	for _, m := range signals.InferenceMetrics() {
+		p := signals.AlertParams{TritonNamespace: tritonNamespace, Metric: m}.WithDefaults()
+		for _, g := range signals.AlertRuleGroups(p) {
 			for _, r := range g.Rules {
 				check(g.Name+"/"+r.Alert, r.Expr)
 				if _, err := time.ParseDuration(r.For); err != nil {
@@ -65,7 +65,7 @@ func TestEveryExpressionParses(t *testing.T) {
 		}
 	}
 	n := 0
-	for _, d := range observability.Dashboards() {
+	for _, d := range signals.Dashboards() {
 		exprs, err := d.Expressions()
 		if err != nil {
 			t.Fatal(err)
@@ -103,10 +103,10 @@ func TestAdapterQueriesOnRecordedScrapes(t *testing.T) {
 	engine := newEngine(t)
 	at := epoch.Add(60 * time.Second)
 	want := map[string]map[string]float64{
-		observability.MetricQueueTimePerRequest: {podA: 0.0005, podB: 0.035},
-		observability.MetricQueueToComputeRatio: {podA: 0.1, podB: 5.6},
+		signals.MetricQueueTimePerRequest: {podA: 0.0005, podB: 0.035},
+		signals.MetricQueueToComputeRatio: {podA: 0.1, podB: 5.6},
 	}
-	for _, m := range observability.InferenceMetrics() {
+	for _, m := range signals.InferenceMetrics() {
 		w, ok := want[m.Key]
 		if !ok {
 			t.Errorf("%s: no hand-computed expectation", m.Key)
@@ -133,7 +133,7 @@ load 15s
   nv_inference_compute_infer_duration_us{namespace="triton",pod="idle",model="m",version="1"} 9000x8
 `)
 	engine := newEngine(t)
-	for _, m := range observability.InferenceMetrics() {
+	for _, m := range signals.InferenceMetrics() {
 		got := instant(t, engine, st, m.Rule.Render(m.Rule.Series(), `namespace="triton",pod="idle"`, "pod"), epoch.Add(2*time.Minute), "pod")
 		assertValues(t, m.Key+" idle", got, map[string]float64{"idle": 0})
 	}

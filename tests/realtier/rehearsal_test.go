@@ -34,10 +34,9 @@ type projectSpec struct {
 	// needs the pulumi-eks plugin and node, and puts the stub aws first on
 	// PATH, issuing tokens for this cluster only.
 	eksCluster string
-	// config is set with `pulumi config set` after the stack is created,
-	// configPaths with `pulumi config set --path`.
-	config, configPaths map[string]string
-	timeout             time.Duration
+	// config is set with `pulumi config set` after the stack is created.
+	config  map[string]string
+	timeout time.Duration
 }
 
 // startRehearsal starts the pipeline rehearsal's project (the ./rehearsal
@@ -186,9 +185,6 @@ func startProject(t *testing.T, spec projectSpec) *rehearsal {
 	}
 	for k, v := range spec.config {
 		r.configSet(t, k, v)
-	}
-	for k, v := range spec.configPaths {
-		r.configSetPath(t, k, v)
 	}
 	return r
 }

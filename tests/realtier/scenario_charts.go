@@ -11,6 +11,7 @@ import (
 	"github.com/aiplatform/infra/workloads/addons"
 	"github.com/aiplatform/infra/workloads/gitops"
 	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -132,7 +133,7 @@ func deployMetrics(ctx *pulumi.Context, providers pulumi.ResourceOption, from fu
 		Spec: observability.MetricsStackSpec{Grafana: observability.Endpoint{
 			Exposure: workloads.Internal, Host: chGrafanaHost, CertificateARN: chCertARN,
 		}},
-		Alerts: observability.AlertParams{TritonNamespace: "triton"},
+		Alerts: signals.AlertParams{TritonNamespace: "triton"},
 		Chart:  from(workloads.KubePrometheusStackChart),
 	}, providers, pulumi.DependsOn(append(append([]pulumi.Resource{}, after...), sc)))
 	if err != nil {
@@ -177,7 +178,7 @@ func metricsObjects() []Expect {
 			hasField(workloads.DefaultStorageClass, "spec", "storage", "volumeClaimTemplate", "spec", "storageClassName"),
 		)},
 		{Path: "/apis/monitoring.coreos.com/v1/namespaces/" + mon + "/prometheusrules/aiplatform-alerts"},
-		{Path: apps(mon, "configmaps", "dashboard-aiplatform-triton", "v1"), Check: hasField("1", "metadata", "labels", observability.GrafanaDashboardLabel)},
+		{Path: apps(mon, "configmaps", "dashboard-aiplatform-triton", "v1"), Check: hasField("1", "metadata", "labels", signals.GrafanaDashboardLabel)},
 		{Path: apps(agents, "daemonsets", "kube-prometheus-stack-prometheus-node-exporter", "apps/v1")},
 		{Path: apps(mon, "deployments", "prometheus-adapter", "apps/v1"), Check: hasField(2, "spec", "replicas")},
 		{Path: "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.custom.metrics.k8s.io", Check: hasField("prometheus-adapter", "spec", "service", "name")},

@@ -56,7 +56,7 @@ type TritonMonitoring struct {
 	// Interval between scrapes, in whole seconds.
 	Interval time.Duration
 	// ServerArgs are tritonserver arguments the metrics' consumers need
-	// (observability.TritonMetricsConfigArgs: the latency summaries).
+	// (signals.TritonMetricsConfigArgs: the latency summaries).
 	ServerArgs []string
 	// DependsOn installs the PodMonitor CRD (the kube-prometheus-stack
 	// chart): the PodMonitor waits for it, the rest of Triton does not.

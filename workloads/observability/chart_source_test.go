@@ -6,6 +6,7 @@ import (
 
 	"github.com/aiplatform/infra/workloads"
 	"github.com/aiplatform/infra/workloads/internal/wltest"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -180,9 +181,9 @@ func TestMetricsStackCRDsAreDeletedWithTheStack(t *testing.T) {
 func TestMetricsStackSignalsSettings(t *testing.T) {
 	chart := kps(t)
 	v := values(t)
-	assert.Equal(t, pulumi.ToStringArray(KubeStateMetricsLabelsAllowlist), v["kube-state-metrics"].(pulumi.Map)["metricLabelsAllowlist"])
+	assert.Equal(t, pulumi.ToStringArray(signals.KubeStateMetricsLabelsAllowlist), v["kube-state-metrics"].(pulumi.Map)["metricLabelsAllowlist"])
 	dash := v["grafana"].(pulumi.Map)["sidecar"].(pulumi.Map)["dashboards"].(pulumi.Map)
-	assert.Equal(t, pulumi.String(GrafanaDashboardLabel), dash["label"])
+	assert.Equal(t, pulumi.String(signals.GrafanaDashboardLabel), dash["label"])
 	helpers := chart.Files["charts/prometheus-node-exporter/templates/_helpers.tpl"]
 	assert.Contains(t, helpers, `define "prometheus-node-exporter.monitor-namespace"`)
 	assert.Contains(t, chart.Files["charts/prometheus-node-exporter/templates/servicemonitor.yaml"], `namespace: {{ include "prometheus-node-exporter.monitor-namespace" . }}`)
@@ -223,6 +224,6 @@ func TestDCGMExporterRendersNoRandomValues(t *testing.T) {
 	v := dcgmExporterValues()
 	assert.Equal(t, pulumi.Bool(false), v["tlsServerConfig"].(pulumi.Map)["enabled"])
 	assert.NotContains(t, v, "basicAuth")
-	assert.Equal(t, pulumi.Bool(DCGMHonorLabels), v["serviceMonitor"].(pulumi.Map)["honorLabels"])
+	assert.Equal(t, pulumi.Bool(signals.DCGMHonorLabels), v["serviceMonitor"].(pulumi.Map)["honorLabels"])
 	assert.Equal(t, workloads.GPUTolerationValues(), v["tolerations"])
 }

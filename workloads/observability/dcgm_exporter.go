@@ -2,6 +2,7 @@ package observability
 
 import (
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -64,8 +65,8 @@ func dcgmExporterValues() pulumi.Map {
 		"resources":    dcgmExporterContainer.values(),
 		"serviceMonitor": pulumi.Map{
 			"enabled":     pulumi.Bool(true),
-			"honorLabels": pulumi.Bool(DCGMHonorLabels),
-			"interval":    pulumi.String(promDuration(TritonScrapeInterval)),
+			"honorLabels": pulumi.Bool(signals.DCGMHonorLabels),
+			"interval":    pulumi.String(signals.PromDuration(signals.TritonScrapeInterval)),
 		},
 		"tlsServerConfig": pulumi.Map{"enabled": pulumi.Bool(false)},
 	}

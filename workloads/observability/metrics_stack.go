@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -51,7 +52,7 @@ type MetricsStackArgs struct {
 	// generated once and kept in Secret GrafanaAdminSecret (and the state).
 	AdminPassword pulumi.StringInput
 	// Alerts parameterise the PrometheusRule (the Triton namespace, the HPA's metric).
-	Alerts AlertParams
+	Alerts signals.AlertParams
 	// Chart defaults to KubePrometheusStackChart.
 	Chart workloads.Chart
 }
@@ -150,13 +151,13 @@ func NewMetricsStack(ctx *pulumi.Context, name string, args *MetricsStackArgs, o
 			Namespace: nsName,
 			Labels:    workloads.CommonLabels(alertsRuleName, name),
 		},
-		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{"groups": toValues(AlertRuleGroups(a.Alerts))}},
+		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{"groups": toValues(signals.AlertRuleGroups(a.Alerts))}},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{release})); err != nil {
 		return nil, err
 	}
-	for _, d := range Dashboards() {
+	for _, d := range signals.Dashboards() {
 		labels := workloads.CommonLabels("grafana-dashboard", name)
-		labels[GrafanaDashboardLabel] = pulumi.String(grafanaDashboardLabelValue)
+		labels[signals.GrafanaDashboardLabel] = pulumi.String(grafanaDashboardLabelValue)
 		if _, err := corev1.NewConfigMap(ctx, name+"-dashboard-"+d.UID, &corev1.ConfigMapArgs{
 			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("dashboard-" + d.UID), Namespace: nsName, Labels: labels},
 			Data:     pulumi.StringMap{d.FileName: pulumi.String(string(d.JSON))},
@@ -244,7 +245,7 @@ func metricsStackValues(s MetricsStackSpec, caPEM pulumi.StringOutput) pulumi.Ma
 		"grafana": grafanaValues(s.Grafana),
 		"kube-state-metrics": systemPlacement(pulumi.Map{
 			// kube_node_labels carries only allowed labels; the spot alert needs these.
-			"metricLabelsAllowlist": pulumi.ToStringArray(KubeStateMetricsLabelsAllowlist),
+			"metricLabelsAllowlist": pulumi.ToStringArray(signals.KubeStateMetricsLabelsAllowlist),
 			"resources":             kubeStateMetrics.values(),
 		}),
 		"prometheus-node-exporter": pulumi.Map{
@@ -324,7 +325,7 @@ func grafanaValues(g Endpoint) pulumi.Map {
 		"resources": grafanaContainer.values(),
 		"sidecar": pulumi.Map{
 			"resources":  grafanaSidecarContainer.values(),
-			"dashboards": pulumi.Map{"label": pulumi.String(GrafanaDashboardLabel), "labelValue": pulumi.String(grafanaDashboardLabelValue)},
+			"dashboards": pulumi.Map{"label": pulumi.String(signals.GrafanaDashboardLabel), "labelValue": pulumi.String(grafanaDashboardLabelValue)},
 		},
 		// The chart's test Pod is a Helm test hook, never run here.
 		"testFramework": pulumi.Map{"enabled": pulumi.Bool(false)},

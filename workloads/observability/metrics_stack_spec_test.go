@@ -6,6 +6,7 @@ import (
 
 	"github.com/aiplatform/infra/workloads"
 	"github.com/aiplatform/infra/workloads/internal/wltest"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -87,9 +88,9 @@ func TestReadmeFootprintMatchesGo(t *testing.T) {
 }
 
 func TestMetricsStackArgsValidate(t *testing.T) {
-	a := MetricsStackArgs{Alerts: AlertParams{TritonNamespace: "Bad_NS"}}.withDefaults()
+	a := MetricsStackArgs{Alerts: signals.AlertParams{TritonNamespace: "Bad_NS"}}.withDefaults()
 	wltest.ExpectErrors(t, a.Validate(), `alerts: tritonNamespace: "Bad_NS"`)
-	a = MetricsStackArgs{Alerts: AlertParams{TritonNamespace: "triton"}}.withDefaults()
+	a = MetricsStackArgs{Alerts: signals.AlertParams{TritonNamespace: "triton"}}.withDefaults()
 	require.NoError(t, a.Validate())
 	assert.Equal(t, workloads.KubePrometheusStackChart, a.Chart)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -84,7 +85,7 @@ func prometheusAdapterValues(prometheusURL string, tls pulumi.StringMapOutput) p
 		"prometheus": pulumi.Map{"url": pulumi.String(prometheusURL), "port": pulumi.Int(PrometheusPort)},
 		"rules": pulumi.Map{
 			"default": pulumi.Bool(false),
-			"custom":  toValues(AdapterRules()),
+			"custom":  toValues(signals.AdapterRules()),
 		},
 		"replicas":            pulumi.Int(prometheusAdapterReplicas),
 		"podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "maxUnavailable": pulumi.Int(1)},

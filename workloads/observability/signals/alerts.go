@@ -1,4 +1,4 @@
-package observability
+package signals
 
 import (
 	"errors"
@@ -213,9 +213,9 @@ func AlertRuleGroups(p AlertParams) []RuleGroup {
 // alertRule is one rule; the description gains how long the condition has held.
 func alertRule(name, severity string, hold time.Duration, expr, summary, description string) Rule {
 	return Rule{
-		Alert: name, Expr: expr, For: promDuration(hold),
+		Alert: name, Expr: expr, For: PromDuration(hold),
 		Labels:      map[string]string{"severity": severity},
-		Annotations: map[string]string{"summary": summary, "description": description + " for at least " + promDuration(hold) + "."},
+		Annotations: map[string]string{"summary": summary, "description": description + " for at least " + PromDuration(hold) + "."},
 	}
 }
 

@@ -1,4 +1,4 @@
-package observability
+package signals
 
 import (
 	"bytes"
@@ -154,7 +154,7 @@ var inferenceMetrics = []InferenceMetric{
 // value would stop the HPA from scaling down (it must assume the target for
 // missing pods).
 func perPodRatioRule(name, numerator, denominator, scale string) AdapterRule {
-	window := promDuration(AdapterRateWindow)
+	window := PromDuration(AdapterRateWindow)
 	sumRate := func(series string) string {
 		return fmt.Sprintf("sum by (<<.GroupBy>>) (rate(%s{<<.LabelMatchers>>}[%s]))", series, window)
 	}
@@ -279,8 +279,8 @@ func promNumber(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
-// promDuration formats a duration the way Prometheus writes one ("1m30s").
-func promDuration(d time.Duration) string {
+// PromDuration formats a duration the way Prometheus writes one ("1m30s").
+func PromDuration(d time.Duration) string {
 	if d <= 0 {
 		return "0s"
 	}

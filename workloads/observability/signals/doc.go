@@ -1,11 +1,11 @@
-// Package observability holds the platform's signals as plain Go values:
+// Package signals holds the platform's observability signals as plain Go values:
 // the PromQL behind the Triton HPA's custom metrics (prometheus-adapter
 // rules), the PrometheusRule alert groups, and the Grafana dashboards. The
 // components that install kube-prometheus-stack, prometheus-adapter and
 // dcgm-exporter consume these values, so the HPA, the adapter, the alerts
 // and the dashboards cannot drift apart.
 //
-// Files that define signals import only the standard library (no Pulumi, no
+// It imports only the standard library (no Pulumi, no
 // Prometheus), so every package that needs a metric name stays cheap to
 // build. The queries are parsed and evaluated against recorded Triton
 // series by the separate module tests/promql, which links Prometheus's
@@ -23,4 +23,4 @@
 //   - kube-state-metrics series: namespace, pod, deployment,
 //     horizontalpodautoscaler, node, and the node labels listed in
 //     KubeStateMetricsLabelsAllowlist.
-package observability
+package signals

@@ -1,4 +1,4 @@
-package observability
+package signals
 
 import (
 	"encoding/json"
@@ -96,8 +96,8 @@ func TestPromDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		time.Minute: "1m", 90 * time.Second: "1m30s", 2 * time.Hour: "2h", 1500 * time.Millisecond: "1s500ms",
 	} {
-		if got := promDuration(d); got != want {
-			t.Errorf("promDuration(%v) = %q, want %q", d, got, want)
+		if got := PromDuration(d); got != want {
+			t.Errorf("PromDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }
