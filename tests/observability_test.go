@@ -51,7 +51,13 @@ func TestObservabilityIsOnByDefault(t *testing.T) {
 	assert.Equal(t, observability.AgentsNamespace, dcgm["namespace"])
 	assert.Equal(t, map[string]any{infra.NodeKindLabel: "gpu"}, path(dcgm, "values", "nodeSelector"))
 	assert.Equal(t, []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}}, path(dcgm, "values", "tolerations"))
-	assert.Equal(t, true, path(dcgm, "values", "serviceMonitor", "honorLabels"))
+	assert.Equal(t, false, path(dcgm, "values", "serviceMonitor", "enabled"), "not the chart's: its CR cannot render before the CRD exists")
+	sm := plain(find(t, rec, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "dcgm-exporter").Inputs)
+	assert.Equal(t, "ServiceMonitor", sm["kind"])
+	assert.Equal(t, observability.AgentsNamespace, path(sm, "metadata", "namespace"))
+	assert.Equal(t, true, path(sm, "spec", "endpoints", 0, "honorLabels"))
+	assert.Equal(t, "metrics", path(sm, "spec", "endpoints", 0, "port"))
+	assert.Equal(t, "dcgm-exporter", path(sm, "spec", "selector", "matchLabels", "app.kubernetes.io/instance"))
 
 	// The alerts and the dashboards, after the chart (CRDs, webhooks).
 	rule := find(t, rec, customResource, "metrics-alerts")

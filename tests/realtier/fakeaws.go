@@ -254,7 +254,7 @@ func (f *FakeAWS) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirp
 	}
 	var changed, replaces []string
 	for _, k := range unionKeys(olds, news) {
-		if !reflect.DeepEqual(olds[k], news[k]) {
+		if configDiffers(olds[k], news[k]) {
 			changed = append(changed, k)
 			if slices.Contains(fakeTypes[typ].replaceOn, k) {
 				replaces = append(replaces, k)
@@ -439,4 +439,36 @@ func (f *FakeAWS) forget(urn string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.live, urn)
+}
+
+// configDiffers compares a configured value with the state's: inside maps
+// only the keys the configuration sets count, as the Terraform bridge
+// ignores computed attributes the program does not set (the EKS cluster's
+// vpcConfig carries vpcId and clusterSecurityGroupId in its state).
+func configDiffers(state, config any) bool {
+	switch c := config.(type) {
+	case map[string]any:
+		s, ok := state.(map[string]any)
+		if !ok {
+			return true
+		}
+		for k, v := range c {
+			if configDiffers(s[k], v) {
+				return true
+			}
+		}
+		return false
+	case []any:
+		s, ok := state.([]any)
+		if !ok || len(s) != len(c) {
+			return true
+		}
+		for i := range c {
+			if configDiffers(s[i], c[i]) {
+				return true
+			}
+		}
+		return false
+	}
+	return !reflect.DeepEqual(state, config)
 }

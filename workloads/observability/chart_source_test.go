@@ -220,10 +220,14 @@ func TestDCGMExporterRendersNoRandomValues(t *testing.T) {
 		assert.NotContains(t, body, "helm.sh/hook", path)
 	}
 	assert.Contains(t, chart.Files["templates/tls-secret.yaml"], ".Values.tlsServerConfig.enabled")
-	assert.Contains(t, chart.Files["templates/service-monitor.yaml"], "honorLabels: {{ .Values.serviceMonitor.honorLabels }}")
+	// The ServiceMonitor is the program's own (NewDCGMExporter): it selects
+	// the chart's Service by the chart's selector labels, port "metrics".
+	assert.Contains(t, chart.Files["templates/service-monitor.yaml"], "{{- if .Values.serviceMonitor.enabled }}")
+	assert.Contains(t, chart.Files["templates/_helpers.tpl"], "app.kubernetes.io/name: {{ include \"dcgm-exporter.name\" . }}\napp.kubernetes.io/instance: {{ .Release.Name }}\napp.kubernetes.io/component: {{ include \"dcgm-exporter.name\" . }}")
+	assert.Contains(t, chart.Files["templates/service.yaml"], `- name: "metrics"`)
 	v := dcgmExporterValues()
 	assert.Equal(t, pulumi.Bool(false), v["tlsServerConfig"].(pulumi.Map)["enabled"])
 	assert.NotContains(t, v, "basicAuth")
-	assert.Equal(t, pulumi.Bool(signals.DCGMHonorLabels), v["serviceMonitor"].(pulumi.Map)["honorLabels"])
+	assert.Equal(t, pulumi.Bool(false), v["serviceMonitor"].(pulumi.Map)["enabled"])
 	assert.Equal(t, workloads.GPUTolerationValues(), v["tolerations"])
 }
