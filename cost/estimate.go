@@ -43,7 +43,7 @@ func DefaultAssumptions() Assumptions {
 
 // AssumptionKey is one tunable assumption: its key in the stack config
 // namespace aiplatform-cost, its preview flag and what it means. The config
-// reader, the flags and the README table follow AssumptionKeys.
+// reader, the flags and the docs/cost.md table follow AssumptionKeys.
 type AssumptionKey struct {
 	Key, Flag, Usage string
 	number           func(*Assumptions) *float64 // nil: bucketGB

@@ -195,7 +195,7 @@ func WriteDiffMarkdown(w io.Writer, base, head Estimate) error {
 			p.f("- Not priced: %s (%s)\n", u.Name, u.Reason)
 		}
 	}
-	p.f("\n<sub>Offline estimate from `go run ./tests/preview -cost` (prices as of %s, spot %s; assumptions: %s). Not a bill: usage-based charges use assumed volumes.</sub>\n",
+	p.f("\n<sub>Offline estimate from `go run ./cmd/aiplatform cost` (prices as of %s, spot %s; assumptions: %s). Not a bill: usage-based charges use assumed volumes.</sub>\n",
 		head.PricesAsOf, head.SpotAsOf, head.Assumptions.describe())
 	return p.err
 }

@@ -7,7 +7,7 @@ import (
 
 // KubernetesVersion is one Kubernetes minor version the platform accepts, with
 // everything that has to match it. It is the single compatibility table:
-// validation, defaults, the README table and the add-on pins all derive from
+// validation, defaults, the docs/configure.md table and the add-on pins all derive from
 // KubernetesVersions, so supporting a new minor is adding one row.
 type KubernetesVersion struct {
 	// Minor is the EKS cluster version, "1.36".

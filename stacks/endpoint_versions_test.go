@@ -62,9 +62,9 @@ func TestDefaultKubernetesVersionIsNewestInStandardSupport(t *testing.T) {
 	require.Equal(t, newest.Minor, DefaultKubernetesVersion)
 }
 
-// The README's "Kubernetes versions" table is the Go table, row for row.
-func TestReadmeKubernetesVersionsTableMatchesGo(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// The "Kubernetes versions" table of docs/configure.md is the Go table, row for row.
+func TestDocsKubernetesVersionsTableMatchesGo(t *testing.T) {
+	readme, err := os.ReadFile("../docs/configure.md")
 	require.NoError(t, err)
 	for _, v := range infra.KubernetesVersions {
 		row := fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` | `%s` |", v.Minor,

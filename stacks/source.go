@@ -83,7 +83,7 @@ func unknownKeyErrors(set, known []string) []error {
 		if isKnown[key] || (i > 0 && sorted[i-1] == key) {
 			continue
 		}
-		msg := "unknown key; it is not a setting of this program (see the README's configuration reference)"
+		msg := "unknown key; it is not a setting of this program (see the configuration reference, docs/configure.md)"
 		if best := closestKey(key, known); best != "" {
 			msg = fmt.Sprintf("unknown key; did you mean %s:%s?", Project, best)
 		}

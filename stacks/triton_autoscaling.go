@@ -81,7 +81,7 @@ var removedKeys = map[string]string{
 
 const tritonGPUMetricRemoved = "removed: nothing served the GPU metric it named; Triton now scales on an " +
 	"inference-load metric, triton.autoscaling.metric (" + signals.DefaultInferenceMetricKey + " by default) with triton.autoscaling.target, " +
-	"and on CPU (README, Triton autoscaling); delete the key"
+	"and on CPU (docs/autoscaling-and-observability.md, Triton autoscaling); delete the key"
 
 // removedKeyError is the migration hint for an object field the parser
 // rejected as unknown (encoding/json: `json: unknown field "name"`), or nil.

@@ -37,7 +37,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 	// layer ranks: a package may import only packages of a lower rank.
 	rank := func(p string) int {
 		switch {
-		case p == mod || strings.HasPrefix(p, mod+"/tests"):
+		case p == mod || strings.HasPrefix(p, mod+"/tests"), strings.HasPrefix(p, mod+"/cmd"):
 			return 5
 		case strings.HasPrefix(p, mod+"/stacks"):
 			return 4

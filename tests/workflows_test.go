@@ -844,7 +844,7 @@ func TestWorkflowPolicyCatchesRegressions(t *testing.T) {
 		{"apply cancels in progress", wfStack, "      cancel-in-progress: false\n    steps:", "      cancel-in-progress: true\n    steps:", "cancel-in-progress"},
 		{"groups differ", wfStack, "    concurrency:\n      group: pulumi-${{ inputs.stack }}\n      cancel-in-progress: false\n    outputs:", "    concurrency:\n      group: preview-${{ inputs.stack }}\n      cancel-in-progress: false\n    outputs:", "share one per-stack concurrency group"},
 		// Issue 9: the cost difference in the PR comment.
-		{"no cost job", wfPullRequest, "run: bash .github/scripts/cost-diff.sh", "run: go run ./tests/preview -cost", "cost job must run " + wfCostDiff},
+		{"no cost job", wfPullRequest, "run: bash .github/scripts/cost-diff.sh", "run: go run ./cmd/aiplatform cost", "cost job must run " + wfCostDiff},
 		{"cost of the wrong base", wfPullRequest, "BASE_SHA: ${{ github.event.pull_request.base.sha }}", "BASE_SHA: ${{ github.sha }}", "BASE_SHA from github.event.pull_request.base.sha"},
 		{"cost without the base commit", wfPullRequest, "          fetch-depth: 0\n", "", "fetch-depth: 0"},
 		{"cost not in the comment", wfPullRequest, "needs: [preview, cost]", "needs: [preview]", "must need cost"},

@@ -25,7 +25,7 @@ type Chart struct {
 // AddonChart is one row of the add-on chart table: the pin the platform
 // installs, the chartVersions key that overrides it, and the previous pin,
 // which stays usable for one release so a stack can hold back an upgrade.
-// Defaults, validation, the README table, the Renovate configuration's test
+// Defaults, validation, the docs/configure.md table, the Renovate configuration's test
 // and the chart-source tests all derive from AddonCharts.
 //
 // The pins do not depend on the Kubernetes minor: every accepted minor

@@ -89,15 +89,15 @@ func TestChartVersionsOnlyVersionsWithAValuesMapping(t *testing.T) {
 	assert.NotContains(t, err.Error(), "is not supported")
 }
 
-// readmeChartRow is the README's "Add-on charts" row of a table row; the
+// readmeChartRow is the docs' "Add-on charts" row of a table row; the
 // Renovate configuration bumps these rows with the Go table.
 func readmeChartRow(row AddonChart) string {
 	return fmt.Sprintf("| `%s` | %s | %s | `%s` | %s |", row.Chart.Name, row.Chart.Version, row.Previous, row.Key, row.Chart.Repo)
 }
 
-// The README's "Add-on charts" table is the Go table, row for row.
-func TestReadmeAddonChartsTableMatchesGo(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// The "Add-on charts" table of docs/configure.md is the Go table, row for row.
+func TestDocsAddonChartsTableMatchesGo(t *testing.T) {
+	readme, err := os.ReadFile("../docs/configure.md")
 	require.NoError(t, err)
 	for _, row := range AddonCharts {
 		assert.Contains(t, string(readme), readmeChartRow(row)+"\n")

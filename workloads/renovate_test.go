@@ -137,7 +137,7 @@ func (cfg renovateConfig) extract(t *testing.T, file string) []renovateDep {
 // workloads.AddonCharts, each image and EKS add-on version of
 // infra.KubernetesVersions and the Triton image must be matched by a regex
 // manager of renovate.json on its source line, with the right depName and
-// version, and so must the README rows that repeat them (the README tests
+// version, and so must the docs/configure.md rows that repeat them (the docs tests
 // then keep passing on a bot's PR). A pin added in a shape the regexes do
 // not match fails here.
 func TestRenovateTracksEveryPin(t *testing.T) {
@@ -184,14 +184,14 @@ func TestRenovateTracksEveryPin(t *testing.T) {
 	assert.ElementsMatch(t, append(append(append([]renovateDep{}, autoscalers...), vpcCNI...), ebsCSI...), tableDeps, "infra/kubernetes_versions.go")
 	assert.Equal(t, []renovateDep{triton}, cfg.extract(t, "workloads/inference/triton_spec.go"), "workloads/inference/triton_spec.go")
 
-	// The README repeats them in tables (tested against the Go tables).
-	readme := cfg.extract(t, "README.md")
+	// docs/configure.md repeats them in tables (tested against the Go tables).
+	readme := cfg.extract(t, "docs/configure.md")
 	for _, want := range append(append(append(append(charts, autoscalers...), vpcCNI...), ebsCSI...), triton) {
-		assert.Contains(t, readme, want, "README.md")
+		assert.Contains(t, readme, want, "docs/configure.md")
 	}
 	for _, d := range readme {
 		if d.DepName == image {
-			assert.Equal(t, triton, d, "every README mention of the Triton image is the pin")
+			assert.Equal(t, triton, d, "every docs/configure.md mention of the Triton image is the pin")
 		}
 	}
 }

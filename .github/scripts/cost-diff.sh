@@ -23,20 +23,20 @@ cleanup() {
 trap cleanup EXIT
 at=$(date -u +%F)
 
-go run ./tests/preview -stack "$STACK" -cost -format json -at "$at" >"$work/head.json" ||
+go run ./cmd/aiplatform cost -stack "$STACK" -format json -at "$at" >"$work/head.json" ||
 	die 1 "cannot price stack $STACK at the head"
 if git worktree add --detach "$work/base" "$BASE_SHA" >/dev/null 2>&1 &&
-	(cd "$work/base" && go run ./tests/preview -stack "$STACK" -cost -format json -at "$at") >"$work/base.json" 2>"$work/base.err"; then
-	go run ./tests/preview -cost-diff -base "$work/base.json" -head "$work/head.json" >"$out"
+	(cd "$work/base" && go run ./cmd/aiplatform cost -stack "$STACK" -format json -at "$at") >"$work/base.json" 2>"$work/base.err"; then
+	go run ./cmd/aiplatform cost-diff -base "$work/base.json" -head "$work/head.json" >"$out"
 else
-	# The base predates the estimate, has no such stack, or fails its own
-	# config validation: show the head's estimate alone.
+	# The base predates the estimate or the CLI (cmd/aiplatform), has no such
+	# stack, or fails its own config validation: show the head's estimate alone.
 	note "base $BASE_SHA cannot be priced: $(tail -n 3 "$work/base.err" 2>/dev/null || true)"
 	{
 		fence='```'
 		printf '### Cost estimate of %s\n\n' "\`$STACK\`"
 		printf 'The base commit %s could not be priced, so there is no difference to show; the head alone:\n\n%s\n' "\`${BASE_SHA:0:12}\`" "$fence"
-		go run ./tests/preview -stack "$STACK" -cost -at "$at"
+		go run ./cmd/aiplatform cost -stack "$STACK" -at "$at"
 		printf '%s\n' "$fence"
 	} >"$out"
 fi

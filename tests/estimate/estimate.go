@@ -1,7 +1,7 @@
 // Package estimate runs the program (and the state-backend bootstrap) under
 // the recording mocks and reads from what they register the inventory that
 // package cost prices: the estimate comes from the program itself, not from
-// a second description of it. tests/preview -cost and tests/cost_test.go
+// a second description of it. cmd/aiplatform cost and tests/cost_test.go
 // use it; it has no tests of its own so the program is linked into one test
 // binary only.
 package estimate

@@ -178,10 +178,10 @@ func TestTritonEphemeralLimit(t *testing.T) {
 	}
 }
 
-func TestReadmeNamesTheTritonImage(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+func TestDocsNameTheTritonImage(t *testing.T) {
+	readme, err := os.ReadFile("../../docs/configure.md")
 	require.NoError(t, err)
-	assert.Contains(t, string(readme), DefaultTritonImage, "the README names the pinned Triton image")
+	assert.Contains(t, string(readme), DefaultTritonImage, "docs/configure.md names the pinned Triton image")
 }
 
 func TestTritonPeer(t *testing.T) {

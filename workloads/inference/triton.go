@@ -280,7 +280,7 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 // maxSize leaves room for one more would need GPUs per node and every other
 // GPU consumer, and would still pay for an extra node on each rollout. With
 // maxSurge 0 a rollout needs no spare capacity; it briefly runs one pod
-// fewer, so minReplicas >= 2 keeps serving through it (README, Triton).
+// fewer, so minReplicas >= 2 keeps serving through it (docs/configure.md, Triton).
 func tritonRolloutStrategy() *appsv1.DeploymentStrategyArgs {
 	return &appsv1.DeploymentStrategyArgs{
 		Type: pulumi.String("RollingUpdate"),

@@ -74,7 +74,7 @@ func TestRetentionSize(t *testing.T) {
 // The README's footprint table is Footprint(), row for row, and every
 // container of the stack has requests and limits.
 func TestReadmeFootprintMatchesGo(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/autoscaling-and-observability.md")
 	require.NoError(t, err)
 	for _, c := range Footprint() {
 		assert.Contains(t, string(readme), c.readmeRow()+"\n")

@@ -51,7 +51,7 @@ type GitHubCI struct {
 	// and organisations with a custom subject template get another prefix,
 	// e.g. "repo:octo-org@123456/infra@456789"; read it before bootstrapping
 	// with `gh api repos/OWNER/REPO/actions/oidc/customization/sub --jq
-	// .sub_claim_prefix` (README "CI pipeline"). Source: GitHub changelog
+	// .sub_claim_prefix` (docs/pipeline.md). Source: GitHub changelog
 	// 2026-04-23 "Immutable subject claims for GitHub Actions OIDC tokens".
 	SubjectPrefix string `json:"subjectPrefix,omitempty"`
 	// OIDCProviderArn reuses the account's existing GitHub OIDC provider (an

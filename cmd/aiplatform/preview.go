@@ -1,18 +1,8 @@
-// Command preview runs the whole program against the Pulumi mocks and prints
-// the resources it would create, grouped by component. It needs no AWS
-// account, no Pulumi CLI and no network: a newcomer's first look at the plan.
-// With -cost it prices what the program registers instead (see cost.go).
-//
-//	go run ./tests/preview -stack dev
-//	go run ./tests/preview -stack dev -cost [-format json]
-//	go run ./tests/preview -cost-diff -base base.json -head head.json
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -20,27 +10,36 @@ import (
 	"github.com/aiplatform/infra/tests/mocks"
 )
 
-func main() {
-	stack := flag.String("stack", "dev", "stack whose Pulumi.<stack>.yaml config to use")
-	dir := flag.String("dir", ".", "project directory holding Pulumi.yaml")
-	costFlags := registerCostFlags(flag.CommandLine)
-	flag.Parse()
-	var err error
-	switch {
-	case costFlags.diff:
-		err = runCostDiff(os.Stdout, costFlags)
-	case costFlags.cost:
-		err = runCost(os.Stdout, *dir, *stack, costFlags)
-	default:
-		err = run(os.Stdout, *dir, *stack)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "preview:", err)
-		os.Exit(1)
-	}
+const previewDoc = `
+Prints the resources the program would create for a stack, grouped by
+component: the whole program run against the Pulumi mocks (tests/mocks). It
+needs no AWS account, no Pulumi CLI and no network: a newcomer's first look
+at the plan, and the same validation as "pulumi preview" (a bad config key
+fails here first, naming the key).
+
+Input:  <dir>/Pulumi.yaml and <dir>/Pulumi.<stack>.yaml (secret values are
+        replaced by placeholders and listed).
+Output: the resource tree on stdout, last line "N resources to create."
+Exit:   0 printed, 1 the config is invalid or the program failed, 2 usage.`
+
+func init() {
+	register("preview", "offline plan of a stack from the Pulumi mocks (no account needed)", runPreview)
 }
 
-func run(w io.Writer, dir, stack string) error {
+func runPreview(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("preview", previewDoc, stderr)
+	stack := fs.String("stack", "dev", "stack whose Pulumi.<stack>.yaml config to use")
+	dir := fs.String("dir", ".", "project directory holding Pulumi.yaml")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	if err := preview(stdout, *dir, *stack); err != nil {
+		return fail(stderr, "preview", err)
+	}
+	return exitOK
+}
+
+func preview(w io.Writer, dir, stack string) error {
 	cfg, secrets, err := mocks.StackConfig(dir, stack)
 	if err != nil {
 		return err
