@@ -65,8 +65,16 @@ func TestUsageErrors(t *testing.T) {
 func TestDevStack(t *testing.T) {
 	code, stdout, stderr := run("preview", "-dir", "../..", "-stack", "dev")
 	require.Equal(t, exitOK, code, stderr)
-	assert.Regexp(t, `\n\d+ resources to create\.\n$`, stdout)
+	assert.Regexp(t, `\n\d+ resources to create, not counting the children of \d+ components this offline preview cannot see \(\d+ Helm charts, \d+ pulumi-eks\)\.\n$`, stdout)
 	assert.Contains(t, stdout, "aiplatform:infra:Cluster")
+	assert.Contains(t, stdout, "[children made by pulumi-eks at deploy: not visible offline]")
+
+	// A preview, not an update: values decided during the update are unknown
+	// (issue 19, item 11).
+	code, stdout, stderr = run("preview", "-dir", "../..", "-stack", "dev", "-details")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "(known after apply)")
+	assert.Contains(t, stdout, "[secret]")
 
 	code, stdout, stderr = run("cost", "-dir", "../..", "-stack", "dev", "-at", "2026-12-01")
 	require.Equal(t, exitOK, code, stderr)

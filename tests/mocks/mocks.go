@@ -25,8 +25,10 @@ const (
 	Stack     = "dev"
 	Region    = "us-west-2"
 	AccountID = "123456789012"
-	// OIDCIssuer is the issuer URL of the fake EKS cluster.
-	OIDCIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	// OIDCIssuer is the issuer URL of the fake EKS cluster in Region
+	// (IssuerFor gives it for another region).
+	OIDCIssuer = "https://oidc.eks.us-west-2.amazonaws.com/id/" + oidcID
+	oidcID     = "EXAMPLED539D4633E53DE1B71EXAMPLE"
 	// FixtureName names the aws:eks/cluster:Cluster the harness registers so the
 	// eks:index:Cluster mock can return a resource reference to it.
 	FixtureName = "mock-fixture-eks-cluster"
@@ -73,6 +75,14 @@ type Recorder struct {
 	// LoadBalancersPending leaves Services and Ingresses without a load
 	// balancer address, as after a skipped or timed-out await.
 	LoadBalancersPending bool
+	// Preview answers as the engine does in a preview (RunInfo.DryRun): a
+	// resource being created has no id yet and every value its provider
+	// computes is unknown; only its inputs are known.
+	Preview bool
+	// Region is the stack's aws:region (RunOn sets it from the config;
+	// default Region): ARNs, the OIDC issuer, endpoints and the partition
+	// follow it, as they do in AWS.
+	Region string
 
 	mu        sync.Mutex
 	resources []Resource
@@ -112,7 +122,23 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		id = args.ID
 	}
 	if !r.LoadBalancersPending || (args.TypeToken != "kubernetes:core/v1:Service" && args.TypeToken != "kubernetes:networking.k8s.io/v1:Ingress") {
-		fill(args.TypeToken, args.Name, id, outs)
+		r.fill(args.TypeToken, args.Name, id, outs)
+	}
+	if r.Preview && args.ID == "" && args.Name != FixtureName {
+		// Outputs the provider computes are unknown until the update; a value
+		// the fill changed (a nested computed key) makes its whole property
+		// unknown, which is what a preview shows for it (RunPreview serves
+		// these over its own monitor, which carries unknowns).
+		for k, v := range outs {
+			if in, ok := args.Inputs[k]; !ok || !in.DeepEquals(v) {
+				unknown := resource.MakeComputed(resource.NewProperty(""))
+				if v.ContainsSecrets() {
+					unknown = resource.MakeSecret(unknown)
+				}
+				outs[k] = unknown
+			}
+		}
+		id = ""
 	}
 	if !args.Custom && !rec.Remote {
 		id = ""
@@ -129,16 +155,18 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 	r.mu.Lock()
 	r.invokes = append(r.invokes, Invoke{Token: args.Token, Args: args.Args})
 	r.mu.Unlock()
+	region, partition := r.region(), Partition(r.region())
 	switch args.Token {
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
 		return resource.NewPropertyMapFromMap(map[string]any{
-			"names":   []any{Region + "a", Region + "b", Region + "c", Region + "d"},
-			"zoneIds": []any{"usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4"},
-			"id":      Region,
+			"names":   []any{region + "a", region + "b", region + "c", region + "d"},
+			"zoneIds": []any{"az1", "az2", "az3", "az4"},
+			"id":      region,
 		}), nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
-			"accountId": AccountID, "arn": DeployerSessionArn, "userId": "AROAEXAMPLE:GitHubActions", "id": AccountID,
+			"accountId": AccountID, "arn": strings.Replace(DeployerSessionArn, "arn:aws:", "arn:"+partition+":", 1),
+			"userId": "AROAEXAMPLE:GitHubActions", "id": AccountID,
 		}), nil
 	case "aws:iam/getSessionContext:getSessionContext":
 		arn := ""
@@ -149,11 +177,45 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 			"arn": arn, "issuerArn": sessionIssuer(arn), "issuerId": "AROAEXAMPLE", "id": arn,
 		}), nil
 	case "aws:index/getRegion:getRegion":
-		return resource.NewPropertyMapFromMap(map[string]any{"name": Region, "id": Region, "endpoint": "ec2." + Region + ".amazonaws.com"}), nil
+		return resource.NewPropertyMapFromMap(map[string]any{"name": region, "id": region, "endpoint": "ec2." + region + "." + DNSSuffix(region)}), nil
 	case "aws:index/getPartition:getPartition":
-		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}), nil
+		return resource.NewPropertyMapFromMap(map[string]any{"partition": partition, "dnsSuffix": DNSSuffix(region), "id": partition}), nil
 	}
-	return resource.PropertyMap{}, nil
+	// An invoke nobody modelled must fail, as the fake AWS of the real tier
+	// does: an empty answer would let the program run on zero values.
+	return nil, fmt.Errorf("mocks: invoke %s is not modelled; answer it in tests/mocks (Recorder.Call)", args.Token)
+}
+
+func (r *Recorder) region() string {
+	if r.Region != "" {
+		return r.Region
+	}
+	return Region
+}
+
+// Partition is the AWS partition of region (arn:<partition>:…).
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	}
+	return "aws"
+}
+
+// DNSSuffix is the domain of region's service endpoints.
+func DNSSuffix(region string) string {
+	if Partition(region) == "aws-cn" {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
+}
+
+// IssuerFor is the OIDC issuer URL EKS gives a cluster in region
+// (https://oidc.eks.<region>.<dns suffix>/id/<id>).
+func IssuerFor(region string) string {
+	return "https://oidc.eks." + region + "." + DNSSuffix(region) + "/id/" + oidcID
 }
 
 // sessionIssuer is what getSessionContext answers: the role of an STS
@@ -169,7 +231,15 @@ func sessionIssuer(arn string) string {
 }
 
 // fill adds the outputs a real provider would compute for type typ.
-func fill(typ, name, id string, outs resource.PropertyMap) {
+func (r *Recorder) fill(typ, name, id string, outs resource.PropertyMap) {
+	region, partition := r.region(), Partition(r.region())
+	issuer := IssuerFor(region)
+	arn := func(service, resource string) string {
+		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", partition, service, region, AccountID, resource)
+	}
+	global := func(service, resource string) string {
+		return fmt.Sprintf("arn:%s:%s::%s:%s", partition, service, AccountID, resource)
+	}
 	set := func(k string, v any) {
 		if _, ok := outs[resource.PropertyKey(k)]; !ok {
 			outs[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
@@ -181,7 +251,7 @@ func fill(typ, name, id string, outs resource.PropertyMap) {
 	}
 	switch typ {
 	case "eks:index:Cluster":
-		kubeconfig := Kubeconfig(name)
+		kubeconfig := kubeconfigIn(name, region)
 		var kc map[string]any
 		_ = json.Unmarshal([]byte(kubeconfig), &kc)
 		outs["kubeconfigJson"] = resource.MakeSecret(resource.NewProperty(kubeconfig))
@@ -193,9 +263,10 @@ func fill(typ, name, id string, outs resource.PropertyMap) {
 		return
 	case "aws:eks/cluster:Cluster":
 		set("name", name)
-		set("endpoint", "https://EXAMPLE0123456789.gr7."+Region+".eks.amazonaws.com")
+		set("endpoint", "https://EXAMPLE0123456789.gr7."+region+".eks."+DNSSuffix(region))
 		set("certificateAuthority", map[string]any{"data": "LS0tLS1CRUdJTi1FWEFNUExFLS0tLS0K"})
-		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": OIDCIssuer}}}})
+		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": issuer}}}})
+		set("arn", arn("eks", "cluster/"+name))
 		// The provider computes these two inside the configured vpcConfig.
 		vpcConfig := resource.PropertyMap{}
 		if v, ok := outs["vpcConfig"]; ok && v.IsObject() {
@@ -209,8 +280,8 @@ func fill(typ, name, id string, outs resource.PropertyMap) {
 		outs["vpcConfig"] = resource.NewProperty(vpcConfig)
 	case "aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket":
 		set("bucket", name+"-0a1b2c")
-		set("arn", "arn:aws:s3:::"+name+"-0a1b2c")
-		set("bucketRegionalDomainName", name+"-0a1b2c.s3."+Region+".amazonaws.com")
+		set("arn", "arn:"+partition+":s3:::"+name+"-0a1b2c")
+		set("bucketRegionalDomainName", name+"-0a1b2c.s3."+region+"."+DNSSuffix(region))
 	case "aws:ec2/launchTemplate:LaunchTemplate":
 		set("latestVersion", 1)
 	case "aws:ec2/vpc:Vpc":
@@ -221,19 +292,28 @@ func fill(typ, name, id string, outs resource.PropertyMap) {
 		set("allocationId", "eipalloc-"+name)
 	case "aws:iam/role:Role":
 		set("name", name)
-		set("arn", "arn:aws:iam::"+AccountID+":role/"+name)
+		set("arn", global("iam", "role/"+name))
 	case "aws:iam/policy:Policy":
 		set("name", name)
-		set("arn", "arn:aws:iam::"+AccountID+":policy/"+name)
+		set("arn", global("iam", "policy/"+name))
 	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-		set("arn", "arn:aws:iam::"+AccountID+":oidc-provider/"+strings.TrimPrefix(OIDCIssuer, "https://"))
+		set("arn", global("iam", "oidc-provider/"+strings.TrimPrefix(issuer, "https://")))
 	case "aws:kms/key:Key":
 		set("keyId", "key-"+name)
-		set("arn", "arn:aws:kms:"+Region+":"+AccountID+":key/key-"+name)
+		set("arn", arn("kms", "key/key-"+name))
+	case "aws:eks/addon:Addon":
+		// arn:<partition>:eks:<region>:<account>:addon/<cluster>/<addon>/<uuid> (EKS API Addon.addonArn).
+		set("arn", arn("eks", "addon/"+str(outs, "clusterName")+"/"+str(outs, "addonName")+"/0ac9b1d2-0000-4000-8000-"+fakeUUIDTail(name)))
+	case "aws:eks/accessEntry:AccessEntry":
+		// arn:<partition>:eks:<region>:<account>:access-entry/<cluster>/<principal type>/<account>/<role name>/<uuid>
+		// (EKS API AccessEntry.accessEntryArn; the principal type is "role" for IAM roles).
+		role := str(outs, "principalArn")
+		role = role[strings.LastIndex(role, "/")+1:]
+		set("accessEntryArn", arn("eks", "access-entry/"+str(outs, "clusterName")+"/role/"+AccountID+"/"+role+"/0ac9b1d2-0000-4000-8000-"+fakeUUIDTail(name)))
 	case "kubernetes:core/v1:Service":
-		set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"hostname": name + "-0123.elb." + Region + ".amazonaws.com"}}}})
+		set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"hostname": name + "-0123.elb." + region + "." + DNSSuffix(region)}}}})
 	case "kubernetes:networking.k8s.io/v1:Ingress":
-		set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"hostname": "k8s-" + name + "-0123." + Region + ".elb.amazonaws.com"}}}})
+		set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"hostname": "k8s-" + name + "-0123." + region + ".elb." + DNSSuffix(region)}}}})
 	case "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret":
 		// The Kubernetes provider auto-names objects without metadata.name.
 		if meta, ok := outs["metadata"]; ok && meta.IsObject() {
@@ -245,20 +325,39 @@ func fill(typ, name, id string, outs resource.PropertyMap) {
 		}
 	}
 	if service != "" {
-		set("arn", fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", service, Region, AccountID, strings.ToLower(service), id))
+		set("arn", arn(service, strings.ToLower(service)+"/"+id))
 		set("tagsAll", outs["tags"].Mappable())
 	}
 	set("id", id)
 }
 
-// Kubeconfig is a realistic kubeconfig for a cluster named name, as pulumi-eks renders it.
-func Kubeconfig(name string) string {
+// str is the string input k of outs, or "".
+func str(outs resource.PropertyMap, k resource.PropertyKey) string {
+	if v, ok := outs[k]; ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+// fakeUUIDTail is 12 hex digits derived from name, so ARNs are stable.
+func fakeUUIDTail(name string) string {
+	h := uint64(14695981039346656037)
+	for _, c := range []byte(name) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return fmt.Sprintf("%012x", h&0xffffffffffff)
+}
+
+// Kubeconfig is a realistic kubeconfig for a cluster named name in Region, as pulumi-eks renders it.
+func Kubeconfig(name string) string { return kubeconfigIn(name, Region) }
+
+func kubeconfigIn(name, region string) string {
 	kc := map[string]any{
 		"apiVersion":      "v1",
 		"kind":            "Config",
 		"current-context": "aws",
 		"clusters": []any{map[string]any{"name": "kubernetes", "cluster": map[string]any{
-			"server": "https://EXAMPLE0123456789.gr7." + Region + ".eks.amazonaws.com", "certificate-authority-data": "LS0tLS1CRUdJTi1FWEFNUExFLS0tLS0K"}}},
+			"server": "https://EXAMPLE0123456789.gr7." + region + ".eks." + DNSSuffix(region), "certificate-authority-data": "LS0tLS1CRUdJTi1FWEFNUExFLS0tLS0K"}}},
 		"contexts": []any{map[string]any{"name": "aws", "context": map[string]any{"cluster": "kubernetes", "user": "aws"}}},
 		"users": []any{map[string]any{"name": "aws", "user": map[string]any{"exec": map[string]any{
 			"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
@@ -287,6 +386,12 @@ func Run(config map[string]string, program pulumi.RunFunc) (*Recorder, error) {
 	return RunOn(&Recorder{}, config, program)
 }
 
+// RunPreview is Run as a preview: ctx.DryRun() is true and whatever a
+// provider computes is unknown (Recorder.Preview).
+func RunPreview(config map[string]string, program pulumi.RunFunc) (*Recorder, error) {
+	return RunOn(&Recorder{Preview: true}, config, program)
+}
+
 // RunOn is Run with a recorder the caller configured.
 func RunOn(rec *Recorder, config map[string]string, program pulumi.RunFunc) (*Recorder, error) {
 	raw, err := json.Marshal(config)
@@ -298,7 +403,10 @@ func RunOn(rec *Recorder, config map[string]string, program pulumi.RunFunc) (*Re
 		return nil, err
 	}
 	defer os.Unsetenv("PULUMI_CONFIG")
-	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+	if rec.Region == "" {
+		rec.Region = config["aws:region"]
+	}
+	body := func(ctx *pulumi.Context) error {
 		// The fixture stands for the cluster the program creates, so it carries
 		// the name the program gives it.
 		name := config[Project+":clusterName"]
@@ -307,7 +415,7 @@ func RunOn(rec *Recorder, config map[string]string, program pulumi.RunFunc) (*Re
 		}
 		fixture, err := awseks.NewCluster(ctx, FixtureName, &awseks.ClusterArgs{
 			Name:      pulumi.String(name),
-			RoleArn:   pulumi.String("arn:aws:iam::" + AccountID + ":role/fixture"),
+			RoleArn:   pulumi.String("arn:" + Partition(rec.region()) + ":iam::" + AccountID + ":role/fixture"),
 			VpcConfig: &awseks.ClusterVpcConfigArgs{},
 		})
 		if err != nil {
@@ -319,7 +427,12 @@ func RunOn(rec *Recorder, config map[string]string, program pulumi.RunFunc) (*Re
 			return err
 		}
 		return program(ctx)
-	}, pulumi.WithMocks(Project, Stack, rec))
+	}
+	if rec.Preview {
+		err = runPreview(rec, body)
+	} else {
+		err = pulumi.RunErr(body, pulumi.WithMocks(Project, Stack, rec))
+	}
 	return rec, err
 }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -32,8 +32,15 @@ import (
 //   - answers the invokes the program and pulumi-eks call (fakeaws_invokes.go);
 //   - records every check, diff, create, update, read and delete with its
 //     inputs and the options the engine sent (Ops);
-//   - enforces the AWS rules that broke the program (fakeaws_rules.go), with
-//     AWS's error text.
+//   - diffs as the aws provider plans (fakeaws_types.go: ForceNew,
+//     Optional+Computed, default and set paths per type, policies by
+//     equivalence, delete-before-replace for names the program sets);
+//   - enforces AWS's rules on creates and deletes (fakeaws_rules.go), with
+//     AWS's error text;
+//   - evaluates IAM for IRSA: STS web identity, S3 and KMS
+//     (fakeaws_iam.go), answering a refusal with an *AccessDeniedError.
+//
+// docs/testing-fake-aws.md lists every rule with its source.
 type FakeAWS struct {
 	pulumirpc.UnimplementedResourceProviderServer
 
@@ -51,6 +58,9 @@ type FakeAWS struct {
 	caData   string // base64 PEM of its CA
 	// implicit access entries EKS made itself: cluster name -> principal ARNs
 	implicitEntries map[string][]string
+	// defaultTags: the provider's defaultTags.tags, merged into every
+	// tagged resource's tagsAll as the provider does.
+	defaultTags map[string]any
 }
 
 // FakeResource is a resource the fake holds, as AWS would describe it.
@@ -73,11 +83,15 @@ type Op struct {
 	IgnoreChanges []string
 	Timeout       float64
 	Preview       bool
-	// Changes is diff's answer (the top-level keys that differ); Err is the
-	// error the fake returned.
-	Changes []string
-	Replace bool
-	Err     string
+	// Changes is diff's answer (the top-level keys that differ), Paths the
+	// dotted paths that differ, ReplaceOn those that force a replacement,
+	// DeleteBeforeReplace its order; Err is the error the fake returned.
+	Changes             []string
+	Paths               []string
+	Replace             bool
+	ReplaceOn           []string
+	DeleteBeforeReplace bool
+	Err                 string
 }
 
 // FakeAccount is the account of every ARN the fake makes.
@@ -198,20 +212,35 @@ func (f *FakeAWS) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) 
 	if r := req.GetArgs().GetFields()["region"].GetStringValue(); r != "" {
 		region = r
 	}
-	if region != "" && region != unknownValue {
-		f.mu.Lock()
-		f.region = region
-		f.mu.Unlock()
+	var defaults map[string]any
+	if v := req.GetVariables()["aws:config:defaultTags"]; v != "" {
+		var dt struct{ Tags map[string]any }
+		if err := json.Unmarshal([]byte(v), &dt); err != nil {
+			return nil, fmt.Errorf("aws:defaultTags %q: %w", v, err)
+		}
+		defaults = dt.Tags
 	}
+	if dt, ok := req.GetArgs().AsMap()["defaultTags"].(map[string]any); ok {
+		defaults, _ = dt["tags"].(map[string]any)
+	}
+	f.mu.Lock()
+	if region != "" && region != unknownValue {
+		f.region = region
+	}
+	f.defaultTags = defaults
+	f.mu.Unlock()
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true}, nil
 }
 
 // Check names what the program left unnamed, as the real provider does in
 // Check (autonaming from the engine's random seed), so a name is known in a
-// preview.
+// preview, and lists the fields it filled in under __defaults, as the
+// Terraform bridge does: Diff reads it to tell an explicit name (delete
+// before replace) from an autoname.
 func (f *FakeAWS) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
 	news := req.GetNews().AsMap()
 	typ := resourceType(req.GetType(), req.GetUrn())
+	defaults := []any{}
 	if field := fakeTypes[typ].autoname; field != "" {
 		if _, set := news[field]; !set {
 			if _, prefixed := news["namePrefix"]; !prefixed {
@@ -220,9 +249,11 @@ func (f *FakeAWS) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumi
 				} else {
 					news[field] = urnName(req.GetUrn()) + "-" + hex.EncodeToString(req.GetRandomSeed())[:7]
 				}
+				defaults = append(defaults, field)
 			}
 		}
 	}
+	news[defaultsKey] = defaults
 	out, err := structpb.NewStruct(news)
 	if err != nil {
 		return nil, err
@@ -233,43 +264,60 @@ func (f *FakeAWS) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumi
 	return &pulumirpc.CheckResponse{Inputs: out}, nil
 }
 
+// defaultsKey is the bridge's reserved input listing the fields its Check
+// filled in (pulumi-terraform-bridge pkg/tfbridge: reservedkeys.Defaults).
+const defaultsKey = "__defaults"
+
 // Diff compares the new inputs with the resource's state (its outputs, as
 // the Terraform bridge diffs the plan against the prior state, so a value
-// changed in AWS and read by a refresh shows), leaving out the
-// ignoreChanges paths the engine passes on; a change of a key in the type's
-// replaceOn list replaces the resource, as a ForceNew attribute does.
+// changed in AWS and read by a refresh shows), leaving out the ignoreChanges
+// paths the engine passes on. Maps are compared whole (a removed tag is a
+// change) except the type's computed paths; set-typed paths ignore order;
+// policies compare by equivalence (fakeType.diff). A change at or under a
+// path of the type's replaceOn list replaces the resource, as a ForceNew
+// attribute does; the replacement deletes first when the type's name field
+// was set by the program (the bridge's nameRequiresDeleteBeforeReplace).
 func (f *FakeAWS) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	typ := resourceType(req.GetType(), req.GetUrn())
-	state, news := req.GetOlds().AsMap(), deepCopy(req.GetNews().AsMap())
-	olds := map[string]any{}
-	for k := range req.GetOldInputs().AsMap() {
+	t := fakeTypes[typ]
+	olds, news := compared(req.GetOlds().AsMap(), req.GetOldInputs().AsMap(), req.GetNews().AsMap(), req.GetIgnoreChanges())
+	paths := t.diff(olds, news)
+	var changed []string
+	for _, p := range paths {
+		top, _, _ := strings.Cut(p, ".")
+		if !slices.Contains(changed, top) {
+			changed = append(changed, top)
+		}
+	}
+	replaces := t.replaces(olds, news, paths)
+	dbr := len(replaces) > 0 && (t.deleteBeforeReplace || t.nameSetExplicitly(news))
+	f.mu.Lock()
+	f.record(Op{Kind: "diff", URN: req.GetUrn(), Type: typ, ID: req.GetId(), Inputs: deepCopy(news),
+		IgnoreChanges: req.GetIgnoreChanges(), Changes: changed, Paths: paths, Replace: len(replaces) > 0, ReplaceOn: replaces, DeleteBeforeReplace: dbr})
+	f.mu.Unlock()
+	if len(changed) == 0 {
+		return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
+	}
+	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_SOME, Diffs: changed, Replaces: replaces, DeleteBeforeReplace: dbr}, nil
+}
+
+// compared are the state and the configuration a diff compares: the state's
+// values of the keys the old or the new inputs set, and the new inputs,
+// both without the ignoreChanges paths.
+func compared(state, oldInputs, newInputs map[string]any, ignore []string) (olds, news map[string]any) {
+	olds, news = map[string]any{}, deepCopy(newInputs)
+	for k := range oldInputs {
 		olds[k] = state[k]
 	}
 	for k := range news {
 		olds[k] = state[k]
 	}
-	for _, p := range req.GetIgnoreChanges() {
+	olds = deepCopy(olds)
+	for _, p := range ignore {
 		dropPath(olds, p)
 		dropPath(news, p)
 	}
-	var changed, replaces []string
-	for _, k := range unionKeys(olds, news) {
-		if configDiffers(olds[k], news[k]) {
-			changed = append(changed, k)
-			if slices.Contains(fakeTypes[typ].replaceOn, k) {
-				replaces = append(replaces, k)
-			}
-		}
-	}
-	f.mu.Lock()
-	f.record(Op{Kind: "diff", URN: req.GetUrn(), Type: typ, ID: req.GetId(), Inputs: deepCopy(news),
-		IgnoreChanges: req.GetIgnoreChanges(), Changes: changed, Replace: len(replaces) > 0})
-	f.mu.Unlock()
-	if len(changed) == 0 {
-		return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
-	}
-	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_SOME, Diffs: changed, Replaces: replaces,
-		DeleteBeforeReplace: len(replaces) > 0 && fakeTypes[typ].deleteBeforeReplace}, nil
+	return olds, news
 }
 
 func (f *FakeAWS) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
@@ -279,13 +327,13 @@ func (f *FakeAWS) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulu
 	defer f.mu.Unlock()
 	op := Op{Kind: "create", URN: req.GetUrn(), Type: typ, Inputs: deepCopy(inputs), Timeout: req.GetTimeout(), Preview: req.GetPreview()}
 	// A preview does not call AWS: the rules apply to the real create.
-	if err := f.checkCreate(req.GetUrn(), typ, inputs); err != nil && !req.GetPreview() {
+	if err := f.checkCreate(req.GetUrn(), typ, inputs, false); err != nil && !req.GetPreview() {
 		op.Err = err.Error()
 		f.record(op)
 		return nil, status.Error(codes.Unknown, err.Error())
 	}
 	r := &FakeResource{URN: req.GetUrn(), Type: typ, Inputs: inputs}
-	r.ID, r.Outputs = f.outputs(r, nil, req.GetPreview())
+	r.ID, r.Outputs = f.outputs(r, nil, nil, req.GetPreview())
 	op.ID = r.ID
 	f.record(op)
 	props, err := structpb.NewStruct(r.Outputs)
@@ -307,14 +355,15 @@ func (f *FakeAWS) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulu
 	defer f.mu.Unlock()
 	op := Op{Kind: "update", URN: req.GetUrn(), Type: typ, ID: req.GetId(), Inputs: deepCopy(news),
 		IgnoreChanges: req.GetIgnoreChanges(), Timeout: req.GetTimeout(), Preview: req.GetPreview()}
-	if err := f.checkCreate(req.GetUrn(), typ, news); err != nil && !req.GetPreview() {
+	if err := f.checkCreate(req.GetUrn(), typ, news, true); err != nil && !req.GetPreview() {
 		op.Err = err.Error()
 		f.record(op)
 		return nil, status.Error(codes.Unknown, err.Error())
 	}
 	f.record(op)
 	r := &FakeResource{URN: req.GetUrn(), Type: typ, ID: req.GetId(), Inputs: news}
-	_, r.Outputs = f.outputs(r, req.GetOlds().AsMap(), req.GetPreview())
+	olds, compare := compared(req.GetOlds().AsMap(), req.GetOldInputs().AsMap(), news, req.GetIgnoreChanges())
+	_, r.Outputs = f.outputs(r, req.GetOlds().AsMap(), fakeTypes[typ].diff(olds, compare), req.GetPreview())
 	props, err := structpb.NewStruct(r.Outputs)
 	if err != nil {
 		return nil, err
@@ -439,36 +488,4 @@ func (f *FakeAWS) forget(urn string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.live, urn)
-}
-
-// configDiffers compares a configured value with the state's: inside maps
-// only the keys the configuration sets count, as the Terraform bridge
-// ignores computed attributes the program does not set (the EKS cluster's
-// vpcConfig carries vpcId and clusterSecurityGroupId in its state).
-func configDiffers(state, config any) bool {
-	switch c := config.(type) {
-	case map[string]any:
-		s, ok := state.(map[string]any)
-		if !ok {
-			return true
-		}
-		for k, v := range c {
-			if configDiffers(s[k], v) {
-				return true
-			}
-		}
-		return false
-	case []any:
-		s, ok := state.([]any)
-		if !ok || len(s) != len(c) {
-			return true
-		}
-		for i := range c {
-			if configDiffers(s[i], c[i]) {
-				return true
-			}
-		}
-		return false
-	}
-	return !reflect.DeepEqual(state, config)
 }

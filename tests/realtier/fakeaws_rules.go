@@ -18,8 +18,8 @@ func awsError(action, service, operation string, status int, code, message strin
 		action, service, operation, status, code, message)
 }
 
-// checkCreate runs before a create or an update of urn.
-func (f *FakeAWS) checkCreate(urn, typ string, in map[string]any) error {
+// checkCreate runs before a create (update false) or an in-place update of urn.
+func (f *FakeAWS) checkCreate(urn, typ string, in map[string]any, update bool) error {
 	switch typ {
 	case "aws:eks/accessEntry:AccessEntry", "aws:eks/nodeGroup:NodeGroup", "aws:eks/addon:Addon", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation":
 		cluster := fmt.Sprint(in["clusterName"])
@@ -29,16 +29,26 @@ func (f *FakeAWS) checkCreate(urn, typ string, in map[string]any) error {
 			return awsError("creating "+typ, "EKS", op, 404, "ResourceNotFoundException", "No cluster found for name: "+cluster+".")
 		}
 	}
+	if !update {
+		if err := f.checkUniqueName(typ, in); err != nil {
+			return err
+		}
+	}
 	switch typ {
 	case "aws:eks/accessEntry:AccessEntry":
-		// One access entry per principal and cluster; EKS made one for the
-		// cluster's creator itself when bootstrapClusterCreatorAdminPermissions
-		// is true, which pulumi-eks v2 always sets (nodejs/eks/cluster.ts).
-		// CreateAccessEntry, EKS API reference: ResourceInUseException.
+		// One access entry per principal and cluster (EKS User Guide,
+		// "Create access entries": "An IAM principal can't be included in
+		// more than one access entry"), counting those EKS made itself: the
+		// cluster creator's (bootstrapClusterCreatorAdminPermissions, which
+		// pulumi-eks v2 always sets: nodejs/eks/cluster.ts) and each managed
+		// node group role's (created). A create clashes with every live
+		// entry, the same URN's included: a replacement that creates first
+		// meets the entry it replaces, as in AWS. Only an in-place update
+		// leaves its own entry out. CreateAccessEntry: ResourceInUseException.
 		cluster, principal := fmt.Sprint(in["clusterName"]), fmt.Sprint(in["principalArn"])
-		taken := slices.ContainsFunc(f.implicitEntries[cluster], func(p string) bool { return strings.EqualFold(p, principal) })
+		taken := !update && slices.ContainsFunc(f.implicitEntries[cluster], func(p string) bool { return strings.EqualFold(p, principal) })
 		for _, r := range f.live {
-			if r.Type == typ && r.URN != urn && fmt.Sprint(r.Inputs["clusterName"]) == cluster && strings.EqualFold(fmt.Sprint(r.Inputs["principalArn"]), principal) {
+			if r.Type == typ && (!update || r.URN != urn) && fmt.Sprint(r.Inputs["clusterName"]) == cluster && strings.EqualFold(fmt.Sprint(r.Inputs["principalArn"]), principal) {
 				taken = true
 			}
 		}
@@ -53,6 +63,48 @@ func (f *FakeAWS) checkCreate(urn, typ string, in map[string]any) error {
 		if in["launchTemplate"] != nil && in["diskSize"] != nil {
 			return awsError(fmt.Sprintf("creating EKS Node Group (%v:%v)", in["clusterName"], in["nodeGroupName"]), "EKS", "CreateNodegroup", 400,
 				"InvalidParameterException", "Disk size must be specified within the launch template.")
+		}
+	}
+	return nil
+}
+
+// checkUniqueName refuses a create whose name is taken by a live resource,
+// the same URN's included (a create-before-replace meets its predecessor):
+// EKS cluster names per account and region (CreateCluster:
+// ResourceInUseException), node-group names per cluster (CreateNodegroup:
+// ResourceInUseException), IAM role names per account (CreateRole:
+// EntityAlreadyExists).
+func (f *FakeAWS) checkUniqueName(typ string, in map[string]any) error {
+	same := func(keys ...string) bool {
+		for _, r := range f.live {
+			if r.Type != typ {
+				continue
+			}
+			match := true
+			for _, k := range keys {
+				match = match && fmt.Sprint(r.Inputs[k]) == fmt.Sprint(in[k])
+			}
+			if match {
+				return true
+			}
+		}
+		return false
+	}
+	switch typ {
+	case "aws:eks/cluster:Cluster":
+		if in["name"] != nil && same("name") {
+			return awsError(fmt.Sprintf("creating EKS Cluster (%v)", in["name"]), "EKS", "CreateCluster", 409,
+				"ResourceInUseException", fmt.Sprintf("Cluster already exists with name: %v", in["name"]))
+		}
+	case "aws:eks/nodeGroup:NodeGroup":
+		if in["nodeGroupName"] != nil && same("clusterName", "nodeGroupName") {
+			return awsError(fmt.Sprintf("creating EKS Node Group (%v:%v)", in["clusterName"], in["nodeGroupName"]), "EKS", "CreateNodegroup", 409,
+				"ResourceInUseException", fmt.Sprintf("NodeGroup already exists with name %v and cluster name %v", in["nodeGroupName"], in["clusterName"]))
+		}
+	case "aws:iam/role:Role":
+		if in["name"] != nil && same("name") {
+			return awsError(fmt.Sprintf("creating IAM Role (%v)", in["name"]), "IAM", "CreateRole", 409,
+				"EntityAlreadyExists", fmt.Sprintf("Role with name %v already exists.", in["name"]))
 		}
 	}
 	return nil
@@ -90,19 +142,55 @@ func (f *FakeAWS) clusterExists(name string) bool {
 
 // created: what AWS does by itself when a resource is created.
 func (f *FakeAWS) created(r *FakeResource) {
-	if r.Type != "aws:eks/cluster:Cluster" {
-		return
+	switch r.Type {
+	case "aws:eks/cluster:Cluster":
+		// bootstrapClusterCreatorAdminPermissions defaults to true.
+		bootstrap := true
+		if ac, ok := r.Inputs["accessConfig"].(map[string]any); ok {
+			if b, ok := ac["bootstrapClusterCreatorAdminPermissions"].(bool); ok {
+				bootstrap = b
+			}
+		}
+		if bootstrap {
+			f.implicitEntries[r.ID] = append(f.implicitEntries[r.ID], FakeCallerRole)
+		}
+	case "aws:eks/nodeGroup:NodeGroup":
+		// In API and API_AND_CONFIG_MAP modes EKS creates the access entry
+		// of a managed node group's role itself, unless one exists (EKS User
+		// Guide, "Create access entries": access entries for managed node
+		// groups and Fargate profiles are created by EKS). It stays with the
+		// cluster: the fake does not remove it with the node group.
+		cluster, role := fmt.Sprint(r.Inputs["clusterName"]), fmt.Sprint(r.Inputs["nodeRoleArn"])
+		if !f.accessEntriesEnabled(cluster) || role == "" || f.hasAccessEntry(cluster, role) {
+			return
+		}
+		f.implicitEntries[cluster] = append(f.implicitEntries[cluster], role)
 	}
-	// bootstrapClusterCreatorAdminPermissions defaults to true.
-	bootstrap := true
-	if ac, ok := r.Inputs["accessConfig"].(map[string]any); ok {
-		if b, ok := ac["bootstrapClusterCreatorAdminPermissions"].(bool); ok {
-			bootstrap = b
+}
+
+// accessEntriesEnabled: the cluster's authentication mode uses access
+// entries (API or API_AND_CONFIG_MAP).
+func (f *FakeAWS) accessEntriesEnabled(cluster string) bool {
+	for _, r := range f.live {
+		if r.Type == "aws:eks/cluster:Cluster" && r.ID == cluster {
+			ac, _ := r.Inputs["accessConfig"].(map[string]any)
+			mode := fmt.Sprint(ac["authenticationMode"])
+			return mode == "API" || mode == "API_AND_CONFIG_MAP"
 		}
 	}
-	if bootstrap {
-		f.implicitEntries[r.ID] = append(f.implicitEntries[r.ID], FakeCallerRole)
+	return false
+}
+
+func (f *FakeAWS) hasAccessEntry(cluster, principal string) bool {
+	if slices.ContainsFunc(f.implicitEntries[cluster], func(p string) bool { return strings.EqualFold(p, principal) }) {
+		return true
 	}
+	for _, r := range f.live {
+		if r.Type == "aws:eks/accessEntry:AccessEntry" && fmt.Sprint(r.Inputs["clusterName"]) == cluster && strings.EqualFold(fmt.Sprint(r.Inputs["principalArn"]), principal) {
+			return true
+		}
+	}
+	return false
 }
 
 // deleted: what goes with a resource.
