@@ -249,3 +249,21 @@ func TestMoney(t *testing.T) {
 	}
 	assert.False(t, math.IsNaN(savingPercent(1, 0)))
 }
+
+// Issue 21 item 9: claimed volumes (Prometheus's TSDB) are priced per
+// replica at gp3; another volume type is an error, never $0.
+func TestClaimedVolumes(t *testing.T) {
+	inv := inventory()
+	inv.Volumes = []Volume{{Name: "metrics/prometheus", Count: 2, GiB: 50, Type: "gp3", Source: "Helm chart metrics, values prometheus.prometheusSpec.storageSpec"}}
+	e, err := Prices.Price(inv, DefaultAssumptions())
+	require.NoError(t, err)
+	// 2 × 50 GiB × $0.08 = $8.00 (us-east-1).
+	v := line(t, e, "pvc/metrics/prometheus")
+	assert.Equal(t, 8.0, v.Monthly)
+	assert.Equal(t, StorageCost, v.Category)
+	assert.Equal(t, "2 × 50 GiB gp3 (Helm chart metrics, values prometheus.prometheusSpec.storageSpec)", v.Detail)
+
+	inv.Volumes[0].Type = "io2"
+	_, err = Prices.Price(inv, DefaultAssumptions())
+	assert.ErrorContains(t, err, `volume metrics/prometheus: no price for EBS volume type "io2" (the table prices gp3)`)
+}

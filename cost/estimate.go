@@ -328,6 +328,14 @@ func (t Table) Price(inv Inventory, a Assumptions) (Estimate, error) {
 		hourly("lb/"+lb.Name, NetworkCost, string(lb.Kind)+" "+lb.Name,
 			fmt.Sprintf("%s, %s %s assumed (%s)", scheme, num(a.LCUsPerLoadBalancer), unit, lb.Source), rate, rate)
 	}
+	for _, v := range inv.Volumes {
+		if v.Type != "gp3" {
+			errs = append(errs, fmt.Errorf("volume %s: no price for EBS volume type %q (the table prices gp3)", v.Name, v.Type))
+			continue
+		}
+		monthly("pvc/"+v.Name, StorageCost, "volume "+v.Name,
+			fmt.Sprintf("%d × %d GiB %s (%s)", v.Count, v.GiB, v.Type, v.Source), float64(v.Count*v.GiB)*rp.GP3GBMonth)
+	}
 	for _, b := range inv.Buckets {
 		gb, ok := a.BucketGB[b.Role]
 		if !ok {

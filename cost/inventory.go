@@ -1,5 +1,6 @@
 // Package cost prices what a Pulumi program registers: it turns an Inventory
-// (control planes, node groups, NAT gateways, load balancers, volumes,
+// (control planes, node groups, NAT gateways, load balancers, volumes and
+// claimed volumes,
 // buckets, keys, logs, read from the recorded resources by tests/estimate)
 // into an Estimate using the embedded, dated price Table, renders it as a
 // text table or JSON, and diffs two estimates as Markdown for pull requests.
@@ -38,6 +39,7 @@ type Inventory struct {
 	NATGateways       []string        `json:"natGateways"`
 	PublicIPv4s       []string        `json:"publicIpv4s"`
 	LoadBalancers     []LoadBalancer  `json:"loadBalancers"`
+	Volumes           []Volume        `json:"volumes,omitempty"`
 	Buckets           []Bucket        `json:"buckets"`
 	KMSKeys           []string        `json:"kmsKeys"`
 	GPUWorkloads      []GPUWorkload   `json:"gpuWorkloads"`
@@ -74,6 +76,18 @@ type LoadBalancer struct {
 	Name   string           `json:"name"`
 	Kind   LoadBalancerKind `json:"kind"`
 	Public bool             `json:"public"`
+	// Source says which recorded resource asks for it.
+	Source string `json:"source"`
+}
+
+// Volume is a set of EBS volumes a workload claims (a StatefulSet's
+// volumeClaimTemplate, one volume per replica), e.g. Prometheus's TSDB.
+type Volume struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+	GiB   int    `json:"gib"`
+	// Type is the EBS volume type of the claim's StorageClass.
+	Type string `json:"type"`
 	// Source says which recorded resource asks for it.
 	Source string `json:"source"`
 }

@@ -67,6 +67,8 @@ type Secrets struct {
 	ArgoCDNotificationsToken pulumi.StringOutput
 	// GrafanaAdminPassword is Grafana's admin password; unset, one is generated and kept.
 	GrafanaAdminPassword pulumi.StringOutput
+	// AlertingSlackWebhookURL is the Slack incoming webhook Alertmanager posts to.
+	AlertingSlackWebhookURL pulumi.StringOutput
 }
 
 // ctxSource reads the project's config namespace of a running program.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aiplatform/infra/infra"
 	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/aiplatform/infra/workloads/observability"
 	"github.com/aiplatform/infra/workloads/observability/signals"
@@ -37,10 +38,35 @@ func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []err
 	if !ok {
 		return []error{fmt.Errorf("%s.metric: %q is not one of %s", path, a.Metric, strings.Join(signals.InferenceMetricKeys(), ", "))}
 	}
-	if a.Target > 0 && m.TargetQuantity(a.Target) == "0" {
-		return []error{fmt.Errorf("%s.target: %v is below the smallest HPA target, 0.000000001 %s", path, a.Target, m.Unit)}
+	// prometheus-adapter v0.12.0 serves every value in milli-units,
+	// resource.NewMilliQuantity(int64(value*1000.0)) (pkg/custom-provider/
+	// provider.go), so the HPA never sees a value below 0.001: a smaller
+	// target would compare against a metric that reads 0.
+	if a.Target > 0 && a.Target < AdapterResolution {
+		return []error{fmt.Errorf("%s.target: %v %s is below the resolution prometheus-adapter serves metrics in (%v %s: it rounds values to thousandths), "+
+			"so the metric would read 0; use at least %v", path, a.Target, m.Unit, AdapterResolution, m.Unit, AdapterResolution)}
 	}
 	return nil
+}
+
+// AdapterResolution is the smallest non-zero value prometheus-adapter
+// v0.12.0 serves (milli-units).
+const AdapterResolution = 0.001
+
+// tritonGPUCapacity is how many Triton replicas of gpus GPUs each the GPU
+// node groups hold at their maxSize: a replica's GPUs are on one node, so a
+// node holds gpusPerNode / gpus whole replicas.
+func tritonGPUCapacity(groups []infra.NodeGroupSpec, gpus int) int {
+	if gpus < 1 {
+		gpus = 1
+	}
+	n := 0
+	for _, g := range groups {
+		if g.Kind == infra.GPUNodes {
+			n += g.MaxSize * (max(g.GPUsPerNode, 1) / gpus)
+		}
+	}
+	return n
 }
 
 // tritonHPAMetric is the custom metric the Triton HPA asks for: the name

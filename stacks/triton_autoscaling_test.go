@@ -38,7 +38,13 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 		{`{"autoscaling":{"metric":"nv_gpu_utilization"}}`, `aiplatform:triton.autoscaling.metric: "nv_gpu_utilization" is not one of ` + allowed},
 		{`{"autoscaling":{"metric":"QueueTimePerRequest"}}`, `aiplatform:triton.autoscaling.metric: "QueueTimePerRequest" is not one of`},
 		{`{"autoscaling":{"target":-1}}`, "aiplatform:triton.autoscaling.target: must be a number > 0 in the metric's unit, got -1"},
-		{`{"autoscaling":{"target":1e-12}}`, "aiplatform:triton.autoscaling.target: 1e-12 is below the smallest HPA target, 0.000000001 s"},
+		{`{"autoscaling":{"target":1e-12}}`, "aiplatform:triton.autoscaling.target: 1e-12 s is below the resolution prometheus-adapter serves metrics in (0.001 s"},
+		// prometheus-adapter v0.12.0 NewMilliQuantity(int64(v*1000)): 0.0005 s reads 0 (issue 20).
+		{`{"autoscaling":{"target":0.0005}}`, "aiplatform:triton.autoscaling.target: 0.0005 s is below the resolution"},
+		{`{"autoscaling":{"metric":"queueToComputeRatio","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below"},
+		// maxReplicas × GPUs per replica must fit the GPU groups (default gpu group: maxSize 4, 1 GPU per node).
+		{`{"maxReplicas":5}`, "aiplatform:triton.maxReplicas: 5 replicas of 1 GPU(s) each do not fit the GPU node groups, which hold at most 4 such replicas"},
+		{`{"gpus":2,"maxReplicas":2}`, "aiplatform:triton.maxReplicas: 2 replicas of 2 GPU(s) each do not fit the GPU node groups, which hold at most 0 such replicas"},
 		{`{"autoscaling":{"target":"fast"}}`, "aiplatform:triton: cannot parse"},
 		{`{"autoscaling":{"metrc":"queueTimePerRequest"}}`, `unknown field "metrc"`},
 		{`{"targetGpuUtilization":70}`, "aiplatform:triton.targetGpuUtilization: removed: nothing served the GPU metric"},
@@ -48,6 +54,14 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 		t.Run(c.triton, func(t *testing.T) {
 			requireConfigError(t, map[string]string{"triton": c.triton}, c.want)
 		})
+	}
+	// The smallest target the adapter serves is accepted, and so are as many
+	// replicas as the GPU groups hold.
+	for _, triton := range []string{`{"autoscaling":{"target":0.001}}`, `{"maxReplicas":4}`} {
+		src := valid()
+		src["triton"] = triton
+		_, err := parse(src)
+		require.NoError(t, err, triton)
 	}
 	// The migration hint names the replacement keys.
 	requireConfigError(t, map[string]string{"triton": `{"targetGpuUtilization":70}`}, "triton.autoscaling.metric ("+signals.DefaultInferenceMetricKey+" by default)")

@@ -98,6 +98,9 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		if w.HasSecret(GrafanaAdminPasswordKey) {
 			args.AdminPassword = cfg.Secrets.GrafanaAdminPassword
 		}
+		if w.HasSecret(AlertingSlackWebhookURLKey) {
+			args.SlackWebhookURL = cfg.Secrets.AlertingSlackWebhookURL
+		}
 		if metrics, err = observability.NewMetricsStack(ctx, "metrics", args, k8s,
 			pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, storageClass))); err != nil {
 			return nil, err
@@ -166,6 +169,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 			return nil, err
 		}
 		outputs["tritonEndpoint"] = triton.Endpoint
+		outputs["tritonModelRepository"] = triton.ModelRepository // read by `aiplatform models push`
 		tritonPeer = &triton.Peer
 	}
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aiplatform/infra/workloads/gitops"
 	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/aiplatform/infra/workloads/observability"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
@@ -22,9 +23,12 @@ const (
 	ArgoCDAdminPasswordKey      = "argocdAdminPassword"
 	ArgoCDNotificationsTokenKey = "argocdNotificationsToken"
 	GrafanaAdminPasswordKey     = "grafanaAdminPassword"
+	// AlertingSlackWebhookURLKey is the Slack incoming webhook of
+	// observability.alerting.receiver slack.
+	AlertingSlackWebhookURLKey = "alertingSlackWebhookUrl"
 )
 
-var workloadSecretKeys = []string{DockerHubTokenKey, ArgoCDAdminPasswordKey, ArgoCDNotificationsTokenKey, GrafanaAdminPasswordKey}
+var workloadSecretKeys = []string{DockerHubTokenKey, ArgoCDAdminPasswordKey, ArgoCDNotificationsTokenKey, GrafanaAdminPasswordKey, AlertingSlackWebhookURLKey}
 
 // DefaultAppNamespaces are created (default-deny) when appNamespaces is unset.
 var DefaultAppNamespaces = []string{"apps"}
@@ -142,6 +146,11 @@ func (w WorkloadsConfig) withDefaults(c Config) WorkloadsConfig {
 		// Triton needs GPU capacity; without a GPU group it is off unless asked for.
 		on := hasGPUNodes(c.NodeGroups)
 		w.Triton.Enabled = &on
+	}
+	if w.Triton.SampleModels == nil {
+		// Dev gets a model repository by itself; elsewhere the models are the user's.
+		on := c.Stack == DevStack
+		w.Triton.SampleModels = &on
 	}
 	w.Triton.TritonSpec = w.Triton.TritonSpec.WithDefaults(d)
 	w.Triton.Autoscaling = withTritonAutoscalingDefaults(w.Triton.Autoscaling)
@@ -270,11 +279,18 @@ func (w WorkloadsConfig) validate(c Config) []error {
 				}
 			}
 		}
+		if fit := tritonGPUCapacity(c.NodeGroups, w.Triton.GPUs); hasGPUNodes(c.NodeGroups) && w.Triton.MaxReplicas > fit {
+			bad("triton.maxReplicas", "%d replicas of %d GPU(s) each do not fit the GPU node groups, which hold at most %d such replicas "+
+				"(maxSize × whole replicas per node); lower triton.maxReplicas or raise a gpu group's maxSize", w.Triton.MaxReplicas, w.Triton.GPUs, fit)
+		}
 		claim(w.Triton.Namespace, "triton.namespace")
 		hosts["triton.host"] = w.Triton.Host
 	}
 	if s := w.LDSService; s != nil {
 		errs = append(errs, joinErrors(s.Validate(Project+":ldsService"))...)
+		if why := ldsImageProblem(s.Image, c.Stack); why != "" {
+			bad("ldsService.image", "%s", why)
+		}
 		claim(s.Namespace, "ldsService.namespace")
 		hosts["ldsService.host"] = s.Host
 	}
@@ -284,8 +300,20 @@ func (w WorkloadsConfig) validate(c Config) []error {
 		claim(observability.AgentsNamespace, "observability")
 		hosts["observability.grafana.host"] = w.Observability.Grafana.Host
 		hosts["observability.prometheus.host"] = w.Observability.Prometheus.Host
-	} else if w.HasSecret(GrafanaAdminPasswordKey) {
-		bad(GrafanaAdminPasswordKey, "set, but observability.enabled is false: there is no Grafana to log in to")
+		slack := w.Observability.Alerting.Receiver == signals.SlackReceiver
+		if slack && !w.HasSecret(AlertingSlackWebhookURLKey) {
+			bad(AlertingSlackWebhookURLKey, "required with observability.alerting.receiver %s (the Slack incoming webhook URL); %s", signals.SlackReceiver, secretHint(AlertingSlackWebhookURLKey))
+		}
+		if !slack && w.HasSecret(AlertingSlackWebhookURLKey) {
+			bad(AlertingSlackWebhookURLKey, "set, but observability.alerting.receiver is not %s: nothing would use it; set the receiver or remove the key", signals.SlackReceiver)
+		}
+	} else {
+		if w.HasSecret(GrafanaAdminPasswordKey) {
+			bad(GrafanaAdminPasswordKey, "set, but observability.enabled is false: there is no Grafana to log in to")
+		}
+		if w.HasSecret(AlertingSlackWebhookURLKey) {
+			bad(AlertingSlackWebhookURLKey, "set, but observability.enabled is false: there is no Alertmanager to send from")
+		}
 	}
 	if w.ExternalDNSEnabled() && w.Domain != "" {
 		for key, host := range hosts {
@@ -314,5 +342,46 @@ func loadSecrets(ctx *pulumi.Context, c Config) Secrets {
 	if w.HasSecret(GrafanaAdminPasswordKey) {
 		s.GrafanaAdminPassword = config.RequireSecret(ctx, Project+":"+GrafanaAdminPasswordKey)
 	}
+	if w.HasSecret(AlertingSlackWebhookURLKey) {
+		s.AlertingSlackWebhookURL = config.RequireSecret(ctx, Project+":"+AlertingSlackWebhookURLKey)
+	}
 	return s
+}
+
+// ldsImageDigest: an image reference pinned by digest.
+var ldsImageDigest = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
+
+// placeholderImageTags stand in for a real release.
+var placeholderImageTags = []string{"placeholder", "changeme", "change-me", "todo", "tbd", "example", "0.0.0"}
+
+// seedLDSImage is the reference the seed's stack carried; nothing publishes it.
+const seedLDSImage = "docker.io/aiplatform/lds-service"
+
+// ldsImageProblem says what is wrong with the lds-service image for the
+// stack, or "". Outside dev the image is pinned by digest (what the deploy
+// workflow's image job prints), so a deploy runs exactly the image that was
+// built and tested; the seed's image, which nothing builds, never becomes
+// ready in any stack.
+func ldsImageProblem(image, stack string) string {
+	const how = "build and push it with `go -C tests/image run ./cmd/build-lds -push ghcr.io/<owner>/lds-service:<tag>`, which prints the digest, " +
+		"then `pulumi config set --path 'aiplatform:ldsService.image' ghcr.io/<owner>/lds-service@sha256:<digest>` (docs/inference.md)"
+	repo, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	if repo == seedLDSImage {
+		return fmt.Sprintf("%q is the seed's placeholder, which nothing builds or publishes, so the Deployment never becomes ready; %s", image, how)
+	}
+	if stack == DevStack {
+		return ""
+	}
+	last := image[strings.LastIndex(image, "/")+1:]
+	last, _, _ = strings.Cut(last, "@")
+	if _, tag, ok := strings.Cut(last, ":"); ok && slices.Contains(placeholderImageTags, strings.ToLower(tag)) {
+		return fmt.Sprintf("%q has the placeholder tag %q; outside the %s stack the image is pinned by digest: %s", image, tag, DevStack, how)
+	}
+	if !ldsImageDigest.MatchString(image) {
+		return fmt.Sprintf("%q has no digest; outside the %s stack the image is pinned by digest (@sha256:<64 hex>) so a deploy runs exactly what was built: %s", image, DevStack, how)
+	}
+	return ""
 }

@@ -109,7 +109,7 @@ func TestCostGoldenProductionLike(t *testing.T) {
 	}
 	assert.Len(t, nats, 3)
 	require.Len(t, lbs, 3)
-	assert.Contains(t, strings.Join(lbs, "\n"), "lb/argocd internal")
+	assert.Contains(t, strings.Join(lbs, "\n"), "lb/argocd/server internal")
 	assert.Contains(t, strings.Join(lbs, "\n"), "lb/triton internet-facing, 3 public IPv4")
 	assert.Equal(t, 2000.0, e.Assumptions.NATDataGBPerMonth, "assumptions come from the aiplatform-cost config")
 }
@@ -253,7 +253,7 @@ func TestCostLoadBalancerRules(t *testing.T) {
 		"ALB group shared public=no (Ingress apps/a, Ingress apps/b)",
 		"NLB nlb public=yes (Service apps/nlb)",
 		"ALB solo public=no (Ingress apps/solo)",
-		"ALB ui public=no (Helm chart ui, values server.ingress)",
+		"ALB ui/server public=no (Helm chart ui, values server.ingress)",
 	}, got)
 
 	// A LoadBalancer Service the controller does not own would be a Classic
@@ -267,4 +267,39 @@ func TestCostLoadBalancerRules(t *testing.T) {
 	_, err = estimate.Inventory(rec, pricedOn)
 	require.ErrorContains(t, err, "Service classic is type LoadBalancer without loadBalancerClass service.k8s.aws/nlb")
 	assert.ErrorContains(t, err, "Classic Load Balancer")
+}
+
+// Issue 21 item 9: the metrics stack's Prometheus volume (a gp3 PVC from
+// the chart's volumeClaimTemplate) and the ALBs of an exposed Grafana and
+// Prometheus (one each: their Ingresses share no IngressGroup) are priced,
+// each line named for what it is.
+func TestCostPricesTheMetricsStack(t *testing.T) {
+	cfg := with(productionConfig(), "aiplatform:observability", `{"prometheus":{"storage":"200Gi","exposure":"internal"},"grafana":{"exposure":"public","allowedCidrs":["203.0.113.0/24"]}}`)
+	e := priceStack(t, cfg, "production-like", pricedOn)
+	// us-east-1 gp3 $0.08/GB-month: 200 GiB = $16.00.
+	vol := costLine(t, e, "pvc/metrics/prometheus")
+	assert.Equal(t, 16.0, vol.Monthly)
+	assert.Equal(t, cost.StorageCost, vol.Category)
+	assert.Contains(t, vol.Detail, "1 × 200 GiB gp3")
+	// ALB $0.0225/h + 5 LCU × $0.008/h = $0.0625/h (internal); public adds
+	// 3 AZs × $0.005/h of IPv4.
+	prom := costLine(t, e, "lb/metrics/prometheus")
+	assert.Equal(t, 0.0625, prom.Hourly)
+	assert.Contains(t, prom.Detail, "internal")
+	graf := costLine(t, e, "lb/metrics/grafana")
+	assert.Equal(t, 0.0775, graf.Hourly)
+	assert.Contains(t, graf.Detail, "internet-facing, 3 public IPv4")
+	ids := map[string]bool{}
+	for _, l := range e.Lines {
+		assert.False(t, ids[l.ID], "line id %s repeated", l.ID)
+		ids[l.ID] = true
+	}
+
+	// The default (cluster-internal UIs, 50Gi): the volume, no ALB; emptyDir: nothing.
+	d := priceStack(t, productionConfig(), "production-like", pricedOn)
+	assert.Equal(t, 4.0, costLine(t, d, "pvc/metrics/prometheus").Monthly)
+	dev := priceStack(t, with(productionConfig(), "aiplatform:observability", `{"prometheus":{"storage":"emptyDir"}}`), "dev", pricedOn)
+	for _, l := range dev.Lines {
+		assert.NotContains(t, l.ID, "metrics", l.ID)
+	}
 }

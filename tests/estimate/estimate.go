@@ -8,6 +8,7 @@ package estimate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,6 +130,7 @@ const (
 	chartType          = "kubernetes:helm.sh/v4:Chart"
 	deploymentType     = "kubernetes:apps/v1:Deployment"
 	hpaType            = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+	storageClassType   = "kubernetes:storage.k8s.io/v1:StorageClass"
 )
 
 // What the AWS Load Balancer Controller answers to (its docs: "Network Load
@@ -239,6 +241,9 @@ func Inventory(rec *mocks.Recorder, at time.Time) (cost.Inventory, error) {
 	lbs, lbErrs := loadBalancers(rec)
 	inv.LoadBalancers = lbs
 	errs = append(errs, lbErrs...)
+	vols, volErrs := claimedVolumes(rec)
+	inv.Volumes = vols
+	errs = append(errs, volErrs...)
 	inv.GPUWorkloads = gpuWorkloads(rec)
 	for _, c := range rec.ByType(chartType) {
 		inv.Unpriced = append(inv.Unpriced, chartServices(c)...)
@@ -306,13 +311,70 @@ func loadBalancers(rec *mocks.Recorder) ([]cost.LoadBalancer, []string) {
 				return
 			}
 			annotations := stringMap(m["annotations"])
-			out = append(out, cost.LoadBalancer{Name: r.Name, Kind: cost.ALB,
+			// Named for the chart and the component whose Ingress it is
+			// (argocd/server, metrics/grafana): one chart may ask for several.
+			out = append(out, cost.LoadBalancer{Name: r.Name + "/" + strings.Join(slices.DeleteFunc(slices.Clone(p), func(k string) bool { return k == "ingress" }), "."), Kind: cost.ALB,
 				Public: annotations[ingressSchemeAnno] == internetFacingScheme,
 				Source: fmt.Sprintf("Helm chart %s, values %s", r.Name, strings.Join(p, "."))})
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, errs
+}
+
+// claimedVolumes are the EBS volumes charts' values claim through a
+// StatefulSet volumeClaimTemplate (kube-prometheus-stack's
+// prometheus.prometheusSpec.storageSpec), one per replica of the spec that
+// holds it (its replicas, default 1), typed by the recorded StorageClass
+// the claim names (parameters.type).
+func claimedVolumes(rec *mocks.Recorder) ([]cost.Volume, []string) {
+	classes := map[string]string{}
+	for _, r := range rec.ByType(storageClassType) {
+		in := plain(r.Inputs)
+		classes[str(path(in, "metadata", "name"))] = str(path(in, "parameters", "type"))
+	}
+	var out []cost.Volume
+	var errs []string
+	for _, r := range rec.ByType(chartType) {
+		values := plain(r.Inputs)["values"]
+		walk(values, nil, func(p []string, m map[string]any) {
+			claim, ok := m["volumeClaimTemplate"].(map[string]any)
+			if !ok || len(p) < 2 {
+				return
+			}
+			where := strings.Join(p, ".")
+			class := str(path(claim, "spec", "storageClassName"))
+			typ, ok := classes[class]
+			if !ok || typ == "" {
+				errs = append(errs, fmt.Sprintf("chart %s, values %s: the claim's StorageClass %q is not one the program creates, so its volume type is unknown", r.Name, where, class))
+				return
+			}
+			gib, ok := gibibytes(str(path(claim, "spec", "resources", "requests", "storage")))
+			if !ok {
+				errs = append(errs, fmt.Sprintf("chart %s, values %s: storage request %q is not whole Gi or Ti", r.Name, where, str(path(claim, "spec", "resources", "requests", "storage"))))
+				return
+			}
+			owner, _ := path(values, p[:len(p)-1]...).(map[string]any)
+			replicas := integer(owner["replicas"])
+			if replicas == 0 {
+				replicas = 1 // the operator's default for Prometheus and Alertmanager
+			}
+			out = append(out, cost.Volume{Name: r.Name + "/" + p[0], Count: replicas, GiB: gib, Type: typ,
+				Source: fmt.Sprintf("Helm chart %s, values %s", r.Name, where)})
+		})
+	}
+	return out, errs
+}
+
+// gibibytes reads a Kubernetes quantity in Gi or Ti.
+func gibibytes(q string) (int, bool) {
+	for suffix, factor := range map[string]int{"Gi": 1, "Ti": 1024} {
+		if n, ok := strings.CutSuffix(q, suffix); ok {
+			v, err := strconv.Atoi(n)
+			return v * factor, err == nil && v > 0
+		}
+	}
+	return 0, false
 }
 
 // chartServices lists LoadBalancer Services a chart's values ask for: under

@@ -3,6 +3,7 @@ package promqltests
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,14 @@ func evalAlert(t *testing.T, st storage.Storage, p signals.AlertParams, alert, w
 			}
 		}
 	}
+	return runRule(t, st, rule, whoLabel, end, nil)
+}
+
+// runRule evaluates rule like Prometheus's rule manager, every 15 s from
+// t=0 to end; onFiring sees each firing alert with its expanded annotations.
+func runRule(t *testing.T, st storage.Storage, rule signals.Rule, whoLabel string, end time.Duration, onFiring func(at time.Duration, a *rules.Alert)) map[time.Duration]alertState {
+	t.Helper()
+	alert := rule.Alert
 	expr, err := promParser.ParseExpr(rule.Expr)
 	if err != nil {
 		t.Fatalf("%s: %v", alert, err)
@@ -58,6 +67,9 @@ func evalAlert(t *testing.T, st storage.Storage, p signals.AlertParams, alert, w
 			switch a.State {
 			case rules.StateFiring:
 				s.state = "firing"
+				if onFiring != nil {
+					onFiring(at, a)
+				}
 			case rules.StatePending:
 				if s.state != "firing" {
 					s.state = "pending"
@@ -67,6 +79,7 @@ func evalAlert(t *testing.T, st storage.Storage, p signals.AlertParams, alert, w
 			}
 			who = append(who, a.Labels.Get(whoLabel))
 		}
+		sort.Strings(who)
 		s.who = strings.Join(who, ",")
 		states[at] = s
 	}
@@ -101,26 +114,7 @@ func TestAlertsFireAfterForAndClear(t *testing.T) {
 	const min = time.Minute
 	base := signals.AlertParams{TritonNamespace: tritonNamespace}.WithDefaults()
 
-	// Triton: 100 requests per 15 s on each pod. Pod A queues 1 ms per
-	// request, except from 10m to 25m (increments at 10m00s..24m45s) when it
-	// queues 150 ms; pod B always 1 ms. The HPA's view, the mean over pods,
-	// is 75.5 ms > 50 ms during the overload, 1 ms outside; at the edges the
-	// 1m window holds 1 or 2 overloaded increments of 3:
-	// (2*1.5e7+1e5)/300/2 pods ~ 50.7 ms (above) and (1.5e7+2e5)/300 ~ 25.8 ms (below).
-	const steps = 160 // 40 minutes of 15 s scrapes
-	queueA := append(append(repeat(39, 1e5), repeat(60, 1.5e7)...), repeat(steps-99, 1e5)...)
-	tritonLoad := fmt.Sprintf(`
-load 15s
-  nv_inference_request_success{namespace="triton",pod="a",model="m",version="1"} %s
-  nv_inference_request_success{namespace="triton",pod="b",model="m",version="1"} %s
-  nv_inference_queue_duration_us{namespace="triton",pod="a",model="m",version="1"} %s
-  nv_inference_queue_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
-  nv_inference_compute_infer_duration_us{namespace="triton",pod="a",model="m",version="1"} %s
-  nv_inference_compute_infer_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
-`, counterSteps(repeat(steps, 100)...), counterSteps(repeat(steps, 100)...),
-		counterSteps(queueA...), counterSteps(repeat(steps, 1e5)...),
-		counterSteps(repeat(steps, 2e6)...), counterSteps(repeat(steps, 2e6)...))
-
+	tritonLoad := tritonOverload()
 	queueFor := base
 	queueFor.QueueFor = 5 * min
 	ratio, _ := signals.LookupInferenceMetric(signals.MetricQueueToComputeRatio)
@@ -153,59 +147,37 @@ load 15s
 			},
 		},
 		{
-			// Pinned at 4 of 4 from 5m to 29m45s, then 3; another
-			// namespace's HPA at its maximum is not Triton's.
-			name: "HPA at max", alert: signals.AlertTritonHPAAtMax, who: "horizontalpodautoscaler", params: base,
+			// Issue 21 item 2. A cold scale-out: triton-x waits 12 minutes
+			// for a GPU node (unschedulable until the autoscaler's node
+			// joins), then pulls and starts; no alert. triton-y finds no
+			// node for good (group at maxSize): it fires once the hold,
+			// longer than Triton's startup budget, has passed. A CPU pod
+			// unschedulable all along is not a GPU problem.
+			name: "GPU pod unschedulable", alert: signals.AlertGPUPodPending, who: "pod", params: base,
 			load: `
 load 15s
-  kube_horizontalpodautoscaler_spec_max_replicas{job="kube-state-metrics",namespace="triton",horizontalpodautoscaler="triton"} 4x160
-  kube_horizontalpodautoscaler_status_current_replicas{job="kube-state-metrics",namespace="triton",horizontalpodautoscaler="triton"} 2x19 4x99 3x40
-  kube_horizontalpodautoscaler_spec_max_replicas{job="kube-state-metrics",namespace="lds",horizontalpodautoscaler="lds"} 3x160
-  kube_horizontalpodautoscaler_status_current_replicas{job="kube-state-metrics",namespace="lds",horizontalpodautoscaler="lds"} 3x160
-`,
-			want: map[time.Duration]alertState{
-				m(4 * min): {"inactive", ""}, 5 * min: {"pending", "triton"}, 19 * min: {"pending", "triton"},
-				20 * min: {"firing", "triton"}, 29 * min: {"firing", "triton"}, 30 * min: {"inactive", ""},
-			},
-		},
-		{
-			// A GPU pod Pending from 0 to 19m45s, Running from 20m; a CPU
-			// pod Pending all along is not a GPU problem.
-			name: "GPU pod pending", alert: signals.AlertGPUPodPending, who: "pod", params: base,
-			load: `
-load 15s
-  kube_pod_status_phase{namespace="triton",pod="triton-x",uid="u1",phase="Pending"} 1x79 0x80
-  kube_pod_status_phase{namespace="triton",pod="triton-x",uid="u1",phase="Running"} 0x79 1x80
+  kube_pod_status_unschedulable{namespace="triton",pod="triton-x",uid="u1"} 1x47 stale
   kube_pod_container_resource_requests{namespace="triton",pod="triton-x",uid="u1",container="triton",node="",resource="nvidia_com_gpu",unit="integer"} 1x160
-  kube_pod_container_resource_requests{namespace="triton",pod="triton-x",uid="u1",container="triton",node="",resource="cpu",unit="core"} 2x160
-  kube_pod_status_phase{namespace="lds",pod="lds-y",uid="u2",phase="Pending"} 1x160
+  kube_pod_status_unschedulable{namespace="triton",pod="triton-y",uid="u3"} 1x160
+  kube_pod_container_resource_requests{namespace="triton",pod="triton-y",uid="u3",container="triton",node="",resource="nvidia_com_gpu",unit="integer"} 1x160
+  kube_pod_status_unschedulable{namespace="lds",pod="lds-y",uid="u2"} 1x160
   kube_pod_container_resource_requests{namespace="lds",pod="lds-y",uid="u2",container="lds",node="",resource="cpu",unit="core"} 0.5x160
 `,
 			want: map[time.Duration]alertState{
-				0: {"pending", "triton-x"}, 14 * min: {"pending", "triton-x"}, 15 * min: {"firing", "triton-x"},
-				19 * min: {"firing", "triton-x"}, 20 * min: {"inactive", ""},
-			},
-		},
-		{
-			name: "Triton pods not ready", alert: signals.AlertTritonPodsNotReady, who: "deployment", params: base,
-			load: `
-load 15s
-  kube_deployment_status_replicas_unavailable{namespace="triton",deployment="triton"} 0x19 1x79 0x60
-`,
-			want: map[time.Duration]alertState{
-				m(4 * min): {"inactive", ""}, 5 * min: {"pending", "triton"}, 20 * min: {"firing", "triton"}, 25 * min: {"inactive", ""},
+				0: {"pending", "triton-x,triton-y"}, 12 * min: {"pending", "triton-y"}, 24*min + 45*time.Second: {"pending", "triton-y"},
+				25 * min: {"firing", "triton-y"}, 39 * min: {"firing", "triton-y"},
 			},
 		},
 		{
 			// spot-1 is cordoned at 10m (EKS drains it for its replacement)
-			// and deleted at 15m; spot-2 goes NotReady at 20m for good;
+			// and deleted at 12m; spot-2 goes NotReady at 20m for good;
 			// a cordoned on-demand node is not a spot event.
 			name: "spot node interrupted", alert: signals.AlertSpotNodeInterrupted, who: "node", params: base,
 			load: `
 load 15s
-  kube_node_labels{node="spot-1",label_eks_amazonaws_com_capacity_type="SPOT",label_eks_amazonaws_com_nodegroup="nodes-spot"} 1x59 stale
-  kube_node_spec_unschedulable{node="spot-1"} 0x39 1x19 stale
-  kube_node_status_condition{node="spot-1",condition="Ready",status="true"} 1x59 stale
+  kube_node_labels{node="spot-1",label_eks_amazonaws_com_capacity_type="SPOT",label_eks_amazonaws_com_nodegroup="nodes-spot"} 1x47 stale
+  kube_node_spec_unschedulable{node="spot-1"} 0x39 1x7 stale
+  kube_node_status_condition{node="spot-1",condition="Ready",status="true"} 1x47 stale
   kube_node_labels{node="spot-2",label_eks_amazonaws_com_capacity_type="SPOT",label_eks_amazonaws_com_nodegroup="nodes-spot"} 1x160
   kube_node_spec_unschedulable{node="spot-2"} 0x160
   kube_node_status_condition{node="spot-2",condition="Ready",status="true"} 1x79 0x80
@@ -213,9 +185,12 @@ load 15s
   kube_node_spec_unschedulable{node="od-1"} 1x160
   kube_node_status_condition{node="od-1",condition="Ready",status="true"} 1x160
 `,
+			// Issue 21 item 3: spot-1 is deleted two minutes after its
+			// cordon (the notice), and fires well before.
 			want: map[time.Duration]alertState{
-				m(9 * min): {"inactive", ""}, 10 * min: {"pending", "spot-1"}, 12 * min: {"firing", "spot-1"},
-				15 * min: {"inactive", ""}, 20 * min: {"pending", "spot-2"}, 22 * min: {"firing", "spot-2"},
+				m(9 * min): {"inactive", ""}, 10 * min: {"pending", "spot-1"}, 10*min + 30*time.Second: {"firing", "spot-1"},
+				11*min + 45*time.Second: {"firing", "spot-1"}, 12 * min: {"inactive", ""},
+				20 * min: {"pending", "spot-2"}, 20*min + 30*time.Second: {"firing", "spot-2"},
 			},
 		},
 	} {
@@ -230,6 +205,31 @@ load 15s
 	}
 }
 
+// tritonOverload is 40 minutes of two Triton pods' counters with an
+// overload from 10m to 25m.
+func tritonOverload() string {
+	// Triton: 100 requests per 15 s on each pod. Pod A queues 1 ms per
+	// request, except from 10m to 25m (increments at 10m00s..24m45s) when it
+	// queues 150 ms; pod B always 1 ms. The HPA's view, the mean over pods,
+	// is 75.5 ms > 50 ms during the overload, 1 ms outside; at the edges the
+	// 1m window holds 1 or 2 overloaded increments of 3:
+	// (2*1.5e7+1e5)/300/2 pods ~ 50.7 ms (above) and (1.5e7+2e5)/300 ~ 25.8 ms (below).
+	const steps = 160 // 40 minutes of 15 s scrapes
+	queueA := append(append(repeat(39, 1e5), repeat(60, 1.5e7)...), repeat(steps-99, 1e5)...)
+	return fmt.Sprintf(`
+load 15s
+  nv_inference_request_success{namespace="triton",pod="a",model="m",version="1"} %s
+  nv_inference_request_success{namespace="triton",pod="b",model="m",version="1"} %s
+  nv_inference_queue_duration_us{namespace="triton",pod="a",model="m",version="1"} %s
+  nv_inference_queue_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
+  nv_inference_compute_infer_duration_us{namespace="triton",pod="a",model="m",version="1"} %s
+  nv_inference_compute_infer_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
+`, counterSteps(repeat(steps, 100)...), counterSteps(repeat(steps, 100)...),
+		counterSteps(queueA...), counterSteps(repeat(steps, 1e5)...),
+		counterSteps(repeat(steps, 2e6)...), counterSteps(repeat(steps, 2e6)...))
+
+}
+
 // The alert compares the same number the HPA gets: its expression holds the
 // adapter's query, evaluated here to the value the HPA would average.
 func TestQueueAlertValueIsHPAAverage(t *testing.T) {
@@ -239,4 +239,33 @@ func TestQueueAlertValueIsHPAAverage(t *testing.T) {
 	got := instant(t, newEngine(t), st, expr, epoch.Add(time.Minute), "namespace")
 	// (0.0005 + 0.035) / 2 pods: signals_test.go derives both.
 	assertValues(t, "queue alert value", got, map[string]float64{tritonNamespace: 0.01775})
+}
+
+// Issue 21 item 4: the expanded alert text (Prometheus's own template
+// expander, rules.AlertingRule.Eval) has no unit "1" after a ratio and
+// shows queue time as a duration.
+func TestAlertTextUnits(t *testing.T) {
+	ratio, _ := signals.LookupInferenceMetric(signals.MetricQueueToComputeRatio)
+	st := loadSeries(t, tritonOverload())
+	for _, c := range []struct {
+		params               signals.AlertParams
+		summary, description string
+	}{
+		{signals.AlertParams{TritonNamespace: tritonNamespace, Metric: ratio, Target: 3},
+			"Triton triton_queue_compute_ratio above the autoscaling target 3",
+			"Triton in triton averages 3.775 triton_queue_compute_ratio per pod, above the HPA target"},
+		{signals.AlertParams{TritonNamespace: tritonNamespace},
+			"Triton triton_queue_seconds_per_request above the autoscaling target 50ms",
+			"Triton in triton averages 75.5ms triton_queue_seconds_per_request per pod, above the HPA target"},
+	} {
+		p := c.params.WithDefaults()
+		rule := signals.AlertRuleGroups(p)[0].Rules[0]
+		var summary, description string
+		runRule(t, st, rule, "namespace", 24*time.Minute, func(_ time.Duration, a *rules.Alert) {
+			summary, description = a.Annotations.Get("summary"), a.Annotations.Get("description")
+		})
+		if summary != c.summary || !strings.HasPrefix(description, c.description) {
+			t.Errorf("%s:\n summary     %q\n description %q", p.Metric.Key, summary, description)
+		}
+	}
 }

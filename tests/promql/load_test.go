@@ -136,3 +136,26 @@ func instant(t *testing.T, engine *promql.Engine, st storage.Queryable, q string
 	}
 	return out
 }
+
+// instantSeries evaluates q at ts and returns each result series' labels.
+func instantSeries(t *testing.T, engine *promql.Engine, st storage.Queryable, q string, ts time.Time) []map[string]string {
+	t.Helper()
+	query, err := engine.NewInstantQuery(context.Background(), st, nil, q, ts)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer query.Close()
+	res := query.Exec(context.Background())
+	if res.Err != nil {
+		t.Fatalf("%s: %v", q, res.Err)
+	}
+	vec, err := res.Vector()
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	out := make([]map[string]string, len(vec))
+	for i, s := range vec {
+		out[i] = s.Metric.Map()
+	}
+	return out
+}

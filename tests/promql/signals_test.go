@@ -2,7 +2,6 @@ package promqltests
 
 import (
 	"math"
-	"regexp"
 	"testing"
 	"time"
 
@@ -19,22 +18,6 @@ const (
 	adapterGroupBy   = "pod"
 	adapterOnePodSel = `namespace="triton",pod="` + podA + `"`
 )
-
-// grafanaVars stands in for what Grafana substitutes before it sends a panel query.
-var grafanaVars = regexp.MustCompile(`\$\{?(\w+)\}?`)
-
-func substituteGrafana(expr string) string {
-	return grafanaVars.ReplaceAllStringFunc(expr, func(v string) string {
-		switch grafanaVars.FindStringSubmatch(v)[1] {
-		case "__rate_interval", "__interval":
-			return "1m"
-		case "namespace":
-			return tritonNamespace
-		default: // multi-value variables with "All" = .*
-			return ".*"
-		}
-	})
-}
 
 // Every expression the platform ships parses with Prometheus's parser.
 func TestEveryExpressionParses(t *testing.T) {
@@ -70,8 +53,10 @@ func TestEveryExpressionParses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Every variable at "All", as Grafana interpolates it.
+		selected := map[string][]string{"namespace": all, "model": all, "node": all}
 		for _, e := range exprs {
-			check(d.UID, substituteGrafana(e))
+			check(d.UID, grafanaInterpolate(t, d, e, selected))
 			n++
 		}
 	}

@@ -1,8 +1,10 @@
 package observability
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aiplatform/infra/workloads"
 	"github.com/aiplatform/infra/workloads/internal/wltest"
@@ -17,7 +19,8 @@ func exposedSpec() MetricsStackSpec {
 	e := Endpoint{Exposure: workloads.Public, Host: "grafana.ai.example.com", AllowedCIDRs: []string{"203.0.113.0/24"}, CertificateARN: wltest.TestCert}
 	p := PrometheusSpec{Endpoint: e}
 	p.Host = "prometheus.ai.example.com"
-	return MetricsStackSpec{Prometheus: p, Grafana: e}.WithDefaults(workloads.Defaults{})
+	alerting := signals.AlertingSpec{Receiver: signals.SlackReceiver, SlackChannel: "#ai-alerts"}
+	return MetricsStackSpec{Prometheus: p, Grafana: e, Alerting: alerting}.WithDefaults(workloads.Defaults{})
 }
 
 func placeholderCA() pulumi.StringOutput { return pulumi.String("ca").ToStringOutput() }
@@ -230,4 +233,105 @@ func TestDCGMExporterRendersNoRandomValues(t *testing.T) {
 	assert.NotContains(t, v, "basicAuth")
 	assert.Equal(t, pulumi.Bool(false), v["serviceMonitor"].(pulumi.Map)["enabled"])
 	assert.Equal(t, workloads.GPUTolerationValues(), v["tolerations"])
+}
+
+// Issue 21 item 7: dcgm-exporter starts no pod watcher, so the agents
+// namespace's deny-all egress (DNS only) costs nothing. The chart mounts a
+// service account token only for pod labels, pod UIDs or DRA, all pinned
+// off; without a token 4.8.2's NewPodMapper stops at rest.InClusterConfig
+// and maps GPUs to pods through the kubelet socket alone. The chart's
+// default arguments read no ConfigMap through the API (-m).
+func TestDCGMExporterNeedsNoAPIServer(t *testing.T) {
+	row := workloads.DCGMExporterChart
+	chart := wltest.ReadChart(t, wltest.ChartsDir(t), row.Name, row.Version)
+	ds := chart.Files["templates/daemonset.yaml"]
+	assert.Contains(t, ds, "automountServiceAccountToken: {{ or (and (or .Values.kubernetes.enablePodLabels .Values.kubernetes.enablePodUID) .Values.kubernetes.rbac.create) .Values.kubernetesDRA.enabled }}")
+	assert.Contains(t, ds, "- name: \"pod-gpu-resources\"\n        hostPath:\n          path: {{ .Values.kubeletPath }}")
+	v := dcgmExporterValues()
+	k8s := v["kubernetes"].(pulumi.Map)
+	assert.Equal(t, pulumi.Bool(false), k8s["enablePodLabels"])
+	assert.Equal(t, pulumi.Bool(false), k8s["enablePodUID"])
+	assert.Equal(t, pulumi.Bool(false), v["kubernetesDRA"].(pulumi.Map)["enabled"])
+	assert.NotContains(t, v, "arguments")
+	assert.NotContains(t, strings.Join(anyStrings(chart.Values(t, "")["arguments"]), " "), "-m")
+}
+
+func anyStrings(v any) []string {
+	var out []string
+	for _, e := range v.([]any) {
+		out = append(out, e.(string))
+	}
+	return out
+}
+
+// Issue 21 item 2: the chart's KubePodNotReady takes its hold from
+// customRules, and the program sets it past Triton's startup budget (the
+// chart's 15 m would warn on every cold GPU scale-out).
+func TestKubePodNotReadyHoldsPastTritonStartup(t *testing.T) {
+	apps := kps(t).Files["templates/prometheus/rules-1.14/kubernetes-apps.yaml"]
+	assert.Contains(t, apps, `for: {{ dig "KubePodNotReady" "for" "15m" .Values.customRules }}`)
+	for _, alert := range signals.ChartAlertsCovering {
+		assert.Contains(t, apps, "- alert: "+alert)
+	}
+	// KubeHpaMaxedOut stays quiet for an HPA with minReplicas == maxReplicas.
+	assert.Contains(t, apps, "kube_horizontalpodautoscaler_spec_max_replicas{job=\"{{ $kubeStateMetricsJob }}\", namespace{{ $namespaceOperator }}\"{{ $targetNamespace }}\"}\n            !=\n          kube_horizontalpodautoscaler_spec_min_replicas")
+	hold := values(t)["customRules"].(pulumi.Map)["KubePodNotReady"].(pulumi.Map)["for"]
+	d, err := time.ParseDuration(string(hold.(pulumi.String)))
+	require.NoError(t, err)
+	assert.Greater(t, d, signals.TritonStartupBudget)
+}
+
+// Issue 21 item 8: with a receiver, alertmanager.config is the whole
+// configuration: every key of the chart's default is set (Helm merges maps,
+// so a key left out would come back from the chart), the chart's inhibit
+// rules, grouping and templates are kept, and the Secret the Slack
+// receiver reads is mounted where the operator puts it.
+func TestAlertmanagerConfigReplacesTheChartDefault(t *testing.T) {
+	chart := kps(t)
+	def := chart.Values(t, "")["alertmanager"].(map[string]any)["config"].(map[string]any)
+	spec := exposedSpec()
+	am := metricsStackValues(spec, placeholderCA())["alertmanager"].(pulumi.Map)
+	var ours map[string]any
+	b, err := json.Marshal(signals.AlertmanagerConfigFor(spec.Alerting, slackWebhookURLFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &ours))
+	assert.Equal(t, toValues(signals.AlertmanagerConfigFor(spec.Alerting, slackWebhookURLFile)), am["config"])
+	var missing func(path string, def, ours map[string]any)
+	missing = func(path string, def, ours map[string]any) {
+		for k, v := range def {
+			o, ok := ours[k]
+			if !assert.True(t, ok, "alertmanager.config%s.%s left to the chart", path, k) {
+				continue
+			}
+			if dm, isMap := v.(map[string]any); isMap {
+				missing(path+"."+k, dm, o.(map[string]any))
+			}
+		}
+	}
+	missing("", def, ours)
+	for _, k := range []string{"global", "inhibit_rules", "templates"} {
+		assert.Equal(t, mustNormalize(t, def[k]), mustNormalize(t, ours[k]), k)
+	}
+	for _, k := range []string{"group_by", "group_wait", "group_interval", "repeat_interval"} {
+		assert.Equal(t, def["route"].(map[string]any)[k], ours["route"].(map[string]any)[k], k)
+	}
+	assert.Equal(t, pulumi.StringArray{pulumi.String(AlertReceiverSecret)}, am["alertmanagerSpec"].(pulumi.Map)["secrets"])
+	crd := chart.Files["charts/crds/crds/crd-alertmanagers.yaml"]
+	assert.Contains(t, crd, "The Secrets are mounted into `/etc/alertmanager/secrets/<secret-name>` in the 'alertmanager' container.")
+	assert.Equal(t, "/etc/alertmanager/secrets/"+AlertReceiverSecret+"/"+slackWebhookURLKey, slackWebhookURLFile)
+
+	// Off (the default): the chart's configuration, nothing mounted.
+	off := metricsStackValues(MetricsStackSpec{}.WithDefaults(workloads.Defaults{}), placeholderCA())["alertmanager"].(pulumi.Map)
+	assert.NotContains(t, off, "config")
+	assert.NotContains(t, off["alertmanagerSpec"].(pulumi.Map), "secrets")
+}
+
+// mustNormalize round-trips v through JSON, so YAML-decoded chart values
+// and the Go values compare as plain data.
+func mustNormalize(t *testing.T, v any) any {
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var out any
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
 }

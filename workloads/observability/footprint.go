@@ -3,10 +3,10 @@ package observability
 import "fmt"
 
 // Container is one container of the metrics stack with its requests and
-// limits: the one table the chart values, the README's footprint table and
+// limits: the one table the chart values, the docs' footprint table and
 // its test derive from.
 type Container struct {
-	// Name as the README shows it; Replicas as a phrase ("1", "2", "each node").
+	// Name as the docs show it; Replicas as a phrase ("1", "2", "each node").
 	Name, Replicas string
 	// OnSystemNodes is false for the per-node agents.
 	OnSystemNodes bool
@@ -41,7 +41,7 @@ func (c Container) Requests() (cpu, memory string) { return c.cpu, c.memory }
 // Limits returns the container's CPU and memory limits.
 func (c Container) Limits() (cpu, memory string) { return c.cpuLimit, c.memoryLimit }
 
-// readmeRow is the container's row of the README's footprint table.
+// readmeRow is the container's row of the docs' footprint table.
 func (c Container) readmeRow() string {
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", c.Name, c.Replicas, c.cpu, c.memory, c.cpuLimit, c.memoryLimit)
 }

@@ -43,7 +43,24 @@ const (
 	grafanaPasswordChars = 32
 	// alertsRuleName is the platform's PrometheusRule.
 	alertsRuleName = "aiplatform-alerts"
+	// AlertReceiverSecret holds the receivers' secrets (key
+	// slackWebhookURLKey), listed in alertmanagerSpec.secrets: the operator
+	// mounts each such Secret at /etc/alertmanager/secrets/<name>/
+	// (prometheus-operator API, AlertmanagerSpec.secrets), where the
+	// configuration's api_url_file points.
+	AlertReceiverSecret = "aiplatform-alert-receivers"
+	slackWebhookURLKey  = "slack-webhook-url"
 )
+
+// slackWebhookURLFile is where Alertmanager reads the Slack webhook URL.
+const slackWebhookURLFile = "/etc/alertmanager/secrets/" + AlertReceiverSecret + "/" + slackWebhookURLKey
+
+// kubePodNotReadyFor is the hold of the chart's KubePodNotReady
+// (customRules, templates/prometheus/rules-1.14/kubernetes-apps.yaml: dig
+// "KubePodNotReady" "for" "15m"). Its 15 m default is shorter than Triton's
+// startup probe, so every scale-out onto a cold GPU node would warn; the
+// platform's alerts hold past the same budget.
+var kubePodNotReadyFor = signals.TritonStartupBudget + signals.StartupMargin
 
 // MetricsStackArgs configures the metrics stack.
 type MetricsStackArgs struct {
@@ -55,6 +72,9 @@ type MetricsStackArgs struct {
 	Alerts signals.AlertParams
 	// Chart defaults to KubePrometheusStackChart.
 	Chart workloads.Chart
+	// SlackWebhookURL is the Slack incoming webhook (a secret), required
+	// with Spec.Alerting.Receiver slack.
+	SlackWebhookURL pulumi.StringInput
 }
 
 func (a MetricsStackArgs) withDefaults() MetricsStackArgs {
@@ -71,6 +91,9 @@ func (a MetricsStackArgs) Validate() error {
 	errs := []error{a.Spec.Validate("spec")}
 	if err := a.Alerts.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("alerts: %w", err))
+	}
+	if a.Spec.Alerting.Receiver == signals.SlackReceiver && a.SlackWebhookURL == nil {
+		errs = append(errs, errors.New("slackWebhookUrl: required with alerting receiver slack"))
 	}
 	return errors.Join(errs...)
 }
@@ -137,9 +160,21 @@ func NewMetricsStack(ctx *pulumi.Context, name string, args *MetricsStackArgs, o
 	if err != nil {
 		return nil, err
 	}
+	chartDeps := []pulumi.Resource{ns, agents, adminSecret}
+	if a.Spec.Alerting.On() {
+		receivers, err := corev1.NewSecret(ctx, name+"-alert-receivers", &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(AlertReceiverSecret), Namespace: nsName, Labels: workloads.CommonLabels("alertmanager", name)},
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{slackWebhookURLKey: pulumi.ToSecret(a.SlackWebhookURL).(pulumi.StringOutput)},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		chartDeps = append(chartDeps, receivers)
+	}
 	release, err := workloads.InstallChart(ctx, name, a.Chart, metricsRelease, MonitoringNamespace,
 		metricsStackValues(a.Spec, workloads.KeptValue(admission, admissionCAKey)), parent,
-		pulumi.DependsOn([]pulumi.Resource{ns, agents, adminSecret}))
+		pulumi.DependsOn(chartDeps))
 	if err != nil {
 		return nil, err
 	}
@@ -239,10 +274,10 @@ func metricsStackValues(s MetricsStackSpec, caPEM pulumi.StringOutput) pulumi.Ma
 		"kubeProxy":             pulumi.Map{"enabled": pulumi.Bool(false)},
 		"prometheusOperator":    operatorValues(caBundle),
 		"prometheus":            prometheusValues(s.Prometheus),
-		"alertmanager": pulumi.Map{"alertmanagerSpec": systemPlacement(pulumi.Map{
-			"resources": alertmanagerContainer.values(),
-		})},
-		"grafana": grafanaValues(s.Grafana),
+		"alertmanager":          alertmanagerValues(s.Alerting),
+		// The chart's pod alert holds past Triton's startup budget.
+		"customRules": pulumi.Map{"KubePodNotReady": pulumi.Map{"for": pulumi.String(signals.PromDuration(kubePodNotReadyFor))}},
+		"grafana":     grafanaValues(s.Grafana),
 		"kube-state-metrics": systemPlacement(pulumi.Map{
 			// kube_node_labels carries only allowed labels; the spot alert needs these.
 			"metricLabelsAllowlist": pulumi.ToStringArray(signals.KubeStateMetricsLabelsAllowlist),
@@ -256,6 +291,19 @@ func metricsStackValues(s MetricsStackSpec, caPEM pulumi.StringOutput) pulumi.Ma
 			"resources":         nodeExporterContainer.values(),
 		},
 	}
+}
+
+// alertmanagerValues: with a receiver, the whole configuration (so the
+// chart's defaults merge into nothing) and its Secret mounted; without,
+// the chart's configuration, which sends nothing.
+func alertmanagerValues(a signals.AlertingSpec) pulumi.Map {
+	spec := systemPlacement(pulumi.Map{"resources": alertmanagerContainer.values()})
+	values := pulumi.Map{"alertmanagerSpec": spec}
+	if a.On() {
+		spec["secrets"] = pulumi.StringArray{pulumi.String(AlertReceiverSecret)}
+		values["config"] = toValues(signals.AlertmanagerConfigFor(a, slackWebhookURLFile))
+	}
+	return values
 }
 
 func operatorValues(caBundle pulumi.StringOutput) pulumi.Map {

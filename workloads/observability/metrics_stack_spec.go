@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 )
 
 // Where the metrics stack runs. The Triton NetworkPolicy admits scrapes
@@ -22,7 +23,7 @@ const (
 	// node-exporter (hostNetwork, hostPID, hostPath /, /proc, /sys) and
 	// dcgm-exporter (root with SYS_ADMIN, hostPath of the kubelet's
 	// pod-resources socket). Pod Security privileged, but only here.
-	AgentsNamespace = "monitoring-agents"
+	AgentsNamespace = signals.AgentsNamespace
 )
 
 // Prometheus defaults: two weeks of history on a 50 GiB encrypted gp3 volume.
@@ -75,6 +76,8 @@ type PrometheusSpec struct {
 type MetricsStackSpec struct {
 	Prometheus PrometheusSpec `json:"prometheus,omitempty"`
 	Grafana    Endpoint       `json:"grafana,omitempty"`
+	// Alerting is where Alertmanager sends alerts; unset: nowhere.
+	Alerting signals.AlertingSpec `json:"alerting,omitempty"`
 }
 
 func (e Endpoint) withDefaults(app string, d workloads.Defaults) Endpoint {
@@ -122,6 +125,7 @@ func (s MetricsStackSpec) WithDefaults(d workloads.Defaults) MetricsStackSpec {
 	}
 	s.Prometheus.Endpoint = s.Prometheus.Endpoint.withDefaults("prometheus", d)
 	s.Grafana = s.Grafana.withDefaults("grafana", d)
+	s.Alerting = s.Alerting.WithDefaults()
 	return s
 }
 
@@ -139,6 +143,7 @@ func (s MetricsStackSpec) Validate(path string) error {
 	}
 	errs = append(errs, p.Endpoint.validate(path+".prometheus")...)
 	errs = append(errs, s.Grafana.validate(path+".grafana")...)
+	errs = append(errs, s.Alerting.Validate(path+".alerting")...)
 	return errors.Join(errs...)
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/aiplatform/infra/workloads"
 	"github.com/aiplatform/infra/workloads/internal/wltest"
 	"github.com/aiplatform/infra/workloads/observability/signals"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,7 +72,7 @@ func TestRetentionSize(t *testing.T) {
 	assert.Equal(t, "8704MB", retentionSize(EmptyDirStorage))
 }
 
-// The README's footprint table is Footprint(), row for row, and every
+// The footprint table of docs/autoscaling-and-observability.md is Footprint(), row for row, and every
 // container of the stack has requests and limits.
 func TestReadmeFootprintMatchesGo(t *testing.T) {
 	readme, err := os.ReadFile("../../docs/autoscaling-and-observability.md")
@@ -93,4 +94,16 @@ func TestMetricsStackArgsValidate(t *testing.T) {
 	a = MetricsStackArgs{Alerts: signals.AlertParams{TritonNamespace: "triton"}}.withDefaults()
 	require.NoError(t, a.Validate())
 	assert.Equal(t, workloads.KubePrometheusStackChart, a.Chart)
+}
+
+// Issue 21 item 8: the Slack receiver needs its webhook URL; the spec's
+// alerting block is validated under its path.
+func TestMetricsStackArgsAlerting(t *testing.T) {
+	slack := MetricsStackSpec{Alerting: signals.AlertingSpec{Receiver: signals.SlackReceiver}}
+	a := MetricsStackArgs{Spec: slack, Alerts: signals.AlertParams{TritonNamespace: "triton"}}.withDefaults()
+	assert.ErrorContains(t, a.Validate(), "slackWebhookUrl: required with alerting receiver slack")
+	a.SlackWebhookURL = pulumi.String("https://hooks.slack.com/services/T/B/X")
+	assert.NoError(t, a.Validate())
+	bad := MetricsStackSpec{Alerting: signals.AlertingSpec{Receiver: "email"}}.WithDefaults(workloads.Defaults{})
+	assert.ErrorContains(t, bad.Validate("aiplatform:observability"), `aiplatform:observability.alerting.receiver: "email" is not "slack"`)
 }

@@ -44,14 +44,42 @@ func KubeStateMetricsLabelName(key string) string {
 	return "label_" + strings.ToLower(s)
 }
 
-// Alert names, for routing and silences.
+// Alert names, for routing and silences. The chart's own rules already
+// cover the rest (kube-prometheus-stack templates/prometheus/rules-1.14/
+// kubernetes-apps.yaml): KubeHpaMaxedOut an HPA at its maximum (only when
+// minReplicas != maxReplicas), KubeDeploymentReplicasMismatch and
+// KubePodNotReady unavailable or unready pods; the platform adds only what
+// they cannot say.
 const (
 	AlertTritonQueueAboveTarget = "TritonQueueAboveTarget"
-	AlertTritonPodsNotReady     = "TritonPodsNotReady"
-	AlertTritonHPAAtMax         = "TritonHPAAtMaxReplicas"
 	AlertGPUPodPending          = "GPUPodPending"
 	AlertSpotNodeInterrupted    = "SpotNodeInterrupted"
 )
+
+// AlertNames lists the platform's alerts in the order AlertRuleGroups has them.
+func AlertNames() []string {
+	return []string{AlertTritonQueueAboveTarget, AlertGPUPodPending, AlertSpotNodeInterrupted}
+}
+
+// ChartAlertsCovering are the chart's alerts that say what the platform's
+// earlier TritonHPAAtMaxReplicas, TritonPodsNotReady and (for pods waiting
+// on anything but a GPU node) GPUPodPending said.
+var ChartAlertsCovering = []string{"KubeHpaMaxedOut", "KubeDeploymentReplicasMismatch", "KubePodNotReady"}
+
+// TritonStartupBudget is the longest a Triton pod may take to become ready
+// once it runs: its startup probe allows 120 failures 10 s apart
+// (workloads/inference, triton.go; a test in tests/ checks the rendered
+// Deployment). Pod alerts hold longer than this plus StartupMargin, so a
+// normal scale-out onto a cold GPU node never warns.
+const (
+	TritonStartupBudget = 20 * time.Minute
+	StartupMargin       = 5 * time.Minute
+)
+
+// MaxSpotFor is the longest SpotNodeInterrupted may hold: EC2 gives two
+// minutes' notice and EKS deletes the node soon after, so a longer hold
+// would leave the alert pending until the node is gone.
+const MaxSpotFor = 30 * time.Second
 
 // RuleGroup is one entry of a PrometheusRule's spec.groups.
 type RuleGroup struct {
@@ -70,25 +98,19 @@ type Rule struct {
 
 // AlertParams are what the alerts need to know about the deployment.
 type AlertParams struct {
-	TritonNamespace  string
-	TritonDeployment string
-	TritonHPA        string
+	TritonNamespace string
 	// Metric and Target are the HPA's: the queue alert fires when the
 	// HPA's own signal stays above its target, i.e. scaling is not keeping up.
 	Metric InferenceMetric
 	Target float64
 	// How long each condition must hold before its alert fires.
-	QueueFor, NotReadyFor, HPAMaxFor, GPUPendingFor, SpotFor time.Duration
+	QueueFor, GPUPendingFor, SpotFor time.Duration
 }
 
-// defaultTritonName is the Triton Deployment's and HPA's name (workloads/inference).
-const defaultTritonName = "triton"
-
-// WithDefaults fills what is unset: the default metric and its target, the
-// Deployment and HPA name "triton", and the hold times. A GPU node takes
-// minutes to join and Triton minutes more to load its models, so
-// the not-ready and pending holds are long; a spot interruption gives two
-// minutes' notice, so its hold is short.
+// WithDefaults fills what is unset: the default metric and its target and
+// the hold times. A GPU pod that still has no node after Triton's whole
+// startup budget is not a scale-out in progress; a spot interruption gives
+// two minutes' notice, so its hold is short.
 func (p AlertParams) WithDefaults() AlertParams {
 	if p.Metric.Key == "" {
 		p.Metric, _ = LookupInferenceMetric(DefaultInferenceMetricKey)
@@ -96,20 +118,13 @@ func (p AlertParams) WithDefaults() AlertParams {
 	if p.Target == 0 {
 		p.Target = p.Metric.DefaultTarget
 	}
-	for _, s := range []*string{&p.TritonDeployment, &p.TritonHPA} {
-		if *s == "" {
-			*s = defaultTritonName
-		}
-	}
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
 	}{
 		{&p.QueueFor, 10 * time.Minute},
-		{&p.NotReadyFor, 15 * time.Minute},
-		{&p.HPAMaxFor, 15 * time.Minute},
-		{&p.GPUPendingFor, 15 * time.Minute},
-		{&p.SpotFor, 2 * time.Minute},
+		{&p.GPUPendingFor, TritonStartupBudget + StartupMargin},
+		{&p.SpotFor, MaxSpotFor},
 	} {
 		if *d.v == 0 {
 			*d.v = d.def
@@ -126,14 +141,8 @@ func (p AlertParams) Validate() error {
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
 	}
-	for _, f := range []struct{ path, v string }{
-		{"tritonNamespace", p.TritonNamespace},
-		{"tritonDeployment", p.TritonDeployment},
-		{"tritonHpa", p.TritonHPA},
-	} {
-		if !dnsLabel.MatchString(f.v) {
-			bad(f.path, "%q is not a Kubernetes name (lowercase DNS label)", f.v)
-		}
+	if !dnsLabel.MatchString(p.TritonNamespace) {
+		bad("tritonNamespace", "%q is not a Kubernetes name (lowercase DNS label)", p.TritonNamespace)
 	}
 	if m, ok := LookupInferenceMetric(p.Metric.Key); !ok {
 		bad("metric", "%q is not one of %s", p.Metric.Key, strings.Join(InferenceMetricKeys(), ", "))
@@ -147,12 +156,17 @@ func (p AlertParams) Validate() error {
 		path string
 		v    time.Duration
 	}{
-		{"queueFor", p.QueueFor}, {"notReadyFor", p.NotReadyFor}, {"hpaMaxFor", p.HPAMaxFor},
-		{"gpuPendingFor", p.GPUPendingFor}, {"spotFor", p.SpotFor},
+		{"queueFor", p.QueueFor}, {"gpuPendingFor", p.GPUPendingFor}, {"spotFor", p.SpotFor},
 	} {
 		if d.v <= 0 || d.v%time.Second != 0 {
 			bad(d.path, "%v must be a positive whole number of seconds", d.v)
 		}
+	}
+	if p.GPUPendingFor > 0 && p.GPUPendingFor <= TritonStartupBudget {
+		bad("gpuPendingFor", "%v must be longer than Triton's startup budget %v, or a normal scale-out warns", p.GPUPendingFor, TritonStartupBudget)
+	}
+	if p.SpotFor > MaxSpotFor {
+		bad("spotFor", "%v must be at most %v: the node is gone about two minutes after the spot notice", p.SpotFor, MaxSpotFor)
 	}
 	return errors.Join(errs...)
 }
@@ -160,9 +174,6 @@ func (p AlertParams) Validate() error {
 // AlertRuleGroups are the PrometheusRule groups for the platform. p must
 // already have defaults (WithDefaults) and be valid (Validate).
 func AlertRuleGroups(p AlertParams) []RuleGroup {
-	ns := fmt.Sprintf("%s=%q", LabelNamespace, p.TritonNamespace)
-	hpa := fmt.Sprintf("{%s,horizontalpodautoscaler=%q}", ns, p.TritonHPA)
-	hpaBy := "max by (namespace, horizontalpodautoscaler) "
 	spot := fmt.Sprintf("%s=%q", KubeStateMetricsLabelName(NodeLabelCapacityType), CapacityTypeSpot)
 	nodeGroup := KubeStateMetricsLabelName(NodeLabelNodeGroup)
 	m := p.Metric
@@ -172,29 +183,23 @@ func AlertRuleGroups(p AlertParams) []RuleGroup {
 			// pods' average with the target).
 			alertRule(AlertTritonQueueAboveTarget, "warning", p.QueueFor,
 				fmt.Sprintf("avg by (namespace) (%s) > %s", m.PerPodQuery("="+quote(p.TritonNamespace)), promNumber(p.Target)),
-				fmt.Sprintf("Triton %s above the autoscaling target %s %s", m.Name, promNumber(p.Target), m.Unit),
-				"Triton in {{ $labels.namespace }} averages {{ $value | humanize }}"+m.Unit+" "+m.Name+
+				fmt.Sprintf("Triton %s above the autoscaling target %s", m.Name, m.formatTarget(p.Target)),
+				"Triton in {{ $labels.namespace }} averages "+m.valueTemplate()+" "+m.Name+
 					" per pod, above the HPA target: the HPA is not adding capacity fast enough or is at its maximum"),
-			alertRule(AlertTritonPodsNotReady, "warning", p.NotReadyFor,
-				fmt.Sprintf("max by (namespace, deployment) (kube_deployment_status_replicas_unavailable{%s,deployment=%q}) > 0",
-					ns, p.TritonDeployment),
-				"Triton pods not ready",
-				"{{ $value }} pod(s) of Deployment {{ $labels.namespace }}/{{ $labels.deployment }} unavailable"),
-			alertRule(AlertTritonHPAAtMax, "warning", p.HPAMaxFor,
-				fmt.Sprintf("%s(kube_horizontalpodautoscaler_status_current_replicas%s) >= %s(kube_horizontalpodautoscaler_spec_max_replicas%s)",
-					hpaBy, hpa, hpaBy, hpa),
-				"Triton HPA pinned at its maximum",
-				"HPA {{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} at maxReplicas; "+
-					"raise triton.maxReplicas or the GPU node group's maxSize"),
 		}},
 		{Name: "aiplatform-capacity", Rules: []Rule{
-			// Any namespace: a GPU pod that cannot be placed means the GPU
-			// node group is at maxSize or the instance type is out of capacity.
+			// Any namespace. Unschedulable, not merely Pending: the chart's
+			// KubePodNotReady already reports pods that wait for an image or
+			// a probe; a GPU pod no node can take means the GPU node group is
+			// at maxSize or the instance type is out of capacity
+			// (kube-state-metrics kube_pod_status_unschedulable: condition
+			// PodScheduled false with reason Unschedulable).
 			alertRule(AlertGPUPodPending, "warning", p.GPUPendingFor,
-				fmt.Sprintf(`max by (namespace, pod) (kube_pod_status_phase{phase="Pending"}) == 1 `+
+				fmt.Sprintf(`max by (namespace, pod) (kube_pod_status_unschedulable) == 1 `+
 					`and on (namespace, pod) max by (namespace, pod) (kube_pod_container_resource_requests{resource=%q}) > 0`, GPUResourceLabel),
-				"GPU pod pending",
-				"Pod {{ $labels.namespace }}/{{ $labels.pod }} requests a GPU and is Pending"),
+				"GPU pod cannot be scheduled",
+				"Pod {{ $labels.namespace }}/{{ $labels.pod }} requests a GPU and no node can take it: "+
+					"the GPU node group is at its maxSize or EC2 has no capacity for its instance types"),
 			// EKS cordons a spot node after a rebalance recommendation once
 			// its replacement is Ready, and an interrupted instance goes
 			// NotReady before its node object is deleted (EKS user guide,

@@ -13,7 +13,7 @@ func validParams() AlertParams {
 
 func TestAlertParamsDefaults(t *testing.T) {
 	p := validParams()
-	if p.Metric.Key != DefaultInferenceMetricKey || p.Target != p.Metric.DefaultTarget || p.TritonHPA != "triton" || p.QueueFor == 0 || p.SpotFor == 0 {
+	if p.Metric.Key != DefaultInferenceMetricKey || p.Target != p.Metric.DefaultTarget || p.QueueFor == 0 || p.SpotFor == 0 || p.GPUPendingFor == 0 {
 		t.Errorf("defaults not filled: %+v", p)
 	}
 	ratio, _ := LookupInferenceMetric(MetricQueueToComputeRatio)
@@ -33,7 +33,7 @@ func TestAlertParamsValidate(t *testing.T) {
 		wants []string
 	}{
 		{"no namespace", func(p *AlertParams) { p.TritonNamespace = "" }, []string{"tritonNamespace: "}},
-		{"bad hpa name", func(p *AlertParams) { p.TritonHPA = "Triton_HPA" }, []string{"tritonHpa: "}},
+		{"bad namespace", func(p *AlertParams) { p.TritonNamespace = "Triton_NS" }, []string{"tritonNamespace: "}},
 		{"zero target", func(p *AlertParams) { p.Target = 0 }, []string{"target: 0 must be a positive number"}},
 		{"negative target", func(p *AlertParams) { p.Target = -1 }, []string{"target: "}},
 		{"NaN target", func(p *AlertParams) { p.Target = math.NaN() }, []string{"target: "}},
@@ -42,8 +42,14 @@ func TestAlertParamsValidate(t *testing.T) {
 		{"edited metric", func(p *AlertParams) { p.Metric.Name = "other" }, []string{"metric: "}},
 		{"negative for", func(p *AlertParams) { p.QueueFor = -time.Minute }, []string{"queueFor: "}},
 		{"sub-second for", func(p *AlertParams) { p.SpotFor = 1500 * time.Millisecond }, []string{"spotFor: "}},
-		{"every error at once", func(p *AlertParams) { p.NotReadyFor, p.HPAMaxFor, p.GPUPendingFor = -1, -1, -1 },
-			[]string{"notReadyFor: ", "hpaMaxFor: ", "gpuPendingFor: "}},
+		{"every error at once", func(p *AlertParams) { p.QueueFor, p.SpotFor, p.GPUPendingFor = -1, -1, -1 },
+			[]string{"queueFor: ", "spotFor: ", "gpuPendingFor: "}},
+		// Issue 21: a hold inside Triton's startup budget warns on every
+		// cold scale-out; a spot hold past 30 s outlives the node.
+		{"gpu pending inside the startup budget", func(p *AlertParams) { p.GPUPendingFor = 15 * time.Minute },
+			[]string{"gpuPendingFor: 15m0s must be longer than Triton's startup budget 20m0s"}},
+		{"spot hold outlives the node", func(p *AlertParams) { p.SpotFor = 2 * time.Minute },
+			[]string{"spotFor: 2m0s must be at most 30s"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := validParams()
@@ -72,10 +78,13 @@ func TestAlertRuleGroups(t *testing.T) {
 			seen[r.Alert] = true
 		}
 	}
-	for _, a := range []string{AlertTritonQueueAboveTarget, AlertTritonPodsNotReady, AlertTritonHPAAtMax, AlertGPUPodPending, AlertSpotNodeInterrupted} {
+	for _, a := range AlertNames() {
 		if !seen[a] {
 			t.Errorf("alert %s missing", a)
 		}
+	}
+	if len(seen) != len(AlertNames()) {
+		t.Errorf("alerts %v, AlertNames() %v", seen, AlertNames())
 	}
 	// The queue alert watches the HPA's own query and target.
 	q := AlertRuleGroups(p)[0].Rules[0]
@@ -97,5 +106,51 @@ func TestKubeStateMetricsLabelName(t *testing.T) {
 	}
 	if KubeStateMetricsLabelsAllowlist[0] != "nodes=[eks.amazonaws.com/capacityType,eks.amazonaws.com/nodegroup]" {
 		t.Errorf("allowlist %q", KubeStateMetricsLabelsAllowlist)
+	}
+}
+
+// Issue 21 item 2: the chart's KubeHpaMaxedOut (with its minReplicas !=
+// maxReplicas guard), KubeDeploymentReplicasMismatch and KubePodNotReady say
+// what these said; the platform keeps only what adds information, each
+// holding past Triton's startup budget where a scale-out could trip it.
+func TestAlertsAddToTheChartsAndHoldPastStartup(t *testing.T) {
+	for _, dropped := range []string{"TritonHPAAtMaxReplicas", "TritonPodsNotReady"} {
+		for _, a := range AlertNames() {
+			if a == dropped {
+				t.Errorf("%s duplicates the chart's alerts %v", a, ChartAlertsCovering)
+			}
+		}
+	}
+	p := validParams()
+	for _, g := range AlertRuleGroups(p) {
+		for _, r := range g.Rules {
+			hold, err := time.ParseDuration(r.For)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch r.Alert {
+			case AlertGPUPodPending:
+				if hold <= TritonStartupBudget || !strings.Contains(r.Expr, "kube_pod_status_unschedulable") {
+					t.Errorf("%s: for %v, expr %s", r.Alert, hold, r.Expr)
+				}
+			case AlertSpotNodeInterrupted:
+				if hold > 30*time.Second {
+					t.Errorf("%s: for %v outlives the two-minute notice", r.Alert, hold)
+				}
+			}
+		}
+	}
+}
+
+// Issue 21 item 4: a ratio has no unit "1" after it; seconds read as a duration.
+func TestAlertTextUnits(t *testing.T) {
+	ratio, _ := LookupInferenceMetric(MetricQueueToComputeRatio)
+	r := AlertRuleGroups(AlertParams{TritonNamespace: "triton", Metric: ratio}.WithDefaults())[0].Rules[0]
+	if !strings.HasSuffix(r.Annotations["summary"], "target 1") || strings.Contains(r.Annotations["description"], "humanize }}1") {
+		t.Errorf("ratio alert text %q / %q", r.Annotations["summary"], r.Annotations["description"])
+	}
+	q := AlertRuleGroups(validParams())[0].Rules[0]
+	if !strings.HasSuffix(q.Annotations["summary"], "target 50ms") || !strings.Contains(q.Annotations["description"], "humanizeDuration") {
+		t.Errorf("queue time alert text %q / %q", q.Annotations["summary"], q.Annotations["description"])
 	}
 }

@@ -132,7 +132,9 @@ func (s dashboardSpec) build() Dashboard {
 }
 
 // queryVar is a Prometheus label_values variable; multi-valued with "All"
-// meaning any value (".*"), so selectors use =~.
+// meaning any value (".*"), so every selector on it must use =~: Grafana
+// sends "All" as .* and two values as (a|b) (Prometheus data source,
+// interpolateQueryExpr), which = matches literally, i.e. never.
 func queryVar(name, label, query string) grafanaVar {
 	return grafanaVar{
 		Name: name, Label: label, Type: "query", Datasource: promDatasource,
@@ -140,6 +142,15 @@ func queryVar(name, label, query string) grafanaVar {
 		Multi: true, IncludeAll: true, AllValue: ".*",
 	}
 }
+
+// LatencyPanelDescription explains the latency panel, and why it can be
+// empty: Triton creates no request_duration summary for a model with the
+// response cache on (core src/metric_model_reporter.cc,
+// MetricModelReporter::InitializeSummaries, "disabled when cache is enabled
+// to avoid publishing misleading metrics").
+const LatencyPanelDescription = "From Triton's latency summaries (--metrics-config=summary_latencies=true); worst pod per model. " +
+	"Empty for a model with Triton's response cache on: Triton exports no request latency summary for it; " +
+	"the mean request and queue times below still work."
 
 // Dashboards returns the Triton and GPU dashboards.
 func Dashboards() []Dashboard {
@@ -176,7 +187,7 @@ func (d Dashboard) Expressions() ([]string, error) {
 // queueing, the HPA's own signal and the replica count.
 func tritonDashboard() dashboardSpec {
 	sel := func(series string) string {
-		return fmt.Sprintf(`%s{namespace="$namespace",model=~"$model"}`, series)
+		return fmt.Sprintf(`%s{namespace=~"$namespace",model=~"$model"}`, series)
 	}
 	rateBy := func(by, series string) string {
 		return fmt.Sprintf("sum by (%s) (rate(%s[$__rate_interval]))", by, sel(series))
@@ -188,20 +199,20 @@ func tritonDashboard() dashboardSpec {
 	for _, q := range LatencyQuantiles {
 		// Quantiles of different pods cannot be averaged; the worst pod's is shown.
 		latency = append(latency, target("p"+strings.TrimPrefix(q, "0.")+" {{model}}",
-			fmt.Sprintf(`max by (model) (%s{namespace="$namespace",model=~"$model",quantile="%s"}) / 1e6`, TritonRequestSummary, q)))
+			fmt.Sprintf(`max by (model) (%s{namespace=~"$namespace",model=~"$model",quantile="%s"}) / 1e6`, TritonRequestSummary, q)))
 	}
 	var signals []grafanaTarget
 	for _, m := range inferenceMetrics {
-		signals = append(signals, target(m.Key+" {{pod}}", m.Rule.Render(m.Rule.Series(), `namespace="$namespace"`, LabelPod)))
+		signals = append(signals, target(m.Key+" {{namespace}}/{{pod}}", m.PerPodQuery(`=~"$namespace"`)))
 	}
 	hpa := func(series string) string {
-		return fmt.Sprintf(`max(kube_horizontalpodautoscaler_%s{namespace="$namespace"})`, series)
+		return fmt.Sprintf(`max by (namespace) (kube_horizontalpodautoscaler_%s{namespace=~"$namespace"})`, series)
 	}
 	return dashboardSpec{
 		uid: "aiplatform-triton", title: "Triton: is it keeping up?", fileName: "aiplatform-triton.json",
 		vars: []grafanaVar{
 			queryVar("namespace", "Namespace", "label_values("+TritonRequestSuccess+", namespace)"),
-			queryVar("model", "Model", `label_values(`+TritonRequestSuccess+`{namespace="$namespace"}, model)`),
+			queryVar("model", "Model", `label_values(`+TritonRequestSuccess+`{namespace=~"$namespace"}, model)`),
 		},
 		panels: []panel{
 			{title: "Requests per second", unit: "reqps", targets: []grafanaTarget{
@@ -215,7 +226,7 @@ func tritonDashboard() dashboardSpec {
 					rateBy("model", TritonRequestSuccess), rateBy("model", TritonRequestFailure))),
 			}},
 			{title: "Request latency p50 / p95 / p99", unit: "s", targets: latency,
-				description: "From Triton's latency summaries (--metrics-config=summary_latencies=true); worst pod per model."},
+				description: LatencyPanelDescription},
 			{title: "Mean request and queue time", unit: "s", targets: []grafanaTarget{
 				target("request {{model}}", perRequest(TritonRequestDuration)),
 				target("queue {{model}}", perRequest(TritonQueueDuration)),
@@ -227,9 +238,9 @@ func tritonDashboard() dashboardSpec {
 			{title: "Autoscaling signals per pod", unit: "short", targets: signals,
 				description: "The prometheus-adapter queries behind the HPA's custom metrics."},
 			{title: "Replicas", unit: "short", targets: []grafanaTarget{
-				target("current", hpa("status_current_replicas")),
-				target("desired", hpa("status_desired_replicas")),
-				target("max", hpa("spec_max_replicas")),
+				target("current {{namespace}}", hpa("status_current_replicas")),
+				target("desired {{namespace}}", hpa("status_desired_replicas")),
+				target("max {{namespace}}", hpa("spec_max_replicas")),
 			}},
 		},
 	}
@@ -239,7 +250,14 @@ func tritonDashboard() dashboardSpec {
 // (etc/default-counters.csv: utilisation in %, framebuffer in MiB).
 func gpuDashboard() dashboardSpec {
 	sel := func(series string) string { return series + `{Hostname=~"$node"}` }
-	podSel := func(series string) string { return series + `{Hostname=~"$node",pod!=""}` }
+	// Only GPUs assigned to a pod carry dcgm-exporter's own pod and
+	// namespace labels (4.8.2 internal/pkg/transformation/kubernetes.go);
+	// an idle GPU's series keeps the target's, which honorLabels fills
+	// with the exporter pod in AgentsNamespace. That namespace runs no GPU
+	// workloads, so excluding it leaves exactly the assigned GPUs.
+	podSel := func(series string) string {
+		return series + fmt.Sprintf(`{Hostname=~"$node",namespace!=%q}`, AgentsNamespace)
+	}
 	const mib = " * 1048576"
 	return dashboardSpec{
 		uid: "aiplatform-gpus", title: "GPUs", fileName: "aiplatform-gpus.json",

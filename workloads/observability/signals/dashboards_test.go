@@ -2,6 +2,7 @@ package signals
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -49,8 +50,67 @@ func TestTritonDashboardShowsAdapterQueries(t *testing.T) {
 	exprs, _ := Dashboards()[0].Expressions()
 	all := strings.Join(exprs, "\n")
 	for _, m := range InferenceMetrics() {
-		if q := m.Rule.Render(m.Rule.Series(), `namespace="$namespace"`, LabelPod); !strings.Contains(all, q) {
+		if q := m.PerPodQuery(`=~"$namespace"`); !strings.Contains(all, q) {
 			t.Errorf("%s: dashboard lacks %s", m.Key, q)
 		}
+	}
+}
+
+// Issue 21 item 1: every multi-valued variable is matched with =~ (Grafana
+// sends "All" as .* and two values as (a|b)), in panels and in the
+// variables' own queries. tests/promql evaluates the interpolated queries.
+func TestMultiValueVariablesAreMatchedAsRegex(t *testing.T) {
+	for _, d := range Dashboards() {
+		var model struct {
+			Templating struct {
+				List []struct {
+					Name  string `json:"name"`
+					Multi bool   `json:"multi"`
+					Query any    `json:"query"`
+				} `json:"list"`
+			} `json:"templating"`
+		}
+		if err := json.Unmarshal(d.JSON, &model); err != nil {
+			t.Fatal(err)
+		}
+		exprs, _ := d.Expressions()
+		for _, v := range model.Templating.List {
+			if q, ok := v.Query.(map[string]any); ok {
+				exprs = append(exprs, q["query"].(string))
+			}
+		}
+		for _, v := range model.Templating.List {
+			if !v.Multi {
+				continue
+			}
+			exact := regexp.MustCompile(`[a-zA-Z_]+(=|!=)"\$\{?` + v.Name + `\b`)
+			for _, e := range exprs {
+				if m := exact.FindString(e); m != "" {
+					t.Errorf("%s: $%s matched with %q in %s", d.UID, v.Name, m, e)
+				}
+			}
+		}
+	}
+}
+
+// Issue 21 items 5 and 6: the per-pod GPU panels leave out the exporter's
+// own namespace (idle GPUs carry the exporter pod's target labels), and the
+// latency panel says why it is empty with the response cache.
+func TestGPUPerPodPanelsAndLatencyDescription(t *testing.T) {
+	gpu, _ := Dashboards()[1].Expressions()
+	perPod := 0
+	for _, e := range gpu {
+		if strings.Contains(e, "by (namespace, pod)") && strings.Contains(e, "DCGM_") {
+			perPod++
+			if !strings.Contains(e, `namespace!="`+AgentsNamespace+`"`) {
+				t.Errorf("per-pod GPU query keeps the exporter's namespace: %s", e)
+			}
+		}
+	}
+	if perPod < 2 {
+		t.Errorf("%d per-pod GPU queries", perPod)
+	}
+	if !strings.Contains(string(Dashboards()[0].JSON), "response cache") {
+		t.Error("the latency panel does not mention the response cache")
 	}
 }

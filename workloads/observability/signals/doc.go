@@ -19,7 +19,10 @@
 //     and container from its Kubernetes pod mapping. These three collide with
 //     the target labels, so the dcgm-exporter ServiceMonitor needs
 //     honorLabels: true (DCGMHonorLabels); the chart's default, false, renames
-//     them to exported_pod and exported_namespace.
+//     them to exported_pod and exported_namespace. Only GPUs assigned to a
+//     pod carry dcgm-exporter's own pod labels; an idle GPU's series keeps
+//     the target's (the exporter pod in AgentsNamespace), which the per-pod
+//     panels leave out.
 //   - kube-state-metrics series: namespace, pod, deployment,
 //     horizontalpodautoscaler, node, and the node labels listed in
 //     KubeStateMetricsLabelsAllowlist.

@@ -59,6 +59,10 @@ const (
 	AdapterRateWindow    = time.Minute
 )
 
+// AgentsNamespace holds the node agents (dcgm-exporter, node-exporter);
+// observability.AgentsNamespace is this one.
+const AgentsNamespace = "monitoring-agents"
+
 // Labels the queries group and match on (see the package comment).
 const (
 	LabelNamespace = "namespace"
@@ -85,7 +89,8 @@ type InferenceMetric struct {
 	// Name is the custom metrics API name the HPA asks for (== Rule.Name.As).
 	Name        string
 	Description string
-	// Unit of the value and so of the target: "s" or "1" (a ratio).
+	// Unit of the value and so of the target: UnitSeconds or
+	// UnitDimensionless (a ratio).
 	Unit string
 	// DefaultTarget is the per-pod average the HPA aims for.
 	DefaultTarget float64
@@ -128,7 +133,7 @@ var inferenceMetrics = []InferenceMetric{
 		Name: "triton_queue_seconds_per_request",
 		Description: "Mean time a successful request waited in Triton's scheduler queue, " +
 			"over all models of the pod (request-weighted).",
-		Unit: "s",
+		Unit: UnitSeconds,
 		// 50 ms of queueing: well above a dynamic batcher's usual
 		// max_queue_delay (microseconds to a few ms), so it means backlog.
 		DefaultTarget: 0.05,
@@ -139,7 +144,7 @@ var inferenceMetrics = []InferenceMetric{
 		Name: "triton_queue_compute_ratio",
 		Description: "Time requests waited in the queue per unit of model compute time, " +
 			"over all models of the pod; independent of how heavy the model is.",
-		Unit: "1",
+		Unit: UnitDimensionless,
 		// 1: requests wait as long as they compute.
 		DefaultTarget: 1,
 		Rule:          perPodRatioRule("triton_queue_compute_ratio", TritonQueueDuration, TritonComputeInferDuration, ""),
@@ -272,6 +277,31 @@ func quantity(v float64) string {
 		e = 18
 	}
 	return sign + digits + strings.Repeat("0", exp-e) + siSuffixes[e]
+}
+
+// Units of InferenceMetric.Unit.
+const (
+	UnitSeconds       = "s"
+	UnitDimensionless = "1"
+)
+
+// formatTarget writes a target for people: seconds as a duration ("50ms"),
+// a ratio as the bare number (no unit "1").
+func (m InferenceMetric) formatTarget(v float64) string {
+	if m.Unit == UnitSeconds {
+		return time.Duration(math.Round(v * float64(time.Second))).String()
+	}
+	return promNumber(v)
+}
+
+// valueTemplate is the alert's value in a Prometheus annotation template:
+// seconds through humanizeDuration ("50.7ms"), a ratio through humanize
+// with no suffix (Prometheus template/template.go).
+func (m InferenceMetric) valueTemplate() string {
+	if m.Unit == UnitSeconds {
+		return "{{ $value | humanizeDuration }}"
+	}
+	return "{{ $value | humanize }}"
 }
 
 // promNumber formats a float as a PromQL number literal.
