@@ -147,6 +147,26 @@ func TestAlertsFireAfterForAndClear(t *testing.T) {
 			},
 		},
 		{
+			// Issue 20: an overload with max_queue_size set becomes REJECTED
+			// failures (no queue time, Triton core infer_stats.cc
+			// UpdateFailure): model a rejects 2/s from 10m to 20m, model b
+			// fails nothing, and another namespace's failures are not Triton's.
+			name: "requests rejected", alert: signals.AlertTritonRequestsFailing, who: "model", params: queueFor,
+			load: `
+load 15s
+  nv_inference_request_failure{namespace="triton",pod="p1",model="a",version="1",reason="REJECTED"} ` + counterSteps(append(append(repeat(40, 0), repeat(40, 30)...), repeat(80, 0)...)...) + `
+  nv_inference_request_failure{namespace="triton",pod="p1",model="b",version="1",reason="REJECTED"} ` + counterSteps(repeat(160, 0)...) + `
+  nv_inference_request_failure{namespace="other",pod="p9",model="c",version="1",reason="REJECTED"} ` + counterSteps(repeat(160, 30)...) + `
+`,
+			want: map[time.Duration]alertState{
+				m(10 * min): {"inactive", ""}, 10*min + 15*time.Second: {"pending", "a"},
+				15 * min: {"pending", "a"}, 15*min + 15*time.Second: {"firing", "a"},
+				// The last increase is between 19m45s and 20m: a 5m window
+				// holds both samples until 24m30s.
+				24*min + 30*time.Second: {"firing", "a"}, 24*min + 45*time.Second: {"inactive", ""}, 39 * min: {"inactive", ""},
+			},
+		},
+		{
 			// Issue 21 item 2. A cold scale-out: triton-x waits 12 minutes
 			// for a GPU node (unschedulable until the autoscaler's node
 			// joins), then pulls and starts; no alert. triton-y finds no
@@ -199,6 +219,11 @@ load 15s
 			for at, w := range c.want {
 				if got[at] != w {
 					t.Errorf("at %v: %+v, want %+v", at, got[at], w)
+				}
+			}
+			if t.Failed() {
+				for at := time.Duration(0); at <= 39*min; at += 15 * time.Second {
+					t.Logf("%v %+v", at, got[at])
 				}
 			}
 		})

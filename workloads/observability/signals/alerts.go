@@ -52,13 +52,14 @@ func KubeStateMetricsLabelName(key string) string {
 // they cannot say.
 const (
 	AlertTritonQueueAboveTarget = "TritonQueueAboveTarget"
+	AlertTritonRequestsFailing  = "TritonRequestsFailing"
 	AlertGPUPodPending          = "GPUPodPending"
 	AlertSpotNodeInterrupted    = "SpotNodeInterrupted"
 )
 
 // AlertNames lists the platform's alerts in the order AlertRuleGroups has them.
 func AlertNames() []string {
-	return []string{AlertTritonQueueAboveTarget, AlertGPUPodPending, AlertSpotNodeInterrupted}
+	return []string{AlertTritonQueueAboveTarget, AlertTritonRequestsFailing, AlertGPUPodPending, AlertSpotNodeInterrupted}
 }
 
 // ChartAlertsCovering are the chart's alerts that say what the platform's
@@ -186,6 +187,15 @@ func AlertRuleGroups(p AlertParams) []RuleGroup {
 				fmt.Sprintf("Triton %s above the autoscaling target %s", m.Name, m.formatTarget(p.Target)),
 				"Triton in {{ $labels.namespace }} averages "+m.valueTemplate()+" "+m.Name+
 					" per pod, above the HPA target: the HPA is not adding capacity fast enough or is at its maximum"),
+			// A rejected request adds no queue time (Triton core
+			// src/infer_stats.cc, UpdateFailure records only the failure and
+			// its duration), so with max_queue_size or a queue timeout an
+			// overload shows here and not in the queue signal (issue 20).
+			alertRule(AlertTritonRequestsFailing, "warning", p.QueueFor,
+				fmt.Sprintf("sum by (namespace, model, reason) (rate(%s{namespace=%s}[5m])) > 0", TritonRequestFailure, quote(p.TritonNamespace)),
+				"Triton requests failing",
+				"Model {{ $labels.model }} in {{ $labels.namespace }} fails {{ $value | humanize }} requests/s with reason {{ $labels.reason }}: "+
+					"REJECTED means the queue is full (max_queue_size) or timed out, which the queue signal does not show"),
 		}},
 		{Name: "aiplatform-capacity", Rules: []Rule{
 			// Any namespace. Unschedulable, not merely Pending: the chart's
