@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -102,7 +103,49 @@ func (c Config) problems() []error {
 		}
 	}
 	errs = append(errs, c.Workloads.validate(c)...)
+	if a := c.Workloads.ArgoCD; a.On() && a.Apps != nil {
+		if why := placeholderRepoURL(a.Apps.RepoURL); why != "" {
+			bad("argocd.apps.repoUrl", "%q is a placeholder (%s), not the Git repository of your Argo CD Applications: Argo CD would never sync it and the deploy's "+
+				"Argo CD wait would fail. Set your repository with `pulumi config set --path 'aiplatform:argocd.apps.repoUrl' https://github.com/<org>/<repo>.git`, "+
+				"or remove argocd.apps to install Argo CD without Applications", a.Apps.RepoURL, why)
+		}
+	}
 	return errs
+}
+
+// placeholderRepos are repository URLs that only stand in for the user's
+// own: the one the committed dev stack carried until issue 18 (no such
+// repository exists, so Argo CD never synced and the deploy's wait failed).
+var placeholderRepos = map[string]string{
+	"https://github.com/aiplatform/platform-apps.git": "the example this repository's dev stack used to carry",
+	"https://github.com/aiplatform/platform-apps":     "the example this repository's dev stack used to carry",
+}
+
+// placeholderHosts are domain names reserved for documentation and tests
+// (RFC 2606 section 2 and 3, RFC 6761 section 6): no real repository lives there.
+var placeholderHosts = []string{"example.com", "example.net", "example.org", "example", "invalid", "test", "localhost"}
+
+// placeholderRepoURL says why a repository URL is a placeholder, or "".
+func placeholderRepoURL(repo string) string {
+	if why, ok := placeholderRepos[strings.TrimSuffix(strings.ToLower(repo), "/")]; ok {
+		return why
+	}
+	if strings.ContainsAny(repo, "<>") {
+		return "it has <…> to fill in"
+	}
+	host := repo
+	if rest, ok := strings.CutPrefix(repo, "git@"); ok {
+		host, _, _ = strings.Cut(rest, ":")
+	} else if u, err := url.Parse(repo); err == nil {
+		host = u.Hostname()
+	}
+	host = strings.ToLower(host)
+	for _, reserved := range placeholderHosts {
+		if host == reserved || strings.HasSuffix(host, "."+reserved) {
+			return "host " + host + " is reserved for examples"
+		}
+	}
+	return ""
 }
 
 func (c Config) validateEndpoint() []error {

@@ -248,6 +248,10 @@ var wfWrites = map[string]func(ghJob) bool{
 	},
 	// Drift issues, by a job that runs no Pulumi.
 	"issues": func(j ghJob) bool { return j.runsScript(wfDriftIssue) >= 0 && !j.runsPulumi() },
+	// The lds-service image pushed to GHCR (issue 24), by a job that runs no Pulumi.
+	"packages": func(j ghJob) bool {
+		return !j.runsPulumi() && j.stepIndex(func(s ghStep) bool { return strings.Contains(s.Run, "./cmd/build-lds -repository") }) >= 0
+	},
 }
 
 func wfRead(t *testing.T) map[string]string {
@@ -803,13 +807,18 @@ func wfCheckTests(name string, wf ghWorkflow) []string {
 	if !ok {
 		return []string{name + ": no test job"}
 	}
-	var vet, gotest bool
+	var vet, gotest, promql bool
 	for _, s := range test.Steps {
 		vet = vet || strings.Contains(s.Run, "go vet ./...")
 		gotest = gotest || (strings.Contains(s.Run, "go test") && strings.Contains(s.Run, "./..."))
+		promql = promql || strings.Contains(s.Run, "go -C tests/promql test ./...")
 	}
 	if !vet || !gotest {
 		return []string{name + ": test job must run go vet ./... and go test ./..."}
+	}
+	// Issue 19 item 13: the PromQL module is tested wherever the code is.
+	if !promql {
+		return []string{name + ": test job must run the PromQL tests: go -C tests/promql test ./..."}
 	}
 	return nil
 }
@@ -843,6 +852,8 @@ func TestWorkflowPolicyCatchesRegressions(t *testing.T) {
 		{"status only on success", wfStack, "if: always() && steps.argocd.outcome != 'skipped'", "if: success()", "commit status"},
 		{"apply cancels in progress", wfStack, "      cancel-in-progress: false\n    steps:", "      cancel-in-progress: true\n    steps:", "cancel-in-progress"},
 		{"groups differ", wfStack, "    concurrency:\n      group: pulumi-${{ inputs.stack }}\n      cancel-in-progress: false\n    outputs:", "    concurrency:\n      group: preview-${{ inputs.stack }}\n      cancel-in-progress: false\n    outputs:", "share one per-stack concurrency group"},
+		{"no PromQL tests", wfPullRequest, "      - run: go -C tests/promql test ./...\n", "", "must run the PromQL tests"},
+		{"no PromQL tests before deploy", wfDeploy, "      - run: go -C tests/promql test ./...\n", "", "must run the PromQL tests"},
 		// Issue 9: the cost difference in the PR comment.
 		{"no cost job", wfPullRequest, "run: bash .github/scripts/cost-diff.sh", "run: go run ./cmd/aiplatform cost", "cost job must run " + wfCostDiff},
 		{"cost of the wrong base", wfPullRequest, "BASE_SHA: ${{ github.event.pull_request.base.sha }}", "BASE_SHA: ${{ github.sha }}", "BASE_SHA from github.event.pull_request.base.sha"},
@@ -899,7 +910,7 @@ func TestWorkflowPolicyCatchesRegressions(t *testing.T) {
 		{"needless write", wfPullRequest, "  test:\n    runs-on: ubuntu-latest\n    timeout-minutes: 30\n    permissions:\n      contents: read\n", "  test:\n    runs-on: ubuntu-latest\n    timeout-minutes: 30\n    permissions:\n      contents: write\n", "contents: write is not needed"},
 		{"broad default permissions", wfPullRequest, "permissions: {}", "permissions: write-all", "top-level permissions"},
 		// Tests and the rest.
-		{"deploy skips tests", wfDeploy, "    needs: test\n    if:", "    if:", "must need test"},
+		{"deploy skips tests", wfDeploy, "    needs: [test, lds-image]\n    if:", "    needs: [lds-image]\n    if:", "must need test"},
 		{"caller withholds OIDC", wfDeploy, "      id-token: write\n      statuses: write\n    uses:", "      statuses: write\n    uses:", "must grant id-token"},
 		{"caller withholds actions: read", wfDeploy, "      actions: read\n      id-token: write\n      statuses: write\n    uses:", "      id-token: write\n      statuses: write\n    uses:", "must grant actions: read"},
 		{"no go vet", wfPullRequest, "      - run: go vet ./...\n", "", "go vet"},

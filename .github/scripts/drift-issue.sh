@@ -3,10 +3,12 @@
 # Keeps one GitHub issue per stack for drift, labelled drift: opened (or
 # commented on, if already open) when the check finds drift or fails, closed
 # with a comment when the stack is clean again. A skipped check (a deploy was
-# running) changes nothing.
+# running) changes nothing, and neither does a run before the setup is
+# finished (check-ci-settings.sh said "setup not finished"): that says so once
+# instead of opening an "error" issue every night.
 #
 # Environment: GH_TOKEN, GITHUB_REPOSITORY, STACK, RESULT (required);
-#   RESULT is clean | drift | error | skipped;
+#   RESULT is clean | drift | error | skipped | unconfigured;
 #   REPORT      markdown file with the details (drift.md; optional)
 #   RUN_URL     link to the run (optional)
 #   TEST_RESULT the test job's result on the same commit (optional; named in the issue when not success)
@@ -15,6 +17,10 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 require_env GH_TOKEN GITHUB_REPOSITORY STACK RESULT
+if [[ $RESULT == unconfigured ]]; then
+	echo "setup not finished: the drift of $STACK was not checked, no issue opened (docs/pipeline-guards.md)"
+	exit 0
+fi
 require_tools gh jq
 export GH_REPO=$GITHUB_REPOSITORY
 title="Drift in stack $STACK"
@@ -62,5 +68,5 @@ clean)
 	fi
 	;;
 skipped) echo "drift check skipped (a deploy was running): issue unchanged" ;;
-*) die 2 "RESULT must be clean, drift, error or skipped, got $RESULT" ;;
+*) die 2 "RESULT must be clean, drift, error, skipped or unconfigured, got $RESULT" ;;
 esac
