@@ -18,6 +18,9 @@ const (
 	DefaultServiceCIDR       = "172.20.0.0/16"
 	DefaultNAT               = infra.SingleNAT
 	DefaultEndpointAccess    = PrivateEndpoint
+	// DevStack is the stack where samples and tags are fine: triton.sampleModels
+	// defaults on, and ldsService.image may be a tag without a digest.
+	DevStack = "dev"
 )
 
 // KubernetesVersionsReviewed is the day DefaultKubernetesVersion and

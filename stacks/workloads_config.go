@@ -156,6 +156,14 @@ func (w WorkloadsConfig) withDefaults(c Config) WorkloadsConfig {
 	w.Triton.Autoscaling = withTritonAutoscalingDefaults(w.Triton.Autoscaling)
 	if w.LDSService != nil {
 		s := w.LDSService.WithDefaults(d)
+		if _, set := s.Settings["TRITON_URL"]; !set && w.Triton.On() {
+			// lds-service calls the Triton this stack deploys unless told otherwise.
+			settings := map[string]string{"TRITON_URL": inference.TritonClusterURL(w.Triton.Namespace)}
+			for k, v := range s.Settings {
+				settings[k] = v
+			}
+			s.Settings = settings
+		}
 		w.LDSService = &s
 	}
 	if w.Observability.Enabled == nil {

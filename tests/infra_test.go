@@ -236,7 +236,7 @@ func TestLaunchTemplatesRequireIMDSv2AndEncryptedDisks(t *testing.T) {
 
 func TestIMDSHopLimitTwoIsPerGroupOptIn(t *testing.T) {
 	groups := `[{"name":"system","kind":"system","instanceTypes":["m6i.large"],"minSize":1,"desiredSize":1,"maxSize":2,"imdsHopLimit":2},
-	{"name":"gpu","kind":"gpu","instanceTypes":["g5.xlarge"],"maxSize":2}]`
+	{"name":"gpu","kind":"gpu","instanceTypes":["g5.xlarge"],"maxSize":3}]`
 	rec := runProgram(t, with(baseConfig(), "aiplatform:nodeGroups", groups))
 	require.Equal(t, 2.0, path(plain(find(t, rec, ltType, "nodes-system").Inputs), "metadataOptions", "httpPutResponseHopLimit"))
 	require.Equal(t, 1.0, path(plain(find(t, rec, ltType, "nodes-gpu").Inputs), "metadataOptions", "httpPutResponseHopLimit"))

@@ -432,7 +432,7 @@ func TestTritonIAMIsReadOnlyOnTheModelPrefix(t *testing.T) {
 }
 
 func TestTritonServiceAutoscalingAndDisruption(t *testing.T) {
-	rec := runProgram(t, wlFullConfig("aiplatform:triton", `{"minReplicas":2,"maxReplicas":6,"targetCpuUtilization":80,"scaleDownStabilizationSeconds":600}`))
+	rec := runProgram(t, wlFullConfig("aiplatform:triton", `{"minReplicas":2,"maxReplicas":4,"targetCpuUtilization":80,"scaleDownStabilizationSeconds":600}`))
 	svc := plain(find(t, rec, k8sServiceType, "triton").Inputs)
 	assert.Equal(t, "LoadBalancer", path(svc, "spec", "type"))
 	assert.Equal(t, "service.k8s.aws/nlb", path(svc, "spec", "loadBalancerClass"))
@@ -452,7 +452,7 @@ func TestTritonServiceAutoscalingAndDisruption(t *testing.T) {
 
 	hpa := plain(find(t, rec, hpaType, "triton").Inputs)
 	assert.Equal(t, 2.0, path(hpa, "spec", "minReplicas"))
-	assert.Equal(t, 6.0, path(hpa, "spec", "maxReplicas"))
+	assert.Equal(t, 4.0, path(hpa, "spec", "maxReplicas"))
 	assert.Equal(t, "triton", path(hpa, "spec", "scaleTargetRef", "name"))
 	assert.Equal(t, 80.0, path(hpaMetric(t, hpa, "Resource"), "resource", "target", "averageUtilization"))
 	assert.Equal(t, 600.0, path(hpa, "spec", "behavior", "scaleDown", "stabilizationWindowSeconds"))
@@ -561,7 +561,8 @@ func TestLDSService(t *testing.T) {
 	assert.Equal(t, "lds", path(d, "metadata", "namespace"))
 
 	cm := find(t, rec, "kubernetes:core/v1:ConfigMap", "lds-service")
-	assert.Equal(t, map[string]any{"LOG_LEVEL": "info", "MODEL_URL": "http://triton.triton.svc:8000"}, plain(cm.Inputs)["data"])
+	assert.Equal(t, map[string]any{"LOG_LEVEL": "info", "MODEL_URL": "http://triton.triton.svc:8000",
+		"TRITON_URL": "http://triton.triton.svc.cluster.local:8000"}, plain(cm.Inputs)["data"], "TRITON_URL defaults to this stack's Triton (issue 24)")
 	cmName := path(plain(cm.Outputs), "metadata", "name")
 	assert.Equal(t, cmName, path(c, "envFrom", 0, "configMapRef", "name"), "settings reach the container as environment")
 
@@ -587,7 +588,7 @@ func TestLDSService(t *testing.T) {
 
 	assert.Equal(t, true, path(pod, "securityContext", "runAsNonRoot"))
 	assert.Equal(t, false, path(c, "securityContext", "allowPrivilegeEscalation"))
-	assert.Equal(t, "/healthz", path(c, "readinessProbe", "httpGet", "path"))
+	assert.Equal(t, "/readyz", path(c, "readinessProbe", "httpGet", "path"), "issue 24: readiness on /readyz (lds_test.go)")
 	assert.NotNil(t, find(t, rec, hpaType, "lds-service"))
 	assert.NotNil(t, find(t, rec, pdbType, "lds-service"))
 	svc := plain(find(t, rec, k8sServiceType, "lds-service").Inputs)

@@ -117,6 +117,9 @@ var awsTypes = map[string]string{
 	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":               "free",
 	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "free",
 	"aws:s3/bucketVersioningV2:BucketVersioningV2":                                               "free",
+	// The sample model files (a few KB): their storage is in the bucket's own
+	// line (aiplatform-cost:bucketGB), and the PUTs are a one-off.
+	"aws:s3/bucketObjectv2:BucketObjectv2": "free",
 }
 
 // Recorded types the inventory reads.

@@ -205,6 +205,16 @@ var fakeTypes = map[string]fakeType{
 	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": {replaceOn: []string{"bucket"}, id: fromInput("bucket")},
 	"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       {replaceOn: []string{"bucket"}, id: fromInput("bucket")},
 	"aws:s3/bucketPolicy:BucketPolicy":                                                           {replaceOn: []string{"bucket"}, policies: []string{"policy"}, id: fromInput("bucket")},
+	// s3/object.go (aws_s3_object): bucket and key ForceNew; the id is the
+	// key; content type, encryption, key, storage class and etag
+	// Optional+Computed. The program uploads the sample models (issue 24);
+	// the fake keeps them as resources (BucketObjects).
+	"aws:s3/bucketObjectv2:BucketObjectv2": {replaceOn: []string{"bucket", "key"}, computed: []string{"contentType", "kmsKeyId", "serverSideEncryption",
+		"bucketKeyEnabled", "storageClass", "etag", "versionId", "acl", "checksumAlgorithm"}, defaults: map[string]any{"forceDestroy": false}, tagged: true,
+		id: fromInput("key"), outputs: func(_ *FakeAWS, id string, in map[string]any) map[string]any {
+			return map[string]any{"arn": fmt.Sprintf("arn:aws:s3:::%v/%s", in["bucket"], id), "etag": shortHash(fmt.Sprint(in["content"]), 32),
+				"storageClass": "STANDARD", "versionId": ""}
+		}},
 	// eks/cluster.go: name, role_arn, bootstrap_self_managed_addons,
 	// access_config.bootstrap_cluster_creator_admin_permissions,
 	// kubernetes_network_config.{ip_family,service_ipv4_cidr},

@@ -128,9 +128,9 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 		}
 		pullSecrets = corev1.LocalObjectReferenceArray{corev1.LocalObjectReferenceArgs{Name: secret.Metadata.Name()}}
 	}
-	probe := func(period, failures int) *corev1.ProbeArgs {
+	probe := func(path string, period, failures int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(s.HealthPath), Port: pulumi.String("http")},
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.String("http")},
 			PeriodSeconds:    pulumi.Int(period),
 			TimeoutSeconds:   pulumi.Int(3),
 			FailureThreshold: pulumi.Int(failures),
@@ -173,9 +173,9 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 							Requests: pulumi.StringMap{"cpu": pulumi.String(s.CPU), "memory": pulumi.String(s.Memory)},
 							Limits:   pulumi.StringMap{"cpu": pulumi.String(s.CPULimit), "memory": pulumi.String(s.MemoryLimit)},
 						},
-						StartupProbe:   probe(5, 30),
-						LivenessProbe:  probe(10, 3),
-						ReadinessProbe: probe(5, 3),
+						StartupProbe:   probe(s.HealthPath, 5, 30),
+						LivenessProbe:  probe(s.HealthPath, 10, 3),
+						ReadinessProbe: probe(s.ReadyPath, 5, 3),
 						SecurityContext: &corev1.SecurityContextArgs{
 							RunAsNonRoot:             pulumi.Bool(true),
 							AllowPrivilegeEscalation: pulumi.Bool(false),

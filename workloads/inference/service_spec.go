@@ -17,9 +17,13 @@ type ServiceSpec struct {
 	Name      string `json:"name,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	// Image is pinned (tag other than latest, or digest), e.g. docker.io/acme/lds-service:1.4.2.
-	Image      string `json:"image"`
-	Port       int    `json:"port,omitempty"`
+	Image string `json:"image"`
+	Port  int    `json:"port,omitempty"`
+	// HealthPath answers the startup and liveness probes (and the ALB's
+	// health check); ReadyPath the readiness probe. lds-service fails
+	// ReadyPath, not HealthPath, while it drains after SIGTERM.
 	HealthPath string `json:"healthPath,omitempty"`
+	ReadyPath  string `json:"readyPath,omitempty"`
 	// RunAsUser is the non-root UID the container runs as.
 	RunAsUser            int    `json:"runAsUser,omitempty"`
 	MinReplicas          int    `json:"minReplicas,omitempty"`
@@ -56,6 +60,7 @@ func (s ServiceSpec) WithDefaults(d workloads.Defaults) ServiceSpec {
 	str(&s.Namespace, "lds")
 	num(&s.Port, 8080)
 	str(&s.HealthPath, "/healthz")
+	str(&s.ReadyPath, "/readyz")
 	num(&s.RunAsUser, 10001)
 	num(&s.MinReplicas, 2)
 	num(&s.MaxReplicas, 6)
@@ -97,8 +102,10 @@ func (s ServiceSpec) Validate(path string) error {
 	if s.Port < 1024 || s.Port > 65535 {
 		bad("port", "must be between 1024 and 65535 (non-root containers cannot bind lower ports), got %d", s.Port)
 	}
-	if !strings.HasPrefix(s.HealthPath, "/") || strings.ContainsAny(s.HealthPath, " \t") {
-		bad("healthPath", "%q must be an absolute HTTP path like /healthz", s.HealthPath)
+	for key, p := range map[string]string{"healthPath": s.HealthPath, "readyPath": s.ReadyPath} {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t") {
+			bad(key, "%q must be an absolute HTTP path like /healthz", p)
+		}
 	}
 	if s.RunAsUser < 1 {
 		bad("runAsUser", "must be a non-root UID (>= 1), got %d", s.RunAsUser)

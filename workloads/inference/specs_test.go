@@ -191,3 +191,40 @@ func TestTritonPeer(t *testing.T) {
 		"the Triton Service's selector")
 	assert.NoError(t, peer.Validate("peer"))
 }
+
+// Issue 24: the preview names the failure of an empty prefix in Triton's own
+// words (core src/model_repository_manager/model_repository_manager.cc) and
+// how to avoid it.
+func TestEmptyPrefixWarningSaysWhatFailsAndHowToAvoidIt(t *testing.T) {
+	w := emptyPrefixWarning("teams/a/models")
+	for _, want := range []string{"repository path is not a valid directory", "s3://<modelBucketName>/teams/a/models/",
+		"aiplatform models push DIR", "triton.sampleModels"} {
+		assert.Contains(t, w, want)
+	}
+}
+
+func TestSampleModelKeysAreUnderThePrefix(t *testing.T) {
+	keys := SampleModelKeys("models")
+	assert.Contains(t, keys, "models/id_card/config.pbtxt")
+	assert.Contains(t, keys, "models/detect/1/model.py")
+	assert.Contains(t, keys, "models/recognise/1/model.py")
+	for _, k := range keys {
+		assert.True(t, strings.HasPrefix(k, "models/"), k)
+	}
+}
+
+func TestSampleModelsInExplicitModeNeedModelsListed(t *testing.T) {
+	on := true
+	s := TritonSpec{ModelControlMode: ModelControlExplicit, SampleModels: &on}.WithDefaults(workloads.Defaults{})
+	assert.ErrorContains(t, s.Validate("triton"), `triton.models: with sampleModels in explicit mode, list "id_card"`)
+	s.Models = []string{"id_card"}
+	assert.NoError(t, s.Validate("triton"))
+}
+
+func TestServiceSpecReadyPath(t *testing.T) {
+	s := ServiceSpec{Image: "ghcr.io/acme/lds-service:0.1.0"}.WithDefaults(workloads.Defaults{})
+	assert.Equal(t, "/readyz", s.ReadyPath)
+	assert.Equal(t, "/healthz", s.HealthPath)
+	s.ReadyPath = "readyz"
+	assert.ErrorContains(t, s.Validate("ldsService"), `ldsService.readyPath: "readyz" must be an absolute HTTP path`)
+}

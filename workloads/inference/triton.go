@@ -102,11 +102,13 @@ func ModelReadPolicy(region, bucketArn, prefix, kmsKeyArn string) infra.PolicyDo
 type Triton struct {
 	pulumi.ResourceState
 
-	Namespace  pulumi.StringOutput
-	RoleArn    pulumi.StringOutput
-	Endpoint   pulumi.StringOutput
-	Deployment *appsv1.Deployment
-	Service    *corev1.Service
+	Namespace pulumi.StringOutput
+	RoleArn   pulumi.StringOutput
+	Endpoint  pulumi.StringOutput
+	// ModelRepository is s3://<bucket>/<prefix>, where `aiplatform models push` uploads.
+	ModelRepository pulumi.StringOutput
+	Deployment      *appsv1.Deployment
+	Service         *corev1.Service
 	// Peer is how clients in other namespaces name Triton's pods and ports
 	// in their egress policies (ServiceArgs.EgressTo).
 	Peer workloads.PodPeer
@@ -158,6 +160,16 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 	if err != nil {
 		return nil, err
 	}
+	// Triton exits on an empty prefix: the sample repository fills it, or
+	// the preview says plainly what happens.
+	var modelObjects []pulumi.Resource
+	if s.SampleModelsOn() {
+		if modelObjects, err = uploadSampleModels(ctx, name, a.ModelBucket, prefix, parent); err != nil {
+			return nil, err
+		}
+	} else {
+		_ = ctx.Log.Warn(emptyPrefixWarning(prefix), &pulumi.LogArgs{Resource: t})
+	}
 	meta := func(objectName string) *metav1.ObjectMetaArgs {
 		return &metav1.ObjectMetaArgs{Name: pulumi.String(objectName), Namespace: ns.Name, Labels: workloads.CommonLabels(tritonName, name)}
 	}
@@ -186,7 +198,7 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 				Spec:     tritonPodSpec(s, sa.Metadata.Name().Elem(), a.ModelBucket.Name, region, selector, a.Monitoring.serverArgs()),
 			},
 		},
-	}, parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "30m", Update: "30m"}))
+	}, parent, pulumi.DependsOn(modelObjects), pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "30m", Update: "30m"}))
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +282,9 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 	t.Service = svc
 	t.Peer = tritonPeer(s.Namespace, name)
 	t.Endpoint = tritonEndpoint(s, svc)
-	return t, ctx.RegisterResourceOutputs(t, pulumi.Map{"endpoint": t.Endpoint, "roleArn": role.Arn, "namespace": ns.Name})
+	t.ModelRepository = pulumi.Sprintf("s3://%s/%s", a.ModelBucket.Name, s.ModelPrefix)
+	return t, ctx.RegisterResourceOutputs(t, pulumi.Map{"endpoint": t.Endpoint, "roleArn": role.Arn, "namespace": ns.Name,
+		"modelRepository": t.ModelRepository})
 }
 
 // tritonRolloutStrategy replaces pods one at a time without a surge pod.
@@ -462,6 +476,12 @@ func hpaSpec(deployment string, min, max, cpuTarget int, pods PodsMetric, stabil
 	}
 }
 
+// TritonClusterURL is Triton's in-cluster HTTP endpoint in namespace: what
+// lds-service's TRITON_URL defaults to.
+func TritonClusterURL(namespace string) string {
+	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", tritonName, namespace, TritonHTTPPort)
+}
+
 // tritonEndpoint is the HTTP endpoint clients use (gRPC is on TritonGRPCPort of the same host).
 func tritonEndpoint(s TritonSpec, svc *corev1.Service) pulumi.StringOutput {
 	scheme := "http"
@@ -470,7 +490,7 @@ func tritonEndpoint(s TritonSpec, svc *corev1.Service) pulumi.StringOutput {
 	}
 	switch {
 	case !s.Exposure.LoadBalanced():
-		return pulumi.Sprintf("http://%s.%s.svc.cluster.local:%d", tritonName, s.Namespace, TritonHTTPPort)
+		return pulumi.String(TritonClusterURL(s.Namespace)).ToStringOutput()
 	case s.Host != "":
 		return pulumi.Sprintf("%s://%s:%d", scheme, s.Host, TritonHTTPPort)
 	}

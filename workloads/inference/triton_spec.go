@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aiplatform/infra/workloads"
+	"github.com/aiplatform/infra/workloads/inference/samplemodels"
 )
 
 // ModelControlMode is Triton's --model-control-mode.
@@ -54,6 +55,10 @@ type TritonSpec struct {
 	RepositoryPollSeconds int              `json:"repositoryPollSeconds,omitempty"`
 	// Models are loaded at startup in explicit mode.
 	Models []string `json:"models,omitempty"`
+	// SampleModels uploads the sample model repository (package
+	// samplemodels) under ModelPrefix, so Triton never starts on an empty
+	// prefix; the stack turns it on by default in dev only.
+	SampleModels *bool `json:"sampleModels,omitempty"`
 	// GPUs per replica.
 	GPUs         int    `json:"gpus,omitempty"`
 	CPU          string `json:"cpu,omitempty"`
@@ -203,6 +208,9 @@ func (s TritonSpec) Validate(path string) error {
 	if len(s.Models) > 0 && s.ModelControlMode != ModelControlExplicit {
 		bad("models", "only used with modelControlMode %s; in %s mode every model of the repository is loaded", ModelControlExplicit, s.ModelControlMode)
 	}
+	if s.SampleModelsOn() && s.ModelControlMode == ModelControlExplicit && len(s.Models) == 0 {
+		bad("models", "with sampleModels in %s mode, list %q (the sample ensemble; its steps load with it) or your own models, or Triton loads nothing", ModelControlExplicit, samplemodels.EnsembleName)
+	}
 	for i, m := range s.Models {
 		if m == "" || strings.ContainsAny(m, "/ \t") {
 			bad(fmt.Sprintf("models[%d]", i), "%q is not a model name", m)
@@ -229,6 +237,9 @@ func (s TritonSpec) Validate(path string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// SampleModelsOn reports whether the sample model repository is uploaded.
+func (s TritonSpec) SampleModelsOn() bool { return s.SampleModels != nil && *s.SampleModels }
 
 func (s TritonSpec) exposure() workloads.ExposureSpec {
 	return workloads.ExposureSpec{Exposure: s.Exposure, Host: s.Host, AllowedCIDRs: s.AllowedCIDRs, CertificateARN: s.CertificateARN}
