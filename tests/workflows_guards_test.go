@@ -94,6 +94,7 @@ func wfGuardsResponses(overrides map[string]string) map[string]string {
 // approval, against recorded responses; the committed .github/CODEOWNERS
 // (REPO_ROOT=..) owns what it must.
 func TestWorkflowGuardsCheckEnvironment(t *testing.T) {
+	t.Parallel()
 	wfNeedTools(t, "bash", "jq")
 	const (
 		env      = "GET " + wfGuardsAPI + "/environments/dev"
@@ -141,6 +142,7 @@ func TestWorkflowGuardsCheckEnvironment(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			root, err := filepath.Abs("..")
 			require.NoError(t, err)
 			if c.codeowners != "" {
@@ -165,6 +167,7 @@ func TestWorkflowGuardsCheckEnvironment(t *testing.T) {
 // Item 4: the committed CODEOWNERS owns every tree the issue names, each with
 // an owner, and its patterns are the ones documented.
 func TestWorkflowGuardsCodeownersFile(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join("..", ".github", "CODEOWNERS"))
 	require.NoError(t, err)
 	owned := map[string]bool{}
@@ -182,6 +185,7 @@ func TestWorkflowGuardsCodeownersFile(t *testing.T) {
 // Items 8 and 9: runner label sets, the GitHub-hosted deploy runner, and
 // "setup not finished".
 func TestWorkflowGuardsCheckCISettings(t *testing.T) {
+	t.Parallel()
 	wfNeedTools(t, "bash")
 	setup := map[string]string{"PULUMI_BACKEND_URL": "s3://b?region=us-west-2&awssdk=v2", "AWS_REGION": "us-west-2",
 		"AWS_PREVIEW_ROLE_ARN": "arn:aws:iam::123456789012:role/preview", "AWS_APPLY_ROLE_ARN": "arn:aws:iam::123456789012:role/apply",
@@ -213,6 +217,7 @@ func TestWorkflowGuardsCheckCISettings(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			out := filepath.Join(t.TempDir(), "github-output")
 			env := map[string]string{"GITHUB_OUTPUT": out, "GITHUB_ACTIONS": "true"}
 			for k, v := range setup {
@@ -242,6 +247,7 @@ func TestWorkflowGuardsCheckCISettings(t *testing.T) {
 
 // Item 9: before the setup is finished the nightly report opens no issue.
 func TestWorkflowGuardsDriftIssueSetupNotFinished(t *testing.T) {
+	t.Parallel()
 	wfNeedTools(t, "bash")
 	dir := t.TempDir()
 	wfFake(t, dir, "gh", wfFakeGHScript, map[string]string{"issues.json": `[]`})
@@ -312,11 +318,13 @@ func wfGuardsProblems(files map[string]string) []string {
 }
 
 func TestWorkflowGuardsPassPolicy(t *testing.T) {
+	t.Parallel()
 	problems := wfGuardsProblems(wfRead(t))
 	assert.Empty(t, problems, strings.Join(problems, "\n"))
 }
 
 func TestWorkflowGuardsPolicyCatchesRegressions(t *testing.T) {
+	t.Parallel()
 	files := wfRead(t)
 	cases := []struct {
 		name, file, old, new, want string
@@ -334,6 +342,7 @@ func TestWorkflowGuardsPolicyCatchesRegressions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			require.Contains(t, files[c.file], c.old, "the regression's anchor must exist")
 			mutated := map[string]string{}
 			for k, v := range files {
@@ -352,6 +361,7 @@ func TestWorkflowGuardsPolicyCatchesRegressions(t *testing.T) {
 // stack's GPU group needs at its maxSize: a g5/g6 .xlarge has 4 vCPUs (AWS,
 // "Accelerated computing instance specifications").
 func TestWorkflowGuardsDocGPUQuota(t *testing.T) {
+	t.Parallel()
 	doc := wfReadFile(t, filepath.Join("..", "docs", "pipeline-guards.md"))
 	assert.Contains(t, doc, "| On-Demand | Running On-Demand G and VT instances | `L-DB2E81BA` |")
 	assert.Contains(t, doc, "| Spot | All G and VT Spot Instance Requests | `L-3819A6DF` |")
