@@ -371,7 +371,7 @@ const seedLDSImage = "docker.io/aiplatform/lds-service"
 // built and tested; the seed's image, which nothing builds, never becomes
 // ready in any stack.
 func ldsImageProblem(image, stack string) string {
-	const how = "build and push it with `go -C tests/image run ./cmd/build-lds -push ghcr.io/<owner>/lds-service:<tag>`, which prints the digest, " +
+	const how = "build and push it with `go -C cmd/lds-image run . -push ghcr.io/<owner>/lds-service:<tag>`, which prints the digest, " +
 		"then `pulumi config set --path 'aiplatform:ldsService.image' ghcr.io/<owner>/lds-service@sha256:<digest>` (docs/inference.md)"
 	repo, _, _ := strings.Cut(image, "@")
 	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {

@@ -113,7 +113,7 @@ func TestLDSServiceProbesHealthzAndReadyz(t *testing.T) {
 }
 
 // The committed dev stack runs the image this repository builds
-// (tests/image), against the sample ensemble it uploads.
+// (cmd/lds-image), against the sample ensemble it uploads.
 func TestCommittedDevStackServesTheSampleModels(t *testing.T) {
 	cfg, _, err := mocks.StackConfig("..", stacks.DevStack)
 	require.NoError(t, err)

@@ -250,7 +250,7 @@ var wfWrites = map[string]func(ghJob) bool{
 	"issues": func(j ghJob) bool { return j.runsScript(wfDriftIssue) >= 0 && !j.runsPulumi() },
 	// The lds-service image pushed to GHCR (issue 24), by a job that runs no Pulumi.
 	"packages": func(j ghJob) bool {
-		return !j.runsPulumi() && j.stepIndex(func(s ghStep) bool { return strings.Contains(s.Run, "./cmd/build-lds -repository") }) >= 0
+		return !j.runsPulumi() && j.stepIndex(func(s ghStep) bool { return strings.Contains(s.Run, "go -C cmd/lds-image run . -repository") }) >= 0
 	},
 }
 

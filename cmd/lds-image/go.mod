@@ -1,4 +1,4 @@
-module github.com/aiplatform/infra/tests/image
+module github.com/aiplatform/infra/cmd/lds-image
 
 go 1.26.6
 

@@ -1,10 +1,10 @@
-// Command build-lds builds the lds-service image without a Docker daemon
+// Command lds-image builds the lds-service image without a Docker daemon
 // and writes it as an OCI layout (-oci-layout) and/or pushes it
 // (-repository with -tags), printing the pinned reference
 // repository@sha256:<digest>, the value of ldsService.image outside dev.
 //
-//	go -C tests/image run ./cmd/build-lds -oci-layout /tmp/lds-oci
-//	go -C tests/image run ./cmd/build-lds -repository ghcr.io/<owner>/lds-service -tags "$(cat cmd/lds-service/VERSION),sha-<commit>"
+//	go -C cmd/lds-image run . -oci-layout /tmp/lds-oci
+//	go -C cmd/lds-image run . -repository ghcr.io/<owner>/lds-service -tags "$(cat cmd/lds-service/VERSION),sha-<commit>"
 //
 // Pushing authenticates with the Docker config ($DOCKER_CONFIG/config.json).
 // Tags are immutable: pushing a tag that names another digest fails. Exit
@@ -19,13 +19,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aiplatform/infra/tests/image"
+	"github.com/aiplatform/infra/cmd/lds-image/image"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func main() {
-	fs := flag.NewFlagSet("build-lds", flag.ContinueOnError)
+	fs := flag.NewFlagSet("lds-image", flag.ContinueOnError)
 	root := fs.String("repo-root", "../..", "root of the infra repository")
 	arch := fs.String("arch", "amd64", "GOARCH of the image (the node groups are x86_64: amd64)")
 	out := fs.String("oci-layout", "", "directory to write the image to as an OCI layout")
@@ -36,11 +36,11 @@ func main() {
 		os.Exit(2)
 	}
 	if *out == "" && *repository == "" {
-		fmt.Fprintln(os.Stderr, "build-lds: give -oci-layout DIR and/or -repository REPO -tags T1,T2")
+		fmt.Fprintln(os.Stderr, "lds-image: give -oci-layout DIR and/or -repository REPO -tags T1,T2")
 		os.Exit(2)
 	}
 	if (*repository == "") != (*tags == "") {
-		fmt.Fprintln(os.Stderr, "build-lds: -repository and -tags go together")
+		fmt.Fprintln(os.Stderr, "lds-image: -repository and -tags go together")
 		os.Exit(2)
 	}
 	abs, err := filepath.Abs(*root)
@@ -73,6 +73,6 @@ func main() {
 }
 
 func fail(err error) {
-	fmt.Fprintln(os.Stderr, "build-lds:", err)
+	fmt.Fprintln(os.Stderr, "lds-image:", err)
 	os.Exit(1)
 }
