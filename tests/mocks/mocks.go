@@ -193,7 +193,9 @@ func (r *Recorder) region() string {
 	return Region
 }
 
-// Partition is the AWS partition of region (arn:<partition>:…).
+// Partition is the AWS partition of region (arn:<partition>:…). Written
+// here, not taken from infra.Partition: the mocks stand for AWS, so a mistake
+// in the program's own rule must not be mirrored in what they answer.
 func Partition(region string) string {
 	switch {
 	case strings.HasPrefix(region, "us-gov-"):
