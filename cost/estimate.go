@@ -352,6 +352,9 @@ func (t Table) Price(inv Inventory, a Assumptions) (Estimate, error) {
 		return Estimate{}, errors.Join(errs...)
 	}
 
+	// The render order, not the inventory's: the program registers some
+	// resources concurrently, and the same stack must price to the same bytes.
+	e.Lines = e.sortedLines()
 	for _, l := range e.Lines {
 		e.Totals.Hourly += l.Hourly
 		e.Totals.Monthly += l.Monthly

@@ -127,6 +127,10 @@ else empty end'
 # the --json flag; sdk/go/common/env/env.go EnableStreamingJSONPreview). The
 # stream is used instead of the digest because only the stream carries the
 # root stack's outputs (the digest serializes each step when it starts).
+# Secrets in the stream are always {sig, ciphertext: "[secret]"}, also with
+# --show-secrets (pkg/backend/display/display.go, logJSONEvent converts with
+# showSecrets false): whether one changed comes from the update plan
+# (pulumi-summary.sh mark-secrets).
 run_pulumi_json() {
 	local events=$1
 	shift

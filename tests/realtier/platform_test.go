@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
 
@@ -40,9 +41,16 @@ const (
 //	c. the Cluster Autoscaler resizes a node group: refresh, then a clean
 //	   preview (the ignoreChanges transform reached the nested node group)
 //	d. a node-group change: preview, apply; the autoscaler's size survives
-//	e. stale approval: refused, nothing applied
-//	f. destroy: order (workloads and load-balanced Services before the Load
+//	e. stale approvals: another property, the approved property with
+//	   another value, an unapproved replacement; each refused, nothing
+//	   applied (issue 18)
+//	f. between the fresh preview and the update: drift (refused, the state
+//	   changed), a replacement (stopped by `up --plan`); then the approved
+//	   change applies; the time from fresh preview to update, measured
+//	g. destroy: order (workloads and load-balanced Services before the Load
 //	   Balancer Controller, node groups before the cluster), nothing left
+//	h. (after g) the first deploy under `up --plan`: the evidence for
+//	   applying partial previews without a plan
 func TestPlatform(t *testing.T) {
 	chartsDir, err := FindCharts()
 	if err != nil {
@@ -186,27 +194,116 @@ func TestPlatform(t *testing.T) {
 		}
 	})
 
-	timed(t, "e stale approval is refused", func(t *testing.T) {
+	timed(t, "e stale approvals are refused", func(t *testing.T) {
+		// Another property changed after the approval.
 		r.configSetPath(t, "nodeGroups[1].maxSize", "8")
 		approved := r.preview(t)
 		r.configSetPath(t, "nodeGroups[0].maxSize", "4")
-		before := r.state(t)
-		ops := len(fake.Ops())
-		out := r.expect(t, 3, "pulumi-apply.sh", approved.applyEnv())
-		if !strings.Contains(out, "in the fresh preview, not approved:") {
-			t.Errorf("apply refused, but without naming the difference:\n%s", out)
+		r.expectRefused(t, approved, "another node group changed after the approval", "in the fresh preview, not approved:")
+		r.configSetPath(t, "nodeGroups[0].maxSize", "3")
+
+		// Issue 18 item 1: the same property, another value (maxSize 7→8
+		// approved, 7→9 previewed afresh). The summary used to carry property
+		// names only, so this applied 9.
+		r.configSetPath(t, "nodeGroups[1].maxSize", "9")
+		out := r.expectRefused(t, approved, "the approved property, another value", "in the fresh preview, not approved:")
+		if !strings.Contains(out, "nodes-spot scalingConfig") || !(strings.Contains(out, `"maxSize":9`) || strings.Contains(out, "→ 9")) {
+			t.Errorf("the refusal does not name the node group's scalingConfig and the fresh value 9:\n%s", out)
 		}
-		for _, op := range fake.Ops()[ops:] {
-			if (op.Kind == "create" || op.Kind == "update" || op.Kind == "delete") && !op.Preview {
-				t.Errorf("the refused apply changed AWS: %s %s", op.Kind, op.URN)
-			}
-		}
-		if after := r.state(t); !bytes.Equal(before, after) {
-			t.Error("the refused apply changed the state")
-		}
+
+		// An unapproved replacement: the approved maxSize, but the capacity
+		// type (a ForceNew attribute of aws_eks_node_group) changed too.
+		r.configSetPath(t, "nodeGroups[1].maxSize", "8")
+		r.configSetPath(t, "nodeGroups[1].capacityType", "ON_DEMAND")
+		r.expectRefused(t, approved, "an unapproved replacement", "in the fresh preview, not approved:  replace ")
+		r.configSetPath(t, "nodeGroups[1].capacityType", "SPOT")
 	})
 
-	timed(t, "f destroy", func(t *testing.T) { r.platformDestroy(t, baseline) })
+	timed(t, "f the update is bound to the fresh preview", func(t *testing.T) {
+		// Approved: maxSize 7→8 of the spot group (config as in e).
+		approved := r.preview(t)
+		ng := r.nodeGroup(t, spotGroup)
+
+		// The node group drifts while apply sits between its fresh preview
+		// and the update, and someone refreshes the stack: refused before
+		// the update (the state changed), nothing applied.
+		var afterRefresh refusal
+		code, out := r.scriptPausedAfterPreview(t, "pulumi-apply.sh", approved.applyEnv(), func() {
+			if err := fake.Mutate(ng.URN, func(in, out map[string]any) {
+				in["scalingConfig"].(map[string]any)["maxSize"] = 12.0
+				out["scalingConfig"].(map[string]any)["maxSize"] = 12.0
+			}); err != nil {
+				t.Fatal(err)
+			}
+			r.cli(t, 0, "refresh", "--yes", "--skip-preview")
+			afterRefresh = r.beforeRefusal(t)
+		})
+		if code != 3 || !strings.Contains(out, "state changed while the fresh preview ran") {
+			t.Errorf("drift between the fresh preview and the update: apply exit %d, want 3 (state changed)\n%s", code, out)
+		}
+		r.checkNothingApplied(t, afterRefresh, "drift between the fresh preview and the update")
+
+		// The program changes between the fresh preview and the update so
+		// that the update would replace the node group: `up --plan` stops
+		// it before any step of it runs.
+		approved = r.preview(t) // 12 (refreshed) → 8
+		before, values := r.beforeRefusal(t), r.stateValues(t)
+		code, out = r.scriptPausedAfterPreview(t, "pulumi-apply.sh", approved.applyEnv(), func() {
+			r.configSetPath(t, "nodeGroups[1].capacityType", "ON_DEMAND")
+		})
+		t.Logf("a replacement after the fresh preview, under up --plan: apply exit %d", code)
+		if code == 0 {
+			t.Errorf("apply performed an update the plan does not allow:\n%s", out)
+		}
+		if !strings.Contains(out, "differed from the approved plan") {
+			t.Errorf("apply did not say the plan stopped the update:\n%s", out)
+		}
+		r.checkNoValueChanged(t, before, values, "a replacement after the fresh preview")
+		r.configSetPath(t, "nodeGroups[1].capacityType", "SPOT")
+
+		// The approved change itself applies, bound by the plan.
+		approved = r.preview(t)
+		r.expect(t, 0, "pulumi-apply.sh", approved.applyEnv())
+		r.checkReport(t)
+		if got := r.nodeGroup(t, spotGroup).Inputs["scalingConfig"].(map[string]any)["maxSize"]; got != 8.0 {
+			t.Errorf("the spot node group's maxSize in AWS: %v, want the approved 8", got)
+		}
+		tm := r.timing(t)
+		t.Logf("MEASURED: the fresh preview took %d s; the update started %d s after the fresh preview began (the window in which a change outside the state could slip in)", tm.PreviewSeconds, tm.GapSeconds)
+	})
+
+	timed(t, "g destroy", func(t *testing.T) { r.platformDestroy(t, baseline) })
+
+	// pulumi-apply.sh updates without --plan after a partial preview (this
+	// program's first deploy: no chart renders before the cluster exists).
+	// The evidence, on an empty stack again: the first deploy under `up --plan`.
+	timed(t, "h first deploy under up --plan (pulumi/pulumi#13765)", func(t *testing.T) {
+		plan := filepath.Join(t.TempDir(), "plan.json")
+		r.cli(t, 0, "preview", "--refresh=false", "--save-plan", plan)
+		code, out := r.run(t, "pulumi up --plan", r.env, r.pulumiBin, "up", "--yes", "--skip-preview", "--refresh=false",
+			"--plan", plan, "--stack", stackName, "--non-interactive")
+		var violations []string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "violates plan") || strings.Contains(line, "not allowed by the plan") {
+				violations = append(violations, strings.TrimSpace(line))
+			}
+		}
+		switch {
+		case code == 0:
+			t.Errorf("a partial first deploy under up --plan succeeded: pulumi-apply.sh should use the plan after partial previews too")
+		case len(violations) > 0:
+			t.Logf("FINDING: the partial first deploy under up --plan fails (exit %d), the engine refusing its own plan:\n%s",
+				code, strings.Join(violations, "\n"))
+		default:
+			t.Errorf("a partial first deploy under up --plan failed (exit %d) without a plan violation:\n%s", code, out)
+		}
+		// What the stopped deploy created goes again (platformDestroy's
+		// order checks need the whole platform).
+		r.cli(t, 0, "destroy", "--yes", "--skip-preview")
+		if left := r.stateResources(t); len(left) != 0 {
+			t.Errorf("the state still holds %d resources", len(left))
+		}
+	})
 	t.Logf("platform scenario took %s", time.Since(total).Round(time.Second))
 }
 
@@ -331,6 +428,28 @@ func (r *rehearsal) checkFirstDeploy(t *testing.T) {
 	}
 	if err := fake.HeadBucket(controller, bucket); err == nil {
 		t.Errorf("the Load Balancer Controller's role %s may HeadBucket the model bucket", controller)
+	}
+	// Issue 24: dev uploads the sample models under the real prefix, so
+	// Triton never starts on an empty one; its role reads them, the
+	// controller's does not.
+	const prefix = "models" // Pulumi.dev.yaml's triton.modelPrefix
+	held := map[string]bool{}
+	for _, o := range fake.Resources("aws:s3/bucketObjectv2:BucketObjectv2") {
+		if o.Inputs["bucket"] == bucket {
+			held[fmt.Sprint(o.Inputs["key"])] = true
+		}
+	}
+	for _, key := range inference.SampleModelKeys(prefix) {
+		if !held[key] {
+			t.Errorf("the fake holds no object %s in %s; it holds %v", key, bucket, held)
+			continue
+		}
+		if err := fake.GetObject(triton, bucket, key); err != nil {
+			t.Errorf("Triton's role cannot read %s: %v", key, err)
+		}
+	}
+	if err := fake.GetObject(controller, bucket, prefix+"/id_card/config.pbtxt"); err == nil {
+		t.Errorf("the Load Balancer Controller's role %s may read the models", controller)
 	}
 }
 
