@@ -389,7 +389,22 @@ func TestRehearsal(t *testing.T) {
 		if code == 0 || result == "clean" {
 			t.Errorf("the drift check passed after an out-of-band edit of a managed field:\n%s", out)
 		}
-		if code == 1 && strings.Contains(out, "Server-Side Apply field conflict") {
+		conflict := code == 1 && strings.Contains(out, "Server-Side Apply field conflict")
+		switch {
+		case code == 3:
+			// Drift: the summary must name the edited object, not merely count.
+			var edited summary
+			r.readJSON(t, "drift-summary.json", &edited)
+			if !slices.ContainsFunc(edited.Resources, func(res summaryResource) bool {
+				return strings.HasSuffix(res.URN, "HorizontalPodAutoscaler::triton")
+			}) {
+				t.Errorf("drift exit 3, but the summary does not name the edited HPA: %+v", edited.Resources)
+			}
+		case code == 1 && !conflict:
+			// A crash of the drift script is not drift detected (issue 19, item 12).
+			t.Errorf("the drift check failed for another reason than the known server-side apply conflict:\n%s", out)
+		}
+		if conflict {
 			// What the next deploy makes of it: the preview job previews
 			// without a refresh, against the state.
 			ghOut := filepath.Join(t.TempDir(), "github-output")
@@ -450,14 +465,17 @@ type rehearsal struct {
 
 // summary is the part of pulumi-summary.sh's format the test reads.
 type summary struct {
-	Stack     string `json:"stack"`
-	Resources []struct {
-		Op   string   `json:"op"`
-		URN  string   `json:"urn"`
-		Keys []string `json:"keys"`
-	} `json:"resources"`
-	Changes bool `json:"changes"`
-	Partial bool `json:"partial"`
+	Stack     string            `json:"stack"`
+	Resources []summaryResource `json:"resources"`
+	Changes   bool              `json:"changes"`
+	Partial   bool              `json:"partial"`
+}
+
+// summaryResource is one resource operation of a summary.
+type summaryResource struct {
+	Op   string   `json:"op"`
+	URN  string   `json:"urn"`
+	Keys []string `json:"keys"`
 }
 
 // approval is a preview job's result as the apply job receives it: the
