@@ -426,8 +426,9 @@ func (r *rehearsal) checkFirstDeploy(t *testing.T) {
 	if err := fake.HeadBucket(triton, bucket); err != nil {
 		t.Errorf("Triton's role cannot HeadBucket its model bucket: %v", err)
 	}
-	if err := fake.HeadBucket(controller, bucket); err == nil {
-		t.Errorf("the Load Balancer Controller's role %s may HeadBucket the model bucket", controller)
+	// The refusal must be AWS's AccessDenied, not any error (issue 19, item 6).
+	if err := fake.HeadBucket(controller, bucket); !IsAccessDenied(err) {
+		t.Errorf("the Load Balancer Controller's role %s on HeadBucket of the model bucket: %v, want AccessDenied", controller, err)
 	}
 	// Issue 24: dev uploads the sample models under the real prefix, so
 	// Triton never starts on an empty one; its role reads them, the
@@ -439,17 +440,28 @@ func (r *rehearsal) checkFirstDeploy(t *testing.T) {
 			held[fmt.Sprint(o.Inputs["key"])] = true
 		}
 	}
+	// IRSA end to end: the pod's web identity (issuer, triton/triton) assumes
+	// the role through its trust policy, then GetObject and the KMS decrypt
+	// behind it (issue 19, item 6).
+	issuer, err := fake.OIDCIssuer(platformCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, key := range inference.SampleModelKeys(prefix) {
 		if !held[key] {
 			t.Errorf("the fake holds no object %s in %s; it holds %v", key, bucket, held)
 			continue
 		}
-		if err := fake.GetObject(triton, bucket, key); err != nil {
-			t.Errorf("Triton's role cannot read %s: %v", key, err)
+		if err := fake.ReadObjectAsServiceAccount(issuer, "triton", "triton", triton, bucket, key); err != nil {
+			t.Errorf("Triton's service account cannot read %s: %v", key, err)
 		}
 	}
-	if err := fake.GetObject(controller, bucket, prefix+"/id_card/config.pbtxt"); err == nil {
-		t.Errorf("the Load Balancer Controller's role %s may read the models", controller)
+	if err := fake.ReadObjectAsServiceAccount(issuer, "kube-system", "aws-load-balancer-controller", controller, bucket, prefix+"/id_card/config.pbtxt"); !IsAccessDenied(err) {
+		t.Errorf("the Load Balancer Controller reading the models: %v, want AccessDenied", err)
+	}
+	// Triton's role, assumed from another service account, is refused by its trust policy.
+	if err := fake.ReadObjectAsServiceAccount(issuer, "apps", "default", triton, bucket, prefix+"/id_card/config.pbtxt"); !IsAccessDenied(err) {
+		t.Errorf("Triton's role assumed from apps/default: %v, want AccessDenied", err)
 	}
 }
 
