@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/aiplatform/infra/infra/awsbase"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -218,7 +219,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 	parent := pulumi.Parent(c)
 	key, err := kms.NewKey(ctx, name+"-secrets",
-		RotatingKeyArgs("Envelope encryption of Kubernetes secrets in EKS cluster "+args.ClusterName, args.Tags), parent)
+		awsbase.RotatingKeyArgs("Envelope encryption of Kubernetes secrets in EKS cluster "+args.ClusterName, args.Tags), parent)
 	if err != nil {
 		return nil, err
 	}

@@ -127,9 +127,3 @@ func TestClusterArgsValidate(t *testing.T) {
 		require.Contains(t, err.Error(), want)
 	}
 }
-
-func TestBucketArgsDestroyPolicy(t *testing.T) {
-	require.Equal(t, RetainOnDestroy, BucketArgs{}.withDefaults().OnDestroy, "data buckets are retained, not protected, by default")
-	require.NoError(t, BucketArgs{}.withDefaults().Validate())
-	require.ErrorContains(t, BucketArgs{OnDestroy: "delete"}.withDefaults().Validate(), `onDestroy: "delete" is not one of retain, protect`)
-}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aiplatform/infra/infra/awsbase"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -86,7 +87,7 @@ func NewEBSCSIDriver(ctx *pulumi.Context, name string, args *EBSCSIDriverArgs, o
 		return nil, err
 	}
 	parent := pulumi.Parent(d)
-	key, err := kms.NewKey(ctx, name+"-volumes", RotatingKeyArgs("Encryption of EBS volumes the EBS CSI driver creates", args.Tags), parent)
+	key, err := kms.NewKey(ctx, name+"-volumes", awsbase.RotatingKeyArgs("Encryption of EBS volumes the EBS CSI driver creates", args.Tags), parent)
 	if err != nil {
 		return nil, err
 	}

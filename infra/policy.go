@@ -1,42 +1,24 @@
 package infra
 
-import "encoding/json"
+import "github.com/aiplatform/infra/infra/awsbase"
 
-// PolicyDocument is an IAM policy built as Go values and marshalled, so that
-// policies are type-checked and diffable instead of hand-edited JSON strings.
-type PolicyDocument struct {
-	Version   string      `json:"Version"`
-	Statement []Statement `json:"Statement"`
-}
+// The IAM policy documents live in package awsbase, which the state-backend
+// bootstrap imports without the cluster's SDKs; these names keep infra's
+// callers (workloads, tests) unchanged.
 
-// Statement is one IAM policy statement.
-type Statement struct {
-	Sid       string                    `json:"Sid,omitempty"`
-	Effect    string                    `json:"Effect"`
-	Principal map[string]any            `json:"Principal,omitempty"`
-	Action    []string                  `json:"Action"`
-	Resource  []string                  `json:"Resource,omitempty"`
-	Condition map[string]map[string]any `json:"Condition,omitempty"`
-}
+// PolicyDocument is an IAM policy built as Go values; see awsbase.PolicyDocument.
+type PolicyDocument = awsbase.PolicyDocument
 
-const policyVersion = "2012-10-17"
+// Statement is one IAM policy statement; see awsbase.Statement.
+type Statement = awsbase.Statement
 
 // NewPolicy returns a policy document with the current IAM policy language version.
-func NewPolicy(statements ...Statement) PolicyDocument {
-	return PolicyDocument{Version: policyVersion, Statement: statements}
-}
+func NewPolicy(statements ...Statement) PolicyDocument { return awsbase.NewPolicy(statements...) }
 
 // Allow is an Allow statement on actions and resources.
 func Allow(sid string, actions, resources []string) Statement {
-	return Statement{Sid: sid, Effect: "Allow", Action: actions, Resource: resources}
+	return awsbase.Allow(sid, actions, resources)
 }
 
-// JSON marshals the document. Marshalling plain Go values cannot fail, so a
-// failure is a programming error and panics.
-func (p PolicyDocument) JSON() string {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
+// TLSOnlyPolicy denies every request to the bucket that is not over TLS.
+func TLSOnlyPolicy(bucketArn string) PolicyDocument { return awsbase.TLSOnlyPolicy(bucketArn) }

@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/aiplatform/infra/tests/golden"
@@ -17,10 +16,6 @@ func TestIRSATrustPolicyGolden(t *testing.T) {
 	golden.Assert(t, "testdata/irsa-trust.json", IRSATrustPolicy(testProvider, testIssuer, "triton", "triton").JSON())
 }
 
-func TestTLSOnlyPolicyGolden(t *testing.T) {
-	golden.Assert(t, "testdata/tls-only-bucket-policy.json", TLSOnlyPolicy("arn:aws:s3:::models").JSON())
-}
-
 func TestIRSATrustPolicyIsScopedToOneServiceAccount(t *testing.T) {
 	for _, issuer := range []string{testIssuer, "oidc.eks.us-west-2.amazonaws.com/id/ABC123"} {
 		doc := IRSATrustPolicy(testProvider, issuer, "kube-system", "cluster-autoscaler")
@@ -34,16 +29,6 @@ func TestIRSATrustPolicyIsScopedToOneServiceAccount(t *testing.T) {
 		require.Equal(t, "system:serviceaccount:kube-system:cluster-autoscaler", eq["oidc.eks.us-west-2.amazonaws.com/id/ABC123:sub"])
 		require.Equal(t, "sts.amazonaws.com", eq["oidc.eks.us-west-2.amazonaws.com/id/ABC123:aud"])
 	}
-}
-
-func TestPolicyJSONOmitsEmptyFields(t *testing.T) {
-	var doc map[string]any
-	require.NoError(t, json.Unmarshal([]byte(NewPolicy(Allow("", []string{"s3:GetObject"}, []string{"*"})).JSON()), &doc))
-	st := doc["Statement"].([]any)[0].(map[string]any)
-	require.Equal(t, "2012-10-17", doc["Version"])
-	require.NotContains(t, st, "Sid")
-	require.NotContains(t, st, "Condition")
-	require.NotContains(t, st, "Principal")
 }
 
 func TestIRSARoleArgsValidate(t *testing.T) {

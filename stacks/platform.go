@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/infra/awsbase"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -17,7 +18,7 @@ type Platform struct {
 	OIDCIssuer  pulumi.StringOutput
 	VpcID       pulumi.StringOutput
 	Region      string
-	ModelBucket *infra.Bucket
+	ModelBucket *awsbase.Bucket
 	// NodeGroups lets workloads depend on capacity existing (e.g. GPU nodes).
 	NodeGroups []*infra.NodeGroup
 	// EBSCSI provisions the default StorageClass's volumes, encrypted with its key.

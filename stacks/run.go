@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/infra/awsbase"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -155,7 +156,7 @@ func deployInfra(ctx *pulumi.Context, cfg Config, zones []string) (*Platform, er
 	if err != nil {
 		return nil, err
 	}
-	models, err := infra.NewBucket(ctx, "models", &infra.BucketArgs{Tags: cfg.Tags})
+	models, err := awsbase.NewBucket(ctx, "models", &awsbase.BucketArgs{Tags: cfg.Tags})
 	if err != nil {
 		return nil, err
 	}

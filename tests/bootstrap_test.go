@@ -77,7 +77,7 @@ func TestBootstrapStateBucketUsesTheSecretsKey(t *testing.T) {
 	assert.Equal(t, keyID, plain(alias.Inputs)["targetKeyId"])
 	assert.True(t, alias.Protect, "alias protected: the secrets provider URL names it")
 
-	// The bucket is infra.Bucket's, under the state backend component.
+	// The bucket is awsbase.Bucket's, under the state backend component.
 	wrapper := find(t, rec, "aiplatform:infra:Bucket", bootstrapName)
 	assert.Equal(t, component.URN, wrapper.Parent)
 	bucket := find(t, rec, "aws:s3/bucketV2:BucketV2", bootstrapName)

@@ -26,6 +26,36 @@ func TestProgramImportsOnlyWhatItUses(t *testing.T) {
 	require.Less(t, groups, 16, "the program pulls in %d Kubernetes API group packages", groups)
 }
 
+// The state-backend bootstrap is a bucket, a key and IAM roles: it must link
+// without the cluster's SDKs (pulumi-eks, pulumi-kubernetes, pulumi-aws's ec2
+// and eks), which package infra needs and infra/awsbase does not. Linking
+// them more than doubled the bootstrap test binary's link time.
+func TestBootstrapImportsNoClusterSDKs(t *testing.T) {
+	const awsSDK = "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/"
+	out, err := exec.Command("go", "list", "-deps", "-test", "-f", "{{.ImportPath}}", "github.com/aiplatform/infra/stacks/bootstrap/...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	forbidden := []string{
+		"github.com/pulumi/pulumi-eks",
+		"github.com/pulumi/pulumi-kubernetes",
+		awsSDK + "ec2",
+		awsSDK + "eks",
+	}
+	var offenders []string
+	deps := map[string]bool{}
+	for _, d := range strings.Fields(string(out)) {
+		deps[d] = true
+		bad := d == "github.com/aiplatform/infra/infra" // infra/awsbase is the bootstrap's share of it
+		for _, f := range forbidden {
+			bad = bad || d == f || strings.HasPrefix(d, f+"/")
+		}
+		if bad {
+			offenders = append(offenders, d)
+		}
+	}
+	require.True(t, deps[awsSDK+"s3"], "the bootstrap's dependencies lack pulumi-aws's s3 package, which creates its bucket: is the package list empty?")
+	require.Empty(t, offenders, "stacks/bootstrap links the cluster's SDKs; build it on infra/awsbase, not infra")
+}
+
 // Imports flow one way: stacks -> workloads/<concern> -> workloads -> infra.
 // The concern packages (addons, gitops, inference, observability) do not
 // import each other: what one needs of another (a metric name, a peer) is

@@ -525,7 +525,7 @@ func (r *rehearsal) platformDestroy(t *testing.T, baseline []string) {
 		}
 	}
 	// Nothing left in AWS but what the program retains on delete (the model
-	// bucket, its key and guard rails: infra.NewBucket).
+	// bucket, its key and guard rails: awsbase.NewBucket).
 	var retained []string
 	for _, res := range state {
 		if res.Custom && strings.HasPrefix(res.Type, "aws:") && res.RetainOnDelete {

@@ -13,7 +13,7 @@ import (
 	"regexp"
 	"sort"
 
-	"github.com/aiplatform/infra/infra"
+	"github.com/aiplatform/infra/infra/awsbase"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -44,25 +44,25 @@ func SecretsProviderURL(keyAlias, region string) string {
 // StateAccessPolicy lets a CI role use the backend. Previews (read) need the
 // checkpoint and the stack's data key; applies also write checkpoints and lock
 // objects, which SSE-KMS encrypts with data keys from the same key.
-func StateAccessPolicy(bucketArn, keyArn string, write bool) infra.PolicyDocument {
+func StateAccessPolicy(bucketArn, keyArn string, write bool) awsbase.PolicyDocument {
 	objectActions := []string{"s3:GetObject"}
 	kmsActions := []string{"kms:Decrypt", "kms:DescribeKey"}
 	if write {
 		objectActions = append(objectActions, "s3:PutObject", "s3:DeleteObject")
 		kmsActions = append(kmsActions, "kms:Encrypt", "kms:GenerateDataKey")
 	}
-	return infra.NewPolicy(
-		infra.Allow("ListStateBucket", []string{"s3:ListBucket", "s3:GetBucketLocation"}, []string{bucketArn}),
-		infra.Allow("StateObjects", objectActions, []string{bucketArn + "/" + stateObjects}),
-		infra.Allow("StateAndSecretsKey", kmsActions, []string{keyArn}),
+	return awsbase.NewPolicy(
+		awsbase.Allow("ListStateBucket", []string{"s3:ListBucket", "s3:GetBucketLocation"}, []string{bucketArn}),
+		awsbase.Allow("StateObjects", objectActions, []string{bucketArn + "/" + stateObjects}),
+		awsbase.Allow("StateAndSecretsKey", kmsActions, []string{keyArn}),
 	)
 }
 
 // GitHubTrustPolicy lets GitHub Actions jobs whose OIDC subject is exactly one
 // of subjects assume a role. StringEquals, not StringLike: no wildcard can
 // widen it to other repositories, branches or environments.
-func GitHubTrustPolicy(providerArn string, subjects []string) infra.PolicyDocument {
-	return infra.NewPolicy(infra.Statement{
+func GitHubTrustPolicy(providerArn string, subjects []string) awsbase.PolicyDocument {
+	return awsbase.NewPolicy(awsbase.Statement{
 		Sid:       "GitHubActionsOIDC",
 		Effect:    "Allow",
 		Principal: map[string]any{"Federated": providerArn},
@@ -110,7 +110,7 @@ type StateBackend struct {
 	pulumi.ResourceState
 
 	Key    *kms.Key
-	Bucket *infra.Bucket
+	Bucket *awsbase.Bucket
 
 	BucketName      pulumi.StringOutput
 	KMSKeyArn       pulumi.StringOutput
@@ -139,7 +139,7 @@ func NewStateBackend(ctx *pulumi.Context, name string, args *Args, opts ...pulum
 	keep := []pulumi.ResourceOption{parent, pulumi.Protect(true), pulumi.RetainOnDelete(true)}
 
 	key, err := kms.NewKey(ctx, name,
-		infra.RotatingKeyArgs("Encrypts the Pulumi state bucket and the secrets of the aiplatform stacks", a.Tags), keep...)
+		awsbase.RotatingKeyArgs("Encrypts the Pulumi state bucket and the secrets of the aiplatform stacks", a.Tags), keep...)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +149,11 @@ func NewStateBackend(ctx *pulumi.Context, name string, args *Args, opts ...pulum
 	}, keep...); err != nil {
 		return nil, err
 	}
-	bucket, err := infra.NewBucket(ctx, name, &infra.BucketArgs{
+	bucket, err := awsbase.NewBucket(ctx, name, &awsbase.BucketArgs{
 		KMSKeyArn:             key.Arn,
 		NoncurrentVersionDays: a.NoncurrentVersionDays,
 		// Every stack's state lives here: a destroy must stop, not proceed.
-		OnDestroy: infra.ProtectAndRetain,
+		OnDestroy: awsbase.ProtectAndRetain,
 		Tags:      a.Tags,
 	}, parent)
 	if err != nil {

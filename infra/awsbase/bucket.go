@@ -1,4 +1,4 @@
-package infra
+package awsbase
 
 import (
 	"errors"
@@ -9,6 +9,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// bucketType keeps the token of the package the component was born in: the
+// token is part of the URN of the bucket and of its children, so a new one
+// would replace the retained (and, for the state bucket, protected) resources.
 const bucketType = "aiplatform:infra:Bucket"
 
 // DestroyPolicy says what `pulumi destroy` does with a bucket and its key.
