@@ -807,20 +807,61 @@ func wfCheckTests(name string, wf ghWorkflow) []string {
 	if !ok {
 		return []string{name + ": no test job"}
 	}
-	var vet, gotest, promql bool
-	for _, s := range test.Steps {
+	var vet, promql bool
+	gotest := -1
+	for i, s := range test.Steps {
 		vet = vet || strings.Contains(s.Run, "go vet ./...")
-		gotest = gotest || (strings.Contains(s.Run, "go test") && strings.Contains(s.Run, "./..."))
+		if gotest < 0 && strings.Contains(s.Run, "go test") && strings.Contains(s.Run, "./...") {
+			gotest = i
+		}
 		promql = promql || strings.Contains(s.Run, "go -C tests/promql test ./...")
 	}
-	if !vet || !gotest {
+	if !vet || gotest < 0 {
 		return []string{name + ": test job must run go vet ./... and go test ./..."}
 	}
 	// Issue 19 item 13: the PromQL module is tested wherever the code is.
 	if !promql {
 		return []string{name + ": test job must run the PromQL tests: go -C tests/promql test ./..."}
 	}
-	return nil
+	return wfCheckChartsFetched(name, test.Steps, gotest)
+}
+
+// The steps of each test job that fetch the charts and test with them, as
+// the regression cases move them.
+const (
+	wfFetchStep = "      - name: Fetch the pinned charts\n        run: go run ./cmd/aiplatform charts fetch -dir \"$AIPLATFORM_CHARTS\"\n        env:\n          AIPLATFORM_CHARTS: ${{ runner.temp }}/charts\n"
+	wfTestStep  = "      - run: go test -p 1 ./...\n        env:\n          AIPLATFORM_CHARTS: ${{ runner.temp }}/charts\n"
+)
+
+// wfChartsFetch is the -dir argument of the step that fetches the charts.
+var wfChartsFetch = regexp.MustCompile(`go run \./cmd/aiplatform charts fetch -dir ("[^"]*"|'[^']*'|\S+)`)
+
+// wfCheckChartsFetched (issue 19 item 13): the chart tests run with charts.
+// Without AIPLATFORM_CHARTS they look beside the checkout, where a GitHub
+// runner has nothing, so the go test step must name the runner's own
+// directory, and an earlier step must fetch the pinned charts into it
+// (verified against their digests): in CI a missing chart fails the tests.
+func wfCheckChartsFetched(name string, steps []ghStep, gotest int) []string {
+	const want = "${{ runner.temp }}/charts"
+	dir := steps[gotest].Env["AIPLATFORM_CHARTS"]
+	if dir != want {
+		return []string{fmt.Sprintf("%s: the go test step must read the fetched charts: env AIPLATFORM_CHARTS: %s (it has %q)", name, want, dir)}
+	}
+	for _, s := range steps[:gotest] {
+		m := wfChartsFetch.FindStringSubmatch(s.Run)
+		if m == nil {
+			continue
+		}
+		arg := strings.Trim(m[1], `"'`)
+		for _, ref := range []string{"${AIPLATFORM_CHARTS}", "$AIPLATFORM_CHARTS"} {
+			arg = strings.ReplaceAll(arg, ref, s.Env["AIPLATFORM_CHARTS"])
+		}
+		if arg == dir {
+			return nil
+		}
+		return []string{fmt.Sprintf("%s: the charts are fetched into %q, but go test reads AIPLATFORM_CHARTS=%s", name, arg, dir)}
+	}
+	return []string{fmt.Sprintf("%s: test job must fetch the pinned charts before go test: go run ./cmd/aiplatform charts fetch -dir \"$AIPLATFORM_CHARTS\" (env AIPLATFORM_CHARTS: %s)", name, want)}
 }
 
 func wfPolicyFor(t *testing.T) wfPolicy {
@@ -854,6 +895,10 @@ func TestWorkflowPolicyCatchesRegressions(t *testing.T) {
 		{"groups differ", wfStack, "    concurrency:\n      group: pulumi-${{ inputs.stack }}\n      cancel-in-progress: false\n    outputs:", "    concurrency:\n      group: preview-${{ inputs.stack }}\n      cancel-in-progress: false\n    outputs:", "share one per-stack concurrency group"},
 		{"no PromQL tests", wfPullRequest, "      - run: go -C tests/promql test ./...\n", "", "must run the PromQL tests"},
 		{"no PromQL tests before deploy", wfDeploy, "      - run: go -C tests/promql test ./...\n", "", "must run the PromQL tests"},
+		{"no charts fetched", wfPullRequest, "        run: go run ./cmd/aiplatform charts fetch -dir \"$AIPLATFORM_CHARTS\"\n", "        run: true\n", "must fetch the pinned charts before go test"},
+		{"charts fetched after the tests", wfDrift, wfFetchStep + wfTestStep, wfTestStep + wfFetchStep, "must fetch the pinned charts before go test"},
+		{"tests without the charts", wfDeploy, "      - run: go test -p 1 ./...\n        env:\n          AIPLATFORM_CHARTS: ${{ runner.temp }}/charts\n", "      - run: go test -p 1 ./...\n", "the go test step must read the fetched charts"},
+		{"charts fetched elsewhere", wfDeploy, "charts fetch -dir \"$AIPLATFORM_CHARTS\"", "charts fetch -dir /tmp/charts", `fetched into "/tmp/charts"`},
 		// Issue 9: the cost difference in the PR comment.
 		{"no cost job", wfPullRequest, "run: bash .github/scripts/cost-diff.sh", "run: go run ./cmd/aiplatform cost", "cost job must run " + wfCostDiff},
 		{"cost of the wrong base", wfPullRequest, "BASE_SHA: ${{ github.event.pull_request.base.sha }}", "BASE_SHA: ${{ github.sha }}", "BASE_SHA from github.event.pull_request.base.sha"},

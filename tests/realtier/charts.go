@@ -46,16 +46,55 @@ func (s ChartSet) Chart(c workloads.Chart, dir string) workloads.Chart {
 }
 
 // Missing names every chart of the set that dir lacks as <name>-<version>.tgz,
-// the layout workloads.Chart.From reads.
+// the layout workloads.Chart.From reads, and says how to fetch them.
 func (s ChartSet) Missing(dir string) error {
 	var errs []error
 	for _, row := range workloads.AddonCharts {
 		file := filepath.Join(dir, row.Chart.Name+"-"+s.Pick(row)+".tgz")
 		if _, err := os.Stat(file); err != nil {
-			errs = append(errs, fmt.Errorf("%s: not found (set %s to the directory of packaged charts)", file, ChartsEnv))
+			errs = append(errs, fmt.Errorf("%s: not found", file))
 		}
 	}
+	if len(errs) > 0 {
+		errs = append(errs, fmt.Errorf("fetch the charts (from the repository root): %s, or set %s to a directory of packaged charts", FetchCommand(dir), ChartsEnv))
+	}
 	return errors.Join(errs...)
+}
+
+// FetchCommand is the command that fills dir with every supported chart,
+// each checked against its content digest (workloads.ChartDigests).
+func FetchCommand(dir string) string {
+	return "go run ./cmd/aiplatform charts fetch -dir " + dir
+}
+
+// ChartsRequired reports whether a test that finds its charts missing
+// fails rather than skips: with REALTIER set (any value, as required()
+// reads it), and in CI (GitHub Actions sets CI=true; "", "0" and "false"
+// mean unset), where the charts are fetched before the tests run.
+func ChartsRequired(realtier, ci string) bool {
+	return realtier != "" || (ci != "" && ci != "0" && !strings.EqualFold(ci, "false"))
+}
+
+// stopper is the part of testing.TB that RequireCharts uses.
+type stopper interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
+// RequireCharts stops a test that cannot have its charts (err, from
+// FindCharts, ChartsDir or ChartSet.Missing): it fails where ChartsRequired
+// (from $REALTIER and $CI), and skips elsewhere, saying what.
+func RequireCharts(t stopper, err error, what string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if ChartsRequired(os.Getenv("REALTIER"), os.Getenv("CI")) {
+		t.Fatalf("%s cannot run without the packaged charts (REALTIER or CI is set): %v", what, err)
+		return
+	}
+	t.Skipf("%s skipped without the packaged charts (REALTIER=1 or CI makes this an error): %v", what, err)
 }
 
 // FindCharts returns ChartsDir, and an error naming every pinned chart

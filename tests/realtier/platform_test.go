@@ -53,12 +53,7 @@ const (
 //	   applying partial previews without a plan
 func TestPlatform(t *testing.T) {
 	chartsDir, err := FindCharts()
-	if err != nil {
-		if !required() {
-			t.Skipf("platform scenario skipped: it deploys the add-on charts (REALTIER=1 makes this an error): %v", err)
-		}
-		t.Fatal(err)
-	}
+	RequireCharts(t, err, "platform scenario (it deploys the add-on charts)")
 	repoRoot, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)

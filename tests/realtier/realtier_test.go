@@ -73,7 +73,7 @@ func TestRealTier(t *testing.T) {
 	for _, sc := range scenarios() {
 		t.Run(sc.Name, func(t *testing.T) {
 			if sc.Unavailable != nil {
-				if required() {
+				if required() || ChartsRequired("", os.Getenv("CI")) {
 					t.Fatalf("scenario %s cannot run: %v", sc.Name, sc.Unavailable)
 				}
 				t.Skipf("scenario %s skipped (REALTIER=1 makes this an error): %v", sc.Name, sc.Unavailable)

@@ -223,12 +223,7 @@ func startProject(t *testing.T, spec projectSpec) *rehearsal {
 // charts scenario.
 func TestRehearsal(t *testing.T) {
 	chartsDir, err := FindCharts()
-	if err != nil {
-		if !required() {
-			t.Skipf("pipeline rehearsal skipped: it deploys the add-on charts (REALTIER=1 makes this an error): %v", err)
-		}
-		t.Fatal(err)
-	}
+	RequireCharts(t, err, "pipeline rehearsal (it deploys the add-on charts)")
 	total := time.Now()
 	r := startRehearsal(t, map[string]string{"chartsDir": chartsDir})
 	ctx, cluster, aws, project, kubeconfigFile, s3 := r.ctx, r.cluster, r.aws, r.project, r.kubeconfigFile, r.s3

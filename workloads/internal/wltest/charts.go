@@ -3,6 +3,7 @@ package wltest
 import (
 	"archive/tar"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,24 +20,43 @@ import (
 
 // These tests read the packaged charts themselves (the .tgz files a chart
 // mirror directory holds, see Chart.From): what a chart accepts and renders
-// is a fact of its source, which the mocks cannot show. They skip, saying
-// why, where the charts are not on disk.
+// is a fact of its source, which the mocks cannot show. Where the charts are
+// not on disk they skip, saying why, except in CI, where they fail: the
+// workflows fetch the charts first (`aiplatform charts fetch`), so a
+// missing directory there means the chart tests would pass without
+// running.
 
 // ChartsDirEnv names the directory of packaged charts, <name>-<version>.tgz;
 // the real-component tier reads the same variable (tests/realtier/charts.go).
 const ChartsDirEnv = "AIPLATFORM_CHARTS"
 
 // ChartsDir is $AIPLATFORM_CHARTS, else shared/charts beside the checkout.
-func ChartsDir(t *testing.T) string {
+// When it is not a directory the test skips, or fails where $CI is set.
+func ChartsDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv(ChartsDirEnv)
 	if dir == "" {
 		dir = filepath.Join(moduleRoot(), "..", "shared", "charts")
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		t.Skipf("no packaged charts at %s (set %s to a directory of <name>-<version>.tgz to run this test)", dir, ChartsDirEnv)
+		if fatal, msg := MissingCharts(dir, os.Getenv("CI")); fatal {
+			t.Fatal(msg)
+		} else {
+			t.Skip(msg)
+		}
 	}
 	return dir
+}
+
+// MissingCharts decides what a test does without its charts directory dir:
+// skip, or fail (fatal) when ci, the value of $CI, says the run is in CI
+// (GitHub Actions sets CI=true; any value but "", "0" and "false" counts).
+func MissingCharts(dir, ci string) (fatal bool, msg string) {
+	fetch := "go run ./cmd/aiplatform charts fetch -dir " + dir
+	if ci != "" && ci != "0" && !strings.EqualFold(ci, "false") {
+		return true, fmt.Sprintf("no packaged charts at %s, and CI=%s makes that a failure (the chart tests would pass without running): fetch them with `%s`, or set %s to a directory of <name>-<version>.tgz", dir, ci, fetch, ChartsDirEnv)
+	}
+	return false, fmt.Sprintf("no packaged charts at %s (fetch them with `%s`, or set %s to a directory of <name>-<version>.tgz, to run this test; with CI set this fails)", dir, fetch, ChartsDirEnv)
 }
 
 // PackagedChart is a chart archive read into memory: file contents by path
@@ -53,7 +73,7 @@ func ReadChart(t *testing.T, dir, name, version string) PackagedChart {
 	t.Helper()
 	path := filepath.Join(dir, name+"-"+version+".tgz")
 	f, err := os.Open(path)
-	require.NoError(t, err, "every supported chart version must be packaged in %s", dir)
+	require.NoError(t, err, "every supported chart version must be packaged in %s; fetch them with `go run ./cmd/aiplatform charts fetch -dir %s`", dir, dir)
 	defer f.Close()
 	gz, err := gzip.NewReader(f)
 	require.NoError(t, err, path)
