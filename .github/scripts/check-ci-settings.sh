@@ -27,11 +27,18 @@
 #   AWS_PREVIEW_ROLE_ARN, AWS_APPLY_ROLE_ARN, PULUMI_DEPLOY_RUNNER (the setup
 #   variables; the runner is one label of the self-hosted deploy pool);
 #   PULUMI_PR_RUNNER (one label; empty means GitHub-hosted ubuntu-latest).
+# Unsafe runner labels name the checklist item "runner-pools" as aiplatform
+# setup prints it (internal/setup/checklist.go, ItemSpecs). Whether the pools
+# are registered at all is not visible here: listing runners needs
+# Administration: read, which the job token cannot have, and a job whose pool
+# has no runner waits for one.
+#
 # Writes the step output ready=true|false.
 # Exit: 0 fine or setup not finished (ready says which), 2 a setting is missing or unsafe.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 guide="docs/pipeline-guards.md"
+runner_pools_item='setup checklist item "runner-pools" (Register the two runner pools) is not done'
 setup_vars=(PULUMI_BACKEND_URL AWS_REGION AWS_PREVIEW_ROLE_ARN AWS_APPLY_ROLE_ARN PULUMI_DEPLOY_RUNNER)
 
 missing=()
@@ -92,7 +99,7 @@ if [[ ${pr,,} == "${deploy,,}" ]]; then
 fi
 if [[ ${#problems[@]} -gt 0 ]]; then
 	printf '  - %s\n' "${problems[@]}" >&2
-	die 2 "the runner settings are unsafe (${#problems[@]} problems above). Register two pools of ephemeral runners, each with a label of its own ($guide, \"Runners\")."
+	die 2 "$runner_pools_item: the runner settings are unsafe (${#problems[@]} problems above). Register two pools of ephemeral runners, each with a label of its own ($guide, \"Runners\")."
 fi
 gh_output ready true
 echo "CI settings: backend ${PULUMI_BACKEND_URL%%\?*}, region $AWS_REGION, PR runner $pr, deploy runner $deploy"

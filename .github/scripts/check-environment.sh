@@ -29,7 +29,10 @@
 #   - classic protection only: enforced for administrators too.
 # And the CODEOWNERS file GitHub uses (.github/, the root, then docs/ of the
 # checkout under REPO_ROOT) gives an owner to every path in CODEOWNED_PATHS,
-# and GET /repos/{owner}/{repo}/codeowners/errors reports no error in it.
+# and GET /repos/{owner}/{repo}/codeowners/errors reports no error in it. A
+# missing file or an error GitHub reports names the checklist item
+# "codeowners-team" as aiplatform setup prints it (internal/setup/checklist.go,
+# ItemSpecs): setup lists it for the same two findings.
 #
 # Environment: GITHUB_TOKEN, GITHUB_REPOSITORY, ENVIRONMENT (required);
 #   GITHUB_API_URL (default https://api.github.com), DEPLOY_BRANCH (default main),
@@ -46,6 +49,7 @@ branch=${DEPLOY_BRANCH:-main}
 root=${REPO_ROOT:-.}
 settings="Settings → Environments → $ENVIRONMENT"
 guide="docs/pipeline-guards.md"
+codeowners_item='setup checklist item "codeowners-team" (Give CODEOWNERS a team that exists) is not done'
 # One file of each tree the apply runs or that decides what it runs.
 codeowned=${CODEOWNED_PATHS:-".github/workflows/deploy.yml .github/scripts/pulumi-apply.sh .github/CODEOWNERS stacks/run.go stacks/bootstrap/Pulumi.yaml Pulumi.yaml Pulumi.dev.yaml .ci/run"}
 problems=()
@@ -130,7 +134,7 @@ for candidate in .github/CODEOWNERS CODEOWNERS docs/CODEOWNERS; do
 	fi
 done
 if [[ -z $codeowners ]]; then
-	problems+=("no CODEOWNERS file (.github/CODEOWNERS): code-owner review would require nobody")
+	problems+=("$codeowners_item: no CODEOWNERS file (.github/CODEOWNERS): code-owner review would require nobody")
 else
 	# The last matching line decides; a line without owners un-owns its paths
 	# (GitHub docs, "About code owners"). Patterns follow .gitignore, except
@@ -156,7 +160,7 @@ else
 	fi
 	if errors=$(gh_api GET "/repos/$GITHUB_REPOSITORY/codeowners/errors?ref=$(jq -rn --arg b "$branch" '$b | @uri')" 2>&1); then
 		listed=$(jq -r '[.errors[]? | "line \(.line): \(.message // .kind)"] | join("; ")' <<<"$errors")
-		[[ -z $listed ]] || problems+=("GitHub reports errors in $codeowners on $branch, so those lines own nothing: $listed")
+		[[ -z $listed ]] || problems+=("$codeowners_item: GitHub reports errors in $codeowners on $branch, so those lines own nothing: $listed")
 	else
 		note "warning: cannot read the CODEOWNERS errors of $branch: $errors"
 	fi

@@ -34,7 +34,9 @@ Input:  -repo (default: the git remote origin), -reviewers, -region;
         write, Actions read, organisation Members read); for the AWS step,
         AWS credentials and the Pulumi CLI.
 Output: each change on stdout as it is made ("would …" with -dry-run), the
-        OIDC subject prefix, then the checklist of what only you can do.
+        OIDC subject prefix, then the checklist of what only you can do,
+        each item with its [id], which the pipeline's preflight names when
+        it finds the item not done.
 Exit:   0 done (or, with -dry-run, the changes printed), 1 a step failed: the
         message says what to do, and running again continues from there,
         2 usage or an invalid flag.`
@@ -115,9 +117,11 @@ func printReport(w io.Writer, rep *setup.Report, done bool) {
 		fmt.Fprintf(w, "\n%d changes made.\n", n)
 	}
 	fmt.Fprintf(w, "OIDC subject prefix: %s\n", rep.SubjectPrefix)
+	// The [id] is what a preflight script names when it finds the item not
+	// done (docs/setup.md, "When the pipeline names a checklist item").
 	fmt.Fprintln(w, "\nLeft for you (docs/setup.md):")
 	for i, it := range rep.Checklist {
-		fmt.Fprintf(w, "%d. %s\n   %s\n", i+1, it.What, it.How)
+		fmt.Fprintf(w, "%d. [%s] %s\n   %s\n", i+1, it.ID, it.What, it.How)
 	}
 }
 

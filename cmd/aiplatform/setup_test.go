@@ -41,8 +41,8 @@ func TestRepoFromRemote(t *testing.T) {
 
 func TestSetupReport(t *testing.T) {
 	var b bytes.Buffer
-	printReport(&b, &setup.Report{SubjectPrefix: "repo:acme/infra", Checklist: []setup.Item{{What: "Register the runners", How: "https://github.com/acme/infra/settings/actions/runners/new"}}}, true)
-	assert.Equal(t, "Nothing to change.\nOIDC subject prefix: repo:acme/infra\n\nLeft for you (docs/setup.md):\n1. Register the runners\n   https://github.com/acme/infra/settings/actions/runners/new\n", b.String())
+	printReport(&b, &setup.Report{SubjectPrefix: "repo:acme/infra", Checklist: []setup.Item{{ID: setup.RunnerPools, What: "Register the runners", How: "https://github.com/acme/infra/settings/actions/runners/new"}}}, true)
+	assert.Equal(t, "Nothing to change.\nOIDC subject prefix: repo:acme/infra\n\nLeft for you (docs/setup.md):\n1. [runner-pools] Register the runners\n   https://github.com/acme/infra/settings/actions/runners/new\n", b.String())
 	b.Reset()
 	printReport(&b, &setup.Report{Changes: []setup.Change{{Op: "create", What: "x"}}}, false)
 	assert.Contains(t, b.String(), "1 changes made before the failure; run setup again to continue.")

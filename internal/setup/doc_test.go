@@ -35,5 +35,27 @@ func TestSetupDocCountsAtMostTwelveManualActions(t *testing.T) {
 	for _, it := range checklist(r) {
 		assert.Contains(t, plain, it.What, "the checklist item is a manual action of docs/setup.md")
 	}
+	// With its ID, as setup prints it: every item, the conditional ones too.
+	for _, s := range ItemSpecs {
+		assert.Contains(t, plain, "["+string(s.ID)+"] "+s.Title, "docs/setup.md lists the checklist item with its ID")
+	}
 	assert.Contains(t, section, "go run ./cmd/aiplatform setup", "one action is the setup command")
+}
+
+// The permission hint points at a section of docs/setup.md that lists, per
+// resource of the bootstrap (stacks/bootstrap/statebackend), the actions
+// that create it.
+func TestSetupDocListsAWSPermissions(t *testing.T) {
+	file, anchor, ok := strings.Cut(awsPermissionsDoc, "#")
+	require.True(t, ok)
+	data, err := os.ReadFile("../../" + file)
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(data), "\n## AWS permissions\n")
+	require.True(t, ok, "%s has the section the hint names", file)
+	assert.Equal(t, "aws-permissions", anchor, "GitHub's anchor of \"## AWS permissions\"")
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, action := range []string{"s3:CreateBucket", "s3:PutBucketPolicy", "s3:PutEncryptionConfiguration", "kms:CreateKey", "kms:CreateAlias",
+		"kms:GenerateDataKey", "iam:CreateOpenIDConnectProvider", "iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "sts:GetCallerIdentity"} {
+		assert.Contains(t, section, "`"+action+"`")
+	}
 }

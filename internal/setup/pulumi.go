@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -319,9 +320,14 @@ func needPulumiCLI() error {
 	return nil
 }
 
-// awsHint adds the fix to the AWS SDK's answers for missing or expired
-// credentials (the messages of aws-sdk-go-v2's credential chain, which the
-// AWS provider and the S3 backend use).
+// awsPermissionsDoc is the section of docs/setup.md that lists what the
+// bootstrap and the stacks' creation need from AWS.
+const awsPermissionsDoc = "docs/setup.md#aws-permissions"
+
+// awsHint adds the fix to the AWS answers setup can meet: missing or
+// expired credentials (the messages of aws-sdk-go-v2's credential chain,
+// which the AWS provider and the S3 backend use), and a permission the
+// credentials lack (deniedHint).
 func awsHint(err error) error {
 	m := err.Error()
 	for _, s := range []string{"no valid credential sources", "NoCredentialProviders", "failed to refresh cached credentials", "ExpiredToken", "InvalidClientTokenId", "get identity: get credentials"} {
@@ -329,5 +335,78 @@ func awsHint(err error) error {
 			return fmt.Errorf("%w\nAWS credentials are missing or expired: log in as an administrator of the account (aws sso login --profile <profile>; export AWS_PROFILE=<profile>) and run setup again", err)
 		}
 	}
+	if h := deniedHint(m); h != "" {
+		return fmt.Errorf("%w\n%s", err, h)
+	}
 	return err
+}
+
+var (
+	// AWS's text for a request no policy allows (IAM User Guide,
+	// "Troubleshoot access denied error messages"): `User: <arn> is not
+	// authorized to perform: <action> [on resource: <arn>] [because …|with an
+	// explicit deny in …]`. S3 quotes the resource; KMS's CreateKey names `*`.
+	notAuthorizedRE = regexp.MustCompile(`(?:User: (arn:\S+) )?is not authorized to perform: ([A-Za-z0-9-]+:[A-Za-z0-9*]+)(?: on resource: "?([^"\s]+)"?)?(?: (because [^.\n]*|with an explicit deny [^.\n]*))?`)
+	// KMS when tags come with CreateKey: "You don't have the kms:TagResource
+	// permission that is required to add tags during key creation."
+	missingPermissionRE = regexp.MustCompile(`You don't have the ([A-Za-z0-9-]+:[A-Za-z0-9*]+) permission`)
+	// aws-sdk-go-v2's operation error, for a denial that names no action
+	// (S3's plain "Access Denied" outside the enhanced messages, EC2's
+	// encoded UnauthorizedOperation): "operation error S3: CreateBucket, …".
+	operationRE = regexp.MustCompile(`operation error ([A-Za-z0-9 ]+): ([A-Za-z0-9]+),`)
+)
+
+// deniedHint reads an AWS permission error (AccessDenied,
+// AccessDeniedException, UnauthorizedOperation) in m: the actions denied,
+// to whom, and the fix; "" when m is none.
+func deniedHint(m string) string {
+	if !strings.Contains(m, "AccessDenied") && !strings.Contains(m, "UnauthorizedOperation") && !strings.Contains(m, "is not authorized to perform") {
+		return ""
+	}
+	var denied []string
+	principal, why := "", ""
+	add := func(s string) {
+		if !slices.Contains(denied, s) {
+			denied = append(denied, s)
+		}
+	}
+	for _, g := range notAuthorizedRE.FindAllStringSubmatch(m, -1) {
+		d := g[2]
+		if r := strings.TrimRight(g[3], ".,"); r != "" && r != "*" {
+			d += " on " + r
+		}
+		add(d)
+		if principal == "" {
+			principal = g[1]
+		}
+		// An explicit deny decides the fix, whichever denial says it.
+		if why == "" || strings.HasPrefix(g[4], "with an explicit deny") {
+			why = g[4]
+		}
+	}
+	for _, g := range missingPermissionRE.FindAllStringSubmatch(m, -1) {
+		add(g[1])
+	}
+	if len(denied) == 0 {
+		for _, g := range operationRE.FindAllStringSubmatch(m, -1) {
+			add("the call " + g[1] + " " + g[2] + " (AWS's message names no IAM action)")
+		}
+	}
+	what := "AWS denied a request"
+	if len(denied) > 0 {
+		what = "AWS denied " + strings.Join(denied, ", ")
+	}
+	if principal != "" {
+		what += " to " + principal
+	}
+	explicit := strings.HasPrefix(why, "with an explicit deny")
+	if why != "" && (len(denied) == 1 || explicit) { // the reason of one denial, not of all
+		what += " (" + why + ")"
+	}
+	if explicit {
+		// No grant overrides an explicit deny (IAM User Guide, "Policy
+		// evaluation logic"), so more permissions would not help.
+		return what + ": a policy denies it explicitly, which no permission granted to these credentials overrides: ask whoever owns that policy (for a service control policy, your AWS Organizations administrator) to allow it, or run setup in an account it does not restrict, and run setup again"
+	}
+	return what + ": run setup as an administrator of the account (the AdministratorAccess policy), or grant these credentials the permissions " + awsPermissionsDoc + " lists, and run setup again"
 }

@@ -155,6 +155,63 @@ func TestAWSHint(t *testing.T) {
 	assert.Equal(t, other, awsHint(other))
 }
 
+// Issue 22: a permission the bootstrap's credentials lack is named, with
+// the fix. The texts are AWS's, as the AWS provider (aws-sdk-go-v2:
+// "operation error <service>: <operation>, https response error …, api
+// error <code>: <message>") and the S3 backend (gocloud's blob errors) pass
+// them on; the messages' own shapes are from the IAM User Guide
+// ("Troubleshoot access denied error messages"), the S3 User Guide
+// ("Troubleshoot access denied (403 Forbidden) errors": the enhanced
+// messages, and plain "Access Denied" without them), and reported errors:
+// KMS CreateKey on resource * (aws-ia/terraform-aws-control_tower_account_factory#569),
+// KMS tags at key creation (LeapBeyond/terraform-s3-replication#5), EC2's
+// encoded UnauthorizedOperation (okd-project/okd-scos#3).
+func TestAWSHintPermissionDenied(t *testing.T) {
+	const (
+		alice   = "arn:aws:sts::123456789012:assumed-role/Developer/alice"
+		grant   = ": run setup as an administrator of the account (the AdministratorAccess policy), or grant these credentials the permissions " + awsPermissionsDoc + " lists, and run setup again"
+		upError = "bootstrap up (run setup again to continue; the state is in stacks/bootstrap/.pulumi-state): failed to run update: exit status 255\ncode: 255\nstdout: Updating (aiplatform):\n\n"
+	)
+	for _, tc := range []struct {
+		name, err, want string
+	}{
+		{"S3, enhanced message",
+			upError + `    error: 1 error occurred:` + "\n\t" + `* creating S3 Bucket (aiplatform-pulumi-state-1a2b3c4): operation error S3: CreateBucket, https response error StatusCode: 403, RequestID: 5PN3Z2794BT2QQBG, HostID: TXlyrgvyZPdh4mz54gXfwjYZKt6sVbZRITvONFJNicsdshX3nu3FG/7b0+OP8SnR2cHlt7L3bA8=, api error AccessDenied: User: ` + alice + ` is not authorized to perform: s3:CreateBucket on resource: "arn:aws:s3:::aiplatform-pulumi-state-1a2b3c4" because no identity-based policy allows the s3:CreateBucket action`,
+			"AWS denied s3:CreateBucket on arn:aws:s3:::aiplatform-pulumi-state-1a2b3c4 to " + alice + " (because no identity-based policy allows the s3:CreateBucket action)" + grant},
+		{"S3, plain Access Denied names the call",
+			upError + `    error: 1 error occurred:` + "\n\t" + `* putting S3 Bucket (aiplatform-pulumi-state-1a2b3c4) Policy: operation error S3: PutBucketPolicy, https response error StatusCode: 403, RequestID: 0A1B2C3D4E5F6789, HostID: abc=, api error AccessDenied: Access Denied`,
+			"AWS denied the call S3 PutBucketPolicy (AWS's message names no IAM action)" + grant},
+		{"S3 backend of the stack step",
+			`stack dev: failed to create stack: blob (key ".pulumi/meta.yaml") (code=Unknown): operation error S3: GetObject, https response error StatusCode: 403, RequestID: 5PN3Z2794BT2QQBG, HostID: TXly=, api error AccessDenied: Access Denied`,
+			"AWS denied the call S3 GetObject (AWS's message names no IAM action)" + grant},
+		{"KMS CreateKey on resource *",
+			upError + `    error: 1 error occurred:` + "\n\t" + `* creating KMS Key: operation error KMS: CreateKey, https response error StatusCode: 400, RequestID: 467691b6-62e4-4742-bb69-0123456789ab, api error AccessDeniedException: User: ` + alice + ` is not authorized to perform: kms:CreateKey on resource: * because no identity-based policy allows the kms:CreateKey action`,
+			"AWS denied kms:CreateKey to " + alice + " (because no identity-based policy allows the kms:CreateKey action)" + grant},
+		{"KMS tags at key creation",
+			upError + `    error: 1 error occurred:` + "\n\t" + `* creating KMS Key: operation error KMS: CreateKey, https response error StatusCode: 400, RequestID: c8e16e1f-4f5a-45a5-b882-d6808aec9c3b, api error AccessDeniedException: You don't have the kms:TagResource permission that is required to add tags during key creation.`,
+			"AWS denied kms:TagResource" + grant},
+		{"IAM, two denials, each once",
+			upError + `    error: 2 errors occurred:` + "\n\t" + `* creating IAM OIDC Provider: operation error IAM: CreateOpenIDConnectProvider, https response error StatusCode: 403, RequestID: 9f0e8d7c-0000-4000-8000-000000000001, api error AccessDenied: User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateOpenIDConnectProvider on resource: arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com because no identity-based policy allows the iam:CreateOpenIDConnectProvider action` +
+				"\n\t" + `* creating IAM Role (aiplatform-pulumi-state-ci-apply-0a1b2c3): operation error IAM: CreateRole, https response error StatusCode: 403, RequestID: 9f0e8d7c-0000-4000-8000-000000000002, api error AccessDenied: User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::123456789012:role/aiplatform-pulumi-state-ci-apply-0a1b2c3 because no identity-based policy allows the iam:CreateRole action` +
+				"\nstderr: error: update failed\n" + `creating IAM OIDC Provider: operation error IAM: CreateOpenIDConnectProvider, https response error StatusCode: 403, RequestID: 9f0e8d7c-0000-4000-8000-000000000001, api error AccessDenied: User: arn:aws:iam::123456789012:user/bob is not authorized to perform: iam:CreateOpenIDConnectProvider on resource: arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com because no identity-based policy allows the iam:CreateOpenIDConnectProvider action`,
+			"AWS denied iam:CreateOpenIDConnectProvider on arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com, iam:CreateRole on arn:aws:iam::123456789012:role/aiplatform-pulumi-state-ci-apply-0a1b2c3 to arn:aws:iam::123456789012:user/bob" + grant},
+		{"IAM, explicit deny in a service control policy",
+			upError + `    error: 1 error occurred:` + "\n\t" + `* creating IAM Role (aiplatform-pulumi-state-ci-apply-0a1b2c3): operation error IAM: CreateRole, https response error StatusCode: 403, RequestID: 9f0e8d7c-0000-4000-8000-000000000003, api error AccessDenied: User: ` + alice + ` is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::123456789012:role/aiplatform-pulumi-state-ci-apply-0a1b2c3 with an explicit deny in a service control policy`,
+			"AWS denied iam:CreateRole on arn:aws:iam::123456789012:role/aiplatform-pulumi-state-ci-apply-0a1b2c3 to " + alice + " (with an explicit deny in a service control policy): a policy denies it explicitly, which no permission granted to these credentials overrides: ask whoever owns that policy (for a service control policy, your AWS Organizations administrator) to allow it, or run setup in an account it does not restrict, and run setup again"},
+		{"EC2, encoded UnauthorizedOperation",
+			`bootstrap preview: operation error EC2: DescribeVpcs, https response error StatusCode: 403, RequestID: 0a1b2c3d-0000-4000-8000-000000000004, api error UnauthorizedOperation: You are not authorized to perform this operation. Encoded authorization failure message: jdKjBcZEAySjIK0A8mKNsduSnHmoPAf68VPLTt9EwBam`,
+			"AWS denied the call EC2 DescribeVpcs (AWS's message names no IAM action)" + grant},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			orig := errors.New(tc.err)
+			err := awsHint(orig)
+			require.ErrorIs(t, err, orig, "the AWS text stays")
+			msg := err.Error()
+			assert.Equal(t, tc.want, msg[strings.LastIndex(msg, "\n")+1:])
+		})
+	}
+}
+
 func TestStackConfig(t *testing.T) {
 	in := StackInput{Stack: "dev", Region: "us-west-2",
 		PreviewRoleArn: "arn:aws:iam::123456789012:role/aiplatform-ci-preview", ApplyRoleArn: "arn:aws:iam::123456789012:role/aiplatform-ci-apply"}

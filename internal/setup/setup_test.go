@@ -353,4 +353,24 @@ func TestChecklist(t *testing.T) {
 	assert.Contains(t, strings.Join(what, "\n"), "runner pools")
 	assert.Contains(t, strings.Join(what, "\n"), "second person approves")
 	assert.Contains(t, strings.Join(what, "\n"), "approves the deploy")
+
+	// Every item of ItemSpecs, in its order, with its ID, and its title
+	// first: the ID and title are what the preflight scripts name.
+	var ids, specIDs []ItemID
+	for i, it := range rep.Checklist {
+		ids = append(ids, it.ID)
+		if i < len(ItemSpecs) {
+			assert.True(t, strings.HasPrefix(it.What, ItemSpecs[i].Title), "%s: %q starts with its title", it.ID, it.What)
+		}
+	}
+	for _, s := range ItemSpecs {
+		specIDs = append(specIDs, s.ID)
+		assert.Regexp(t, `^[a-z]+(-[a-z]+)*$`, string(s.ID), "an ID is short, lower-case words joined by -")
+	}
+	assert.Equal(t, specIDs, ids)
+	runners, ok := Spec(RunnerPools)
+	require.True(t, ok)
+	assert.Equal(t, `setup checklist item "runner-pools" (Register the two runner pools) is not done`, runners.NotDone())
+	_, ok = Spec("no-such-item")
+	assert.False(t, ok)
 }
