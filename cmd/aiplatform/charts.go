@@ -77,27 +77,9 @@ func runCharts(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	dir := fs.String("dir", "", "the directory of packaged charts, <name>-<version>.tgz (required; fetch creates it)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "fetch: the limit for each HTTP request (index.yaml or one chart), e.g. 30s or 5m")
-	if len(args) == 0 {
-		chartsUsage(stderr, fs)
-		return exitUsage
-	}
-	action := args[0]
-	switch action {
-	case "-h", "-help", "--help", "help":
-		chartsUsage(stderr, fs)
-		return exitOK
-	case "fetch", "verify":
-	default:
-		fmt.Fprintf(stderr, "aiplatform charts: unknown action %q; use fetch or verify (aiplatform charts -h)\n", action)
-		return exitUsage
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			chartsUsage(stderr, fs)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "aiplatform charts %s: %v\n", action, err)
-		return exitUsage
+	action, code, ok := parseAction("charts", args, fs, func() { chartsUsage(stderr, fs) }, stderr, "fetch", "verify")
+	if !ok {
+		return code
 	}
 	switch {
 	case fs.NArg() > 0:

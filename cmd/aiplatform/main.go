@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -106,4 +107,34 @@ func parse(fs *flag.FlagSet, args []string) int {
 func fail(stderr io.Writer, name string, err error) int {
 	fmt.Fprintf(stderr, "aiplatform %s: %v\n", name, err)
 	return exitFail
+}
+
+// parseAction reads the action word and the flags after it for a
+// subcommand with actions (`aiplatform models check DIR`, `aiplatform charts
+// fetch -dir DIR`): -h prints usage (exit 0), a missing or unknown action
+// or a bad flag is a usage error naming the allowed actions. ok is false
+// when the caller must return code.
+func parseAction(cmd string, args []string, fs *flag.FlagSet, usage func(), stderr io.Writer, actions ...string) (action string, code int, ok bool) {
+	if len(args) == 0 {
+		usage()
+		return "", exitUsage, false
+	}
+	action = args[0]
+	switch {
+	case action == "-h" || action == "-help" || action == "--help" || action == "help":
+		usage()
+		return "", exitOK, false
+	case !slices.Contains(actions, action):
+		fmt.Fprintf(stderr, "aiplatform %s: unknown action %q; use %s (aiplatform %s -h)\n", cmd, action, strings.Join(actions, " or "), cmd)
+		return "", exitUsage, false
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return "", exitOK, false
+		}
+		fmt.Fprintf(stderr, "aiplatform %s %s: %v\n", cmd, action, err)
+		return "", exitUsage, false
+	}
+	return action, exitOK, true
 }

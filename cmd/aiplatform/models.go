@@ -69,27 +69,9 @@ func runModels(args []string, stdout, stderr io.Writer) int {
 	del := fs.Bool("delete", false, "also delete objects under the prefix that DIR does not have (e.g. the sample models)")
 	dryRun := fs.Bool("dry-run", false, "print the upload without changing the bucket (aws s3 sync --dryrun)")
 	prefix := fs.String("prefix", "models", "the model prefix (triton.modelPrefix), used only while Triton is off and the stack has no tritonModelRepository output")
-	if len(args) == 0 {
-		modelsUsage(stderr, fs)
-		return exitUsage
-	}
-	action := args[0]
-	switch action {
-	case "-h", "-help", "--help", "help":
-		modelsUsage(stderr, fs)
-		return exitOK
-	case "check", "push":
-	default:
-		fmt.Fprintf(stderr, "aiplatform models: unknown action %q; use check or push (aiplatform models -h)\n", action)
-		return exitUsage
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			modelsUsage(stderr, fs)
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "aiplatform models %s: %v\n", action, err)
-		return exitUsage
+	action, code, ok := parseAction("models", args, fs, func() { modelsUsage(stderr, fs) }, stderr, "check", "push")
+	if !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(stderr, "aiplatform models %s: give exactly one DIR (the model repository), got %d arguments\n", action, fs.NArg())

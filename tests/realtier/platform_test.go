@@ -222,38 +222,13 @@ func TestPlatform(t *testing.T) {
 		// The node group drifts while apply sits between its fresh preview
 		// and the update, and someone refreshes the stack: refused before
 		// the update (the state changed), nothing applied.
-		var afterRefresh refusal
-		code, out := r.scriptPausedAfterPreview(t, "pulumi-apply.sh", approved.applyEnv(), func() {
-			if err := fake.Mutate(ng.URN, func(in, out map[string]any) {
-				in["scalingConfig"].(map[string]any)["maxSize"] = 12.0
-				out["scalingConfig"].(map[string]any)["maxSize"] = 12.0
-			}); err != nil {
-				t.Fatal(err)
-			}
-			r.cli(t, 0, "refresh", "--yes", "--skip-preview")
-			afterRefresh = r.beforeRefusal(t)
-		})
-		if code != 3 || !strings.Contains(out, "state changed while the fresh preview ran") {
-			t.Errorf("drift between the fresh preview and the update: apply exit %d, want 3 (state changed)\n%s", code, out)
-		}
-		r.checkNothingApplied(t, afterRefresh, "drift between the fresh preview and the update")
+		r.refusesDriftAfterFreshPreview(t, approved, fake, ng.URN)
 
 		// The program changes between the fresh preview and the update so
 		// that the update would replace the node group: `up --plan` stops
 		// it before any step of it runs.
 		approved = r.preview(t) // 12 (refreshed) → 8
-		before, values := r.beforeRefusal(t), r.stateValues(t)
-		code, out = r.scriptPausedAfterPreview(t, "pulumi-apply.sh", approved.applyEnv(), func() {
-			r.configSetPath(t, "nodeGroups[1].capacityType", "ON_DEMAND")
-		})
-		t.Logf("a replacement after the fresh preview, under up --plan: apply exit %d", code)
-		if code == 0 {
-			t.Errorf("apply performed an update the plan does not allow:\n%s", out)
-		}
-		if !strings.Contains(out, "differed from the approved plan") {
-			t.Errorf("apply did not say the plan stopped the update:\n%s", out)
-		}
-		r.checkNoValueChanged(t, before, values, "a replacement after the fresh preview")
+		r.refusesReplacementAfterFreshPreview(t, approved, func() { r.configSetPath(t, "nodeGroups[1].capacityType", "ON_DEMAND") })
 		r.configSetPath(t, "nodeGroups[1].capacityType", "SPOT")
 
 		// The approved change itself applies, bound by the plan.

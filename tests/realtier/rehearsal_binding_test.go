@@ -106,6 +106,43 @@ exit $status
 
 // refusal is what a refused apply must leave behind: the state's resources
 // and (when the scenario has them) the fake AWS provider's writes as before.
+// refusesDriftAfterFreshPreview: the node group urn drifts (maxSize 12 in
+// AWS) while pulumi-apply.sh sits between its fresh preview and the update,
+// and someone refreshes the stack: apply refuses before the update (exit 3,
+// the state changed) and nothing is applied.
+func (r *rehearsal) refusesDriftAfterFreshPreview(t *testing.T, approved approval, fake *FakeAWS, urn string) {
+	t.Helper()
+	var afterRefresh refusal
+	code, out := r.scriptPausedAfterPreview(t, "pulumi-apply.sh", approved.applyEnv(), func() {
+		if err := fake.Mutate(urn, func(in, out map[string]any) {
+			in["scalingConfig"].(map[string]any)["maxSize"] = 12.0
+			out["scalingConfig"].(map[string]any)["maxSize"] = 12.0
+		}); err != nil {
+			t.Fatal(err)
+		}
+		r.cli(t, 0, "refresh", "--yes", "--skip-preview")
+		afterRefresh = r.beforeRefusal(t)
+	})
+	if code != 3 || !strings.Contains(out, "state changed while the fresh preview ran") {
+		t.Errorf("drift between the fresh preview and the update: apply exit %d, want 3 (state changed)\n%s", code, out)
+	}
+	r.checkNothingApplied(t, afterRefresh, "drift between the fresh preview and the update")
+}
+
+// refusesReplacementAfterFreshPreview: change makes the update replace the
+// node group after pulumi-apply.sh's fresh preview; `up --plan` stops it
+// before any step runs (exit 1, the plan's refusal) and no value changes.
+func (r *rehearsal) refusesReplacementAfterFreshPreview(t *testing.T, approved approval, change func()) {
+	t.Helper()
+	before, values := r.beforeRefusal(t), r.stateValues(t)
+	code, out := r.scriptPausedAfterPreview(t, "pulumi-apply.sh", approved.applyEnv(), change)
+	t.Logf("a replacement after the fresh preview, under up --plan: apply exit %d", code)
+	if code != 1 || !strings.Contains(out, "differed from the approved plan") {
+		t.Errorf("apply exit %d, want 1 with the plan's refusal (\"differed from the approved plan\"):\n%s", code, out)
+	}
+	r.checkNoValueChanged(t, before, values, "a replacement after the fresh preview")
+}
+
 type refusal struct {
 	state []byte
 	ops   int
@@ -381,32 +418,10 @@ func TestApprovalBinding(t *testing.T) {
 	timed(t, "d between the fresh preview and the update", func(t *testing.T) {
 		approved := r.preview(t) // maxSize 4→5
 		ng := nodeGroup(t)
-		var afterRefresh refusal
-		code, out := r.scriptPausedAfterPreview(t, "pulumi-apply.sh", approved.applyEnv(), func() {
-			if err := fake.Mutate(ng.URN, func(in, out map[string]any) {
-				in["scalingConfig"].(map[string]any)["maxSize"] = 12.0
-				out["scalingConfig"].(map[string]any)["maxSize"] = 12.0
-			}); err != nil {
-				t.Fatal(err)
-			}
-			r.cli(t, 0, "refresh", "--yes", "--skip-preview")
-			afterRefresh = r.beforeRefusal(t)
-		})
-		if code != 3 || !strings.Contains(out, "state changed while the fresh preview ran") {
-			t.Errorf("drift between the fresh preview and the update: apply exit %d, want 3 (state changed)\n%s", code, out)
-		}
-		r.checkNothingApplied(t, afterRefresh, "drift between the fresh preview and the update")
+		r.refusesDriftAfterFreshPreview(t, approved, fake, ng.URN)
 
 		approved = r.preview(t) // 12 (refreshed) → 5
-		before, values := r.beforeRefusal(t), r.stateValues(t)
-		code, out = r.scriptPausedAfterPreview(t, "pulumi-apply.sh", approved.applyEnv(), func() {
-			r.configSet(t, "capacityType", "ON_DEMAND")
-		})
-		t.Logf("a replacement after the fresh preview, under up --plan: apply exit %d", code)
-		if code != 1 || !strings.Contains(out, "differed from the approved plan") {
-			t.Errorf("apply exit %d, want 1 with the plan's refusal:\n%s", code, out)
-		}
-		r.checkNoValueChanged(t, before, values, "a replacement after the fresh preview")
+		r.refusesReplacementAfterFreshPreview(t, approved, func() { r.configSet(t, "capacityType", "ON_DEMAND") })
 		r.configSet(t, "capacityType", "SPOT")
 	})
 
