@@ -54,6 +54,10 @@ type IRSARole struct {
 
 	Role *iam.Role
 	Arn  pulumi.StringOutput
+	// Resources are the role and its policies: what a dependent names to
+	// wait for the role's permissions (and to be deleted before them),
+	// instead of this component, whose expansion depends on timing.
+	Resources []pulumi.Resource
 }
 
 // IRSATrustPolicy is the web-identity trust policy for namespace/serviceAccount.
@@ -98,21 +102,26 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 	if err != nil {
 		return nil, err
 	}
+	r.Resources = []pulumi.Resource{role}
 	if args.Policy != nil {
-		if _, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+		policy, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
 			Role:   role.Name,
 			Policy: args.Policy,
-		}, pulumi.Parent(r)); err != nil {
+		}, pulumi.Parent(r))
+		if err != nil {
 			return nil, err
 		}
+		r.Resources = append(r.Resources, policy)
 	}
 	for i, arn := range args.ManagedPolicyArns {
-		if _, err := iam.NewRolePolicyAttachment(ctx, fmt.Sprintf("%s-%d", name, i), &iam.RolePolicyAttachmentArgs{
+		attachment, err := iam.NewRolePolicyAttachment(ctx, fmt.Sprintf("%s-%d", name, i), &iam.RolePolicyAttachmentArgs{
 			Role:      role.Name,
 			PolicyArn: pulumi.String(arn),
-		}, pulumi.Parent(r)); err != nil {
+		}, pulumi.Parent(r))
+		if err != nil {
 			return nil, err
 		}
+		r.Resources = append(r.Resources, attachment)
 	}
 	r.Role = role
 	r.Arn = role.Arn

@@ -94,7 +94,7 @@ func withTritonMetrics(args *inference.TritonArgs, a inference.TritonAutoscaling
 	args.Monitoring = &inference.TritonMonitoring{
 		Interval:   signals.TritonScrapeInterval,
 		ServerArgs: append([]string(nil), signals.TritonMetricsConfigArgs...),
-		DependsOn:  []pulumi.Resource{metrics},
+		DependsOn:  []pulumi.Resource{metrics.Chart}, // the chart, not the component: see deployWorkloads
 	}
 }
 

@@ -31,6 +31,13 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		Region:          p.Region,
 		Tags:            p.Tags,
 	}
+	// Dependencies name custom resources or remote components (a Helm v4
+	// Chart, a pulumi-eks component), never this program's own components:
+	// the Go SDK expands a component to the children it has registered so far
+	// (sdk/go/pulumi/rpc.go addDependency; a child is added in getOpts, after
+	// its inputs resolve), so during an update the list depends on timing,
+	// and `up --plan` refuses it: "violates plan: dependencies changed"
+	// (seen in TestPlatform with the metrics stack's dashboards).
 	charts := w.ChartVersions
 	capacity := make([]pulumi.Resource, 0, len(p.NodeGroups))
 	for _, ng := range p.NodeGroups {
@@ -43,7 +50,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	if err != nil {
 		return nil, err
 	}
-	afterLB := pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb))
+	afterLB := pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb.Resources...))
 
 	if _, err := addons.NewMetricsServer(ctx, "metrics-server", &addons.MetricsServerArgs{
 		Chart: workloads.MetricsServerChart.WithVersion(charts.MetricsServer).From(w.ChartRepository),
@@ -80,7 +87,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	// The cluster's default StorageClass: encrypted gp3 volumes of the EBS
 	// CSI add-on (infra), for Prometheus and any claim without a class.
 	storageClass, err := workloads.NewDefaultStorageClass(ctx, "default-storage-class", p.EBSCSI.VolumeKeyArn,
-		k8s, pulumi.DependsOn([]pulumi.Resource{p.EBSCSI}))
+		k8s, pulumi.DependsOn([]pulumi.Resource{p.EBSCSI.Addon}))
 	if err != nil {
 		return nil, err
 	}
@@ -102,10 +109,10 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 			args.SlackWebhookURL = cfg.Secrets.AlertingSlackWebhookURL
 		}
 		if metrics, err = observability.NewMetricsStack(ctx, "metrics", args, k8s,
-			pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, storageClass))); err != nil {
+			pulumi.DependsOn(append(append(append([]pulumi.Resource{}, capacity...), lb.Resources...), storageClass.Class))); err != nil {
 			return nil, err
 		}
-		afterMetrics := pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, metrics))
+		afterMetrics := pulumi.DependsOn(append(append(append([]pulumi.Resource{}, capacity...), lb.Resources...), metrics.Chart))
 		if _, err := observability.NewPrometheusAdapter(ctx, "prometheus-adapter", &observability.PrometheusAdapterArgs{
 			PrometheusURL: metrics.PrometheusURL,
 			Chart:         workloads.PrometheusAdapterChart.WithVersion(charts.PrometheusAdapter).From(w.ChartRepository),
@@ -164,7 +171,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		}
 		withTritonMetrics(args, w.Triton.Autoscaling, metrics)
 		triton, err := inference.NewTriton(ctx, "triton", args,
-			k8s, pulumi.DependsOn(append(append([]pulumi.Resource{}, capacity...), lb, devicePlugin)))
+			k8s, pulumi.DependsOn(append(append(append([]pulumi.Resource{}, capacity...), lb.Resources...), devicePlugin.Chart)))
 		if err != nil {
 			return nil, err
 		}

@@ -53,6 +53,10 @@ type LoadBalancerController struct {
 
 	Chart   *helmv4.Chart
 	RoleArn pulumi.StringOutput
+	// Resources are what dependents name (stacks.deployWorkloads): the
+	// role and its policy (an Ingress is deleted while the controller can
+	// still delete its load balancer), the webhook certificate and the chart.
+	Resources []pulumi.Resource
 }
 
 // NewLoadBalancerController creates the controller's IRSA role and installs its chart.
@@ -76,7 +80,7 @@ func NewLoadBalancerController(ctx *pulumi.Context, name string, args *LoadBalan
 	if err != nil {
 		return nil, err
 	}
-	_, tls, err := workloads.NewKeptSecret(ctx, name+"-webhook-tls", workloads.KeptSecretArgs{
+	tlsSecret, tls, err := workloads.NewKeptSecret(ctx, name+"-webhook-tls", workloads.KeptSecretArgs{
 		Name:      LoadBalancerControllerTLSSecret,
 		Namespace: pulumi.String(workloads.AddonNamespace),
 		Labels:    workloads.CommonLabels(loadBalancerControllerRelease, name),
@@ -93,6 +97,7 @@ func NewLoadBalancerController(ctx *pulumi.Context, name string, args *LoadBalan
 	}
 	c.Chart = release
 	c.RoleArn = role.Arn
+	c.Resources = append(append([]pulumi.Resource{}, role.Resources...), tlsSecret, release)
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"roleArn": role.Arn})
 }
 
