@@ -340,7 +340,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		// Deleting the add-on must not take pod networking off running nodes.
 		Preserve: pulumi.Bool(true),
 		Tags:     pulumi.ToStringMap(args.Tags),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{cniRole}))
+	}, parent, pulumi.DependsOn(cniRole.Resources))
 	if err != nil {
 		return nil, err
 	}

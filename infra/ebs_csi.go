@@ -111,7 +111,7 @@ func NewEBSCSIDriver(ctx *pulumi.Context, name string, args *EBSCSIDriverArgs, o
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
 		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
 		Tags:                     pulumi.ToStringMap(args.Tags),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{role}))
+	}, parent, pulumi.DependsOn(role.Resources))
 	if err != nil {
 		return nil, err
 	}

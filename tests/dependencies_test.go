@@ -59,6 +59,9 @@ func TestDependenciesNameResourcesNotOwnComponents(t *testing.T) {
 		{"aiplatform:workloads:PrometheusAdapter", "prometheus-adapter", with(append(lb, chart+"metrics")...)},
 		{"aiplatform:workloads:DCGMExporter", "dcgm-exporter", with(append(lb, chart+"metrics")...)},
 		{"aiplatform:workloads:MetricsStack", "metrics", with(append(lb, "kubernetes:storage.k8s.io/v1:StorageClass::default-storage-class")...)},
+		// The agents' namespace, not its component with the network policies.
+		{chartType, "metrics", []string{"kubernetes:core/v1:Namespace::metrics", "kubernetes:core/v1:Namespace::metrics-agents",
+			"kubernetes:core/v1:Secret::metrics-admission", "kubernetes:core/v1:Secret::metrics-grafana-admin"}},
 	} {
 		got := names(find(t, rec, c.typ, c.name).DependsOn)
 		assert.Equal(t, c.want, got, "%s %s depends on", c.typ, c.name)

@@ -160,7 +160,7 @@ func NewMetricsStack(ctx *pulumi.Context, name string, args *MetricsStackArgs, o
 	if err != nil {
 		return nil, err
 	}
-	chartDeps := []pulumi.Resource{ns, agents, adminSecret}
+	chartDeps := []pulumi.Resource{ns, agents.Namespace, adminSecret} // resources, not components: see stacks.deployWorkloads
 	if a.Spec.Alerting.On() {
 		receivers, err := corev1.NewSecret(ctx, name+"-alert-receivers", &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(AlertReceiverSecret), Namespace: nsName, Labels: workloads.CommonLabels("alertmanager", name)},
