@@ -248,16 +248,7 @@ func TestPlatform(t *testing.T) {
 	// program's first deploy: no chart renders before the cluster exists).
 	// The evidence, on an empty stack again: the first deploy under `up --plan`.
 	timed(t, "h first deploy under up --plan (pulumi/pulumi#13765)", func(t *testing.T) {
-		plan := filepath.Join(t.TempDir(), "plan.json")
-		r.cli(t, 0, "preview", "--refresh=false", "--save-plan", plan)
-		code, out := r.run(t, "pulumi up --plan", r.env, r.pulumiBin, "up", "--yes", "--skip-preview", "--refresh=false",
-			"--plan", plan, "--stack", stackName, "--non-interactive")
-		var violations []string
-		for _, line := range strings.Split(out, "\n") {
-			if strings.Contains(line, "violates plan") || strings.Contains(line, "not allowed by the plan") {
-				violations = append(violations, strings.TrimSpace(line))
-			}
-		}
+		code, out, violations := r.upUnderSavedPlan(t)
 		switch {
 		case code == 0:
 			t.Errorf("a partial first deploy under up --plan succeeded: pulumi-apply.sh should use the plan after partial previews too")

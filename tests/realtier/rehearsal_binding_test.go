@@ -143,6 +143,24 @@ func (r *rehearsal) refusesReplacementAfterFreshPreview(t *testing.T, approved a
 	r.checkNoValueChanged(t, before, values, "a replacement after the fresh preview")
 }
 
+// upUnderSavedPlan previews with --save-plan and runs `pulumi up --plan`
+// with that plan, as pulumi-apply.sh would; it returns up's exit code and
+// output and the lines in which the engine refused its own plan.
+func (r *rehearsal) upUnderSavedPlan(t *testing.T) (int, string, []string) {
+	t.Helper()
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	r.cli(t, 0, "preview", "--refresh=false", "--save-plan", plan)
+	code, out := r.run(t, "pulumi up --plan", r.env, r.pulumiBin, "up", "--yes", "--skip-preview", "--refresh=false",
+		"--plan", plan, "--stack", stackName, "--non-interactive")
+	var violations []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "violates plan") || strings.Contains(line, "not allowed by the plan") {
+			violations = append(violations, strings.TrimSpace(line))
+		}
+	}
+	return code, out, violations
+}
+
 type refusal struct {
 	state []byte
 	ops   int
@@ -348,16 +366,7 @@ func TestApprovalBinding(t *testing.T) {
 	}
 
 	timed(t, "0 first deploy under up --plan (evidence)", func(t *testing.T) {
-		plan := filepath.Join(t.TempDir(), "plan.json")
-		r.cli(t, 0, "preview", "--refresh=false", "--save-plan", plan)
-		code, out := r.run(t, "pulumi up --plan", r.env, r.pulumiBin, "up", "--yes", "--skip-preview", "--refresh=false",
-			"--plan", plan, "--stack", stackName, "--non-interactive")
-		var violations []string
-		for _, line := range strings.Split(out, "\n") {
-			if strings.Contains(line, "violates plan") || strings.Contains(line, "not allowed by the plan") {
-				violations = append(violations, strings.TrimSpace(line))
-			}
-		}
+		code, out, violations := r.upUnderSavedPlan(t)
 		switch {
 		case code == 0:
 			t.Logf("FINDING: a first deploy with values unknown at preview succeeded under up --plan")
