@@ -73,6 +73,11 @@ const (
 	DefaultExitTimeout = 30 * time.Second
 	// DefaultTraceResolution is how often a load trace is sampled.
 	DefaultTraceResolution = time.Second
+	// DefaultMetricsInterval is tritonserver --metrics-interval-ms' default
+	// (server src/command_line_parser.h, metrics_interval_ms_{2000}): how
+	// often Triton updates its "per interval" metrics, nv_gpu_utilization
+	// among them (server docs/user_guide/metrics.md).
+	DefaultMetricsInterval = 2 * time.Second
 )
 
 // Latency is a duration that grows with the batch size n: Base + n*PerItem.
@@ -211,6 +216,17 @@ type Config struct {
 	// Seed makes runs repeatable: the same Seed and calls give the same
 	// results, whatever the step sizes.
 	Seed uint64
+	// MetricsInterval is tritonserver --metrics-interval-ms: the window
+	// nv_gpu_utilization averages over (default 2 s).
+	MetricsInterval time.Duration
+	// CounterScale compresses time for a scrape on the wall clock (0 means
+	// 1): every counter's served value is divided by it, gauges are not.
+	// A closed loop runs simulated time CounterScale times faster than wall
+	// time, and Prometheus' rate() divides by wall seconds; dividing the
+	// counters by the same factor makes rate() read the rate per simulated
+	// second, and leaves every ratio of counters (mean queue time, failure
+	// ratio) unchanged. Served counters are then not whole numbers.
+	CounterScale float64
 }
 
 func (c Config) withDefaults() Config {
@@ -250,6 +266,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TraceResolution == 0 {
 		c.TraceResolution = DefaultTraceResolution
+	}
+	if c.MetricsInterval == 0 {
+		c.MetricsInterval = DefaultMetricsInterval
+	}
+	if c.CounterScale == 0 {
+		c.CounterScale = 1
 	}
 	return c
 }
@@ -317,6 +339,12 @@ func (c Config) Validate() error {
 	}
 	if c.TraceResolution < 0 {
 		bad("traceResolution", "must be >= 0 (got %v; 0 means %v)", c.TraceResolution, DefaultTraceResolution)
+	}
+	if c.MetricsInterval < 0 {
+		bad("metricsInterval", "must be >= 0 (got %v; 0 means %v, tritonserver's --metrics-interval-ms default)", c.MetricsInterval, DefaultMetricsInterval)
+	}
+	if c.CounterScale < 0 || math.IsNaN(c.CounterScale) || math.IsInf(c.CounterScale, 0) {
+		bad("counterScale", "must be a finite number >= 0 (got %v; 0 means 1, counters as Triton counts them; set how many times faster than wall time the simulated clock runs)", c.CounterScale)
 	}
 	return errors.Join(errs...)
 }

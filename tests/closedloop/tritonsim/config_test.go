@@ -1,6 +1,7 @@
 package tritonsim
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,10 @@ func TestValidate(t *testing.T) {
 		{"bad routing", func(c *Config) { c.Routing = "sticky" }, []string{`routing: "sticky" is not one of "random", "round-robin", "least-pending"`}},
 		{"bad removal", func(c *Config) { c.Removal = "evict" }, []string{`removal: "evict" is not one of "drain", "kill"`}},
 		{"negative durations", func(c *Config) { c.ExitTimeout, c.TraceResolution = -1, -1 }, []string{"exitTimeout: must be >= 0", "traceResolution: must be >= 0"}},
+		{"negative metrics interval", func(c *Config) { c.MetricsInterval = -time.Second }, []string{"metricsInterval: must be >= 0", "--metrics-interval-ms"}},
+		{"negative counter scale", func(c *Config) { c.CounterScale = -2 }, []string{"counterScale: must be a finite number >= 0 (got -2; 0 means 1"}},
+		{"NaN counter scale", func(c *Config) { c.CounterScale = math.NaN() }, []string{"counterScale: must be a finite number >= 0 (got NaN"}},
+		{"infinite counter scale", func(c *Config) { c.CounterScale = math.Inf(1) }, []string{"counterScale: must be a finite number >= 0 (got +Inf"}},
 		{"every error at once", func(c *Config) { c.Models[0].Instances = -1; c.Routing = "sticky" }, []string{"models[0].instances", "routing:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +79,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("ensemble Capacity() = %v, want 0 (its slowest step's)", got)
 	}
 	if c.Routing != RouteRandom || c.Removal != RemovalDrain || c.ExitTimeout != 30*time.Second ||
-		c.TraceResolution != time.Second || c.Load[0].Arrivals != ArrivalsPoisson {
+		c.TraceResolution != time.Second || c.Load[0].Arrivals != ArrivalsPoisson ||
+		c.MetricsInterval != 2*time.Second || c.CounterScale != 1 {
 		t.Errorf("config defaults %+v", c)
 	}
 }

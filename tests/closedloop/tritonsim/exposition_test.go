@@ -29,7 +29,11 @@ var (
 // declared, labels are unique and sorted by name (prometheus-cpp keeps them
 // in a std::map), no series repeats, counters are non-negative integers
 // (Triton's counters count requests and whole microseconds).
-func parseExposition(text string) (*exposition, error) {
+func parseExposition(text string) (*exposition, error) { return parseExpositionWith(text, true) }
+
+// parseExpositionWith parses as parseExposition, with fractional counters
+// allowed unless wholeCounters (Config.CounterScale divides them).
+func parseExpositionWith(text string, wholeCounters bool) (*exposition, error) {
 	e := &exposition{types: map[string]string{}, help: map[string]string{}, samples: map[string]float64{}, labels: map[string][]map[string]string{}}
 	if !strings.HasSuffix(text, "\n") {
 		return nil, fmt.Errorf("exposition must end with a newline")
@@ -75,7 +79,7 @@ func parseExposition(text string) (*exposition, error) {
 			if _, dup := e.samples[key]; dup {
 				return nil, fmt.Errorf("%s: series repeated", where)
 			}
-			if e.types[name] == TypeCounter && (value < 0 || value != math.Trunc(value)) {
+			if e.types[name] == TypeCounter && (value < 0 || (wholeCounters && value != math.Trunc(value))) {
 				return nil, fmt.Errorf("%s: counter must be a non-negative integer", where)
 			}
 			e.samples[key] = value

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Failure reasons, the values of nv_inference_request_failure's reason label
@@ -62,7 +63,8 @@ type Family struct {
 // them (core src/metrics.cc, the Metrics constructor), with Triton's help
 // texts. Triton also serves nv_model_load_duration_secs, the cache families
 // (response cache only), and the latency summaries and first-response
-// histogram (off by default); those are not served here.
+// histogram (off by default); those are not served here. Of the per-GPU
+// families only GPUUtilization is served, after these.
 var Families = []Family{
 	{Name: "nv_inference_request_success", Type: TypeCounter,
 		Help:  "Number of successful inference requests, all batch sizes",
@@ -95,6 +97,13 @@ var Families = []Family{
 		Help:  "Instantaneous number of pending requests awaiting execution per-model.",
 		value: func(s *series, _ int) float64 { return float64(s.pending) }},
 }
+
+// GPUUtilization is Triton's per-GPU utilisation gauge (core src/metrics.cc:
+// BuildGauge "nv_gpu_utilization", registered after the per-model families;
+// one series per GPU labelled gpu_uuid alone; "Per interval" in server
+// docs/user_guide/metrics.md). Each pod serves its one GPU's series; see
+// gpuMeter for what it reads.
+var GPUUtilization = Family{Name: "nv_gpu_utilization", Type: TypeGauge, Help: "GPU utilization rate [0.0 - 1.0)"}
 
 // Label names (core src/constants.h, kMetricsLabel*).
 const (
@@ -148,23 +157,34 @@ func gpuUUID(pod string) string {
 	return fmt.Sprintf("GPU-%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// writeMetrics renders one pod's metrics in the Prometheus text exposition
-// format 0.0.4 (what Triton's /metrics serves through prometheus-cpp).
-func (p *pod) writeMetrics(buf *bytes.Buffer, order []string) {
+// writeMetrics renders one pod's metrics at now in the Prometheus text
+// exposition format 0.0.4 (what Triton's /metrics serves through
+// prometheus-cpp), counters divided by counterScale (Config.CounterScale).
+func (p *pod) writeMetrics(buf *bytes.Buffer, order []string, now time.Duration, counterScale float64) {
 	for _, f := range Families {
-		fmt.Fprintf(buf, "# HELP %s %s\n# TYPE %s %s\n", f.Name, escapeHelp(f.Help), f.Name, f.Type)
+		writeHeader(buf, f)
+		scale := 1.0
+		if f.Type == TypeCounter {
+			scale = counterScale
+		}
 		for _, name := range order {
 			for _, r := range p.models[name].reporters() {
 				if !f.PerReason {
-					writeSample(buf, f.Name, r.labels, f.value(r.s, 0))
+					writeSample(buf, f.Name, r.labels, f.value(r.s, 0)/scale)
 					continue
 				}
 				for i, reason := range failureReasons {
-					writeSample(buf, f.Name, withLabel(r.labels, LabelReason, reason), f.value(r.s, i))
+					writeSample(buf, f.Name, withLabel(r.labels, LabelReason, reason), f.value(r.s, i)/scale)
 				}
 			}
 		}
 	}
+	writeHeader(buf, GPUUtilization)
+	writeSample(buf, GPUUtilization.Name, [][2]string{{LabelGPUUUID, p.gpuUUID}}, p.gpu.reading(now))
+}
+
+func writeHeader(buf *bytes.Buffer, f Family) {
+	fmt.Fprintf(buf, "# HELP %s %s\n# TYPE %s %s\n", f.Name, escapeHelp(f.Help), f.Name, f.Type)
 }
 
 func withLabel(labels [][2]string, name, value string) [][2]string {
@@ -211,7 +231,8 @@ func escapeLabel(s string) string { return labelEscaper.Replace(s) }
 // ContentType is the exposition format's media type.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-// Metrics renders a running pod's metrics as Triton's /metrics would.
+// Metrics renders a running pod's metrics as Triton's /metrics would at the
+// simulated time now, counters divided by Config.CounterScale.
 func (s *Sim) Metrics(podName string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -220,7 +241,7 @@ func (s *Sim) Metrics(podName string) ([]byte, error) {
 		return nil, fmt.Errorf("pod %q is not running: add it with SetPods (a pod that left the ready set serves metrics until it exits)", podName)
 	}
 	var buf bytes.Buffer
-	p.writeMetrics(&buf, s.order)
+	p.writeMetrics(&buf, s.order, s.now, s.cfg.CounterScale)
 	return buf.Bytes(), nil
 }
 

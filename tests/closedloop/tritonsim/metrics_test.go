@@ -58,6 +58,9 @@ func TestExpositionHasTritonsFamiliesAndLabels(t *testing.T) {
 			t.Errorf("%s has type %q, Triton's is %q", f.name, e.types[f.name], f.typ)
 		}
 	}
+	// nv_gpu_utilization is registered after the per-model families (core
+	// src/metrics.cc, under TRITON_ENABLE_METRICS_GPU).
+	names = append(names, "nv_gpu_utilization")
 	if !slices.Equal(e.order, names) {
 		t.Errorf("families %v, want Triton's %v", e.order, names)
 	}

@@ -13,8 +13,12 @@ import (
 )
 
 // Sim is a set of simulated Triton pods behind a Service, on a simulated
-// clock that only Step moves. It is safe for concurrent use (a scrape can run
-// while another goroutine steps).
+// clock that only Step moves. It is safe for concurrent use: every exported
+// method and every handler it returns takes one lock for its whole call, so
+// scrapes (Metrics, the handlers, ServeByLocalAddr), reads (Samples,
+// DrainSamples, Summary, Pods, Now) and SetPods can run in other goroutines
+// while one steps. Run takes the lock once per step, so calls interleave
+// between its steps.
 type Sim struct {
 	mu      sync.Mutex
 	cfg     Config
@@ -53,6 +57,68 @@ type pod struct {
 	gpuUUID         string
 	models          map[string]*modelState
 	inflight        map[uint64]*client
+	gpu             gpuMeter
+}
+
+// gpuMeter is a pod's nv_gpu_utilization. Triton sets that gauge from DCGM
+// once per metrics interval (core src/metrics.cc: the poller sleeps
+// metrics_interval_ms/2 and PollDcgmMetrics sets DCGM_FI_DEV_GPU_UTIL, a
+// whole percent, times 0.01; DCGM watches the field every
+// metrics_interval_ms). DCGM's GPU utilisation is NVML's: the percent of
+// time one or more kernels was executing on the GPU (nvmlUtilization_t.gpu).
+// Here the GPU is busy while at least one KIND_GPU instance of the pod runs
+// a batch, and the gauge reads the busy fraction of the last whole interval
+// since the pod started. Approximations: NVML's own sample period is 1/6 s
+// to 1 s depending on the GPU, so the real gauge averages a shorter window
+// and is noisier; it also lags by up to half an interval more (the
+// poller's phase); and a batch keeps the GPU busy for all of its compute,
+// including input and output, where real kernels leave gaps.
+type gpuMeter struct {
+	interval   time.Duration
+	origin     time.Duration // the pod's start: the poller starts with the process
+	running    int           // KIND_GPU batches executing
+	busy       time.Duration // time with running > 0, up to at
+	at         time.Duration
+	mark       int64         // intervals completed (and accounted) since origin
+	busyAtMark time.Duration // busy at the end of interval mark
+	util       float64       // busy fraction of interval mark
+}
+
+// busyAt is the cumulative busy time at t >= g.at, with running unchanged
+// since g.at.
+func (g *gpuMeter) busyAt(t time.Duration) time.Duration {
+	if g.running > 0 {
+		return g.busy + t - g.at
+	}
+	return g.busy
+}
+
+// advance accounts time up to t, closing the intervals that end by then.
+func (g *gpuMeter) advance(t time.Duration) {
+	if k := int64((t - g.origin) / g.interval); k > g.mark {
+		prev := g.busyAtMark
+		if k-1 > g.mark {
+			prev = g.busyAt(g.origin + time.Duration(k-1)*g.interval)
+		}
+		end := g.busyAt(g.origin + time.Duration(k)*g.interval)
+		g.util = float64(end-prev) / float64(g.interval)
+		g.mark, g.busyAtMark = k, end
+	}
+	g.busy = g.busyAt(t)
+	g.at = t
+}
+
+func (g *gpuMeter) add(now time.Duration, delta int) {
+	g.advance(now)
+	g.running += delta
+}
+
+// reading is the gauge's value at now: the last whole interval's busy
+// fraction as DCGM reports it, a whole percent (0 before the first
+// interval ends).
+func (g *gpuMeter) reading(now time.Duration) float64 {
+	g.advance(now)
+	return math.Round(g.util*100) * 0.01
 }
 
 // modelState is one model in one pod: its scheduler queue, instances and
@@ -228,7 +294,8 @@ func (s *Sim) SetPods(names []string) error {
 }
 
 func (s *Sim) startPod(name string) {
-	p := &pod{name: name, started: s.now, gpuUUID: gpuUUID(name), models: map[string]*modelState{}, inflight: map[uint64]*client{}}
+	p := &pod{name: name, started: s.now, gpuUUID: gpuUUID(name), models: map[string]*modelState{}, inflight: map[uint64]*client{},
+		gpu: gpuMeter{interval: s.cfg.MetricsInterval, origin: s.now, at: s.now}}
 	for _, n := range s.order {
 		m := s.models[n]
 		ms := &modelState{m: m, pod: p, free: m.Instances, busyAt: s.now, util: &series{}}
@@ -280,6 +347,9 @@ func (ms *modelState) setBusy(now time.Duration, delta int) {
 	ms.busyAt = now
 	ms.busy += delta
 	ms.free -= delta
+	if ms.m.Kind == KindGPU {
+		ms.pod.gpu.add(now, delta)
+	}
 }
 
 // pick chooses a ready pod as the Service would.

@@ -45,6 +45,19 @@ func (s *Sim) Samples() []Sample {
 	return slices.Clone(s.samples)
 }
 
+// DrainSamples returns the requests finished since the last DrainSamples
+// (or since time 0), in the order they finished, and forgets them, so a long
+// closed loop can consume results as it goes with bounded memory. Samples
+// and Summary see only requests not drained yet (Summary still counts
+// arrivals in flight).
+func (s *Sim) DrainSamples() []Sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.samples
+	s.samples = nil
+	return out
+}
+
 // Percentiles of a set of durations (nearest rank).
 type Percentiles struct {
 	P50, P95, P99 time.Duration
