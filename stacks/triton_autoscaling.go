@@ -31,8 +31,8 @@ func withTritonAutoscalingDefaults(a inference.TritonAutoscaling) inference.Trit
 }
 
 // validateTritonAutoscaling checks what needs the metric table (the target's
-// sign is TritonSpec.Validate's): the key exists, and the target survives
-// the HPA's quantity (nano units).
+// sign is TritonSpec.Validate's): the key exists, the target survives the
+// adapter's milli-units, and the metric can exceed it.
 func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []error {
 	m, ok := signals.LookupInferenceMetric(a.Metric)
 	if !ok {
@@ -46,12 +46,27 @@ func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []err
 		return []error{fmt.Errorf("%s.target: %v %s is below the resolution prometheus-adapter serves metrics in (%v %s: it rounds values to thousandths), "+
 			"so the metric would read 0; use at least %v", path, a.Target, m.Unit, AdapterResolution, m.Unit, AdapterResolution)}
 	}
+	// The HPA scales up only when the pods' average exceeds the target by
+	// more than its tolerance, so a bounded metric (a utilisation, at most
+	// 1) needs a target below max/(1+tolerance), or it never adds pods.
+	if limit := m.Max / (1 + HPATolerance); m.Max > 0 && a.Target >= limit {
+		return []error{fmt.Errorf("%s.target: %v is too high for %s, which reads at most %v: the HPA scales up only above %v × target, "+
+			"so it would never add pods; use a value below %.3g (a fraction, not a percentage: 0.7 for 70 %%)",
+			path, a.Target, m.Key, m.Max, 1+HPATolerance, limit)}
+	}
 	return nil
 }
 
 // AdapterResolution is the smallest non-zero value prometheus-adapter
 // v0.12.0 serves (milli-units).
 const AdapterResolution = 0.001
+
+// HPATolerance is the HPA's default tolerance: it changes the replica count
+// only when the metric's ratio to the target is off 1 by more than this
+// (kube-controller-manager --horizontal-pod-autoscaler-tolerance, default
+// 0.1; Kubernetes docs, Horizontal Pod Autoscaling, "Algorithm details").
+// The Triton HPA sets no behavior tolerance of its own.
+const HPATolerance = 0.1
 
 // tritonGPUCapacity is how many Triton replicas of gpus GPUs each the GPU
 // node groups hold at their maxSize: a replica's GPUs are on one node, so a
@@ -107,7 +122,8 @@ var removedKeys = map[string]string{
 
 const tritonGPUMetricRemoved = "removed: nothing served the GPU metric it named; Triton now scales on an " +
 	"inference-load metric, triton.autoscaling.metric (" + signals.DefaultInferenceMetricKey + " by default) with triton.autoscaling.target, " +
-	"and on CPU (docs/autoscaling-and-observability.md, Triton autoscaling); delete the key"
+	"and on CPU (docs/autoscaling-and-observability.md, Triton autoscaling); delete the key, or to scale on GPU utilisation set " +
+	"triton.autoscaling.metric " + signals.MetricGPUUtilization + " and triton.autoscaling.target as a fraction (70 % is 0.7)"
 
 // removedKeyError is the migration hint for an object field the parser
 // rejected as unknown (encoding/json: `json: unknown field "name"`), or nil.

@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,6 +44,14 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 		// prometheus-adapter v0.12.0 NewMilliQuantity(int64(v*1000)): 0.0005 s reads 0 (issue 20).
 		{`{"autoscaling":{"target":0.0005}}`, "aiplatform:triton.autoscaling.target: 0.0005 s is below the resolution"},
 		{`{"autoscaling":{"metric":"queueToComputeRatio","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below"},
+		{`{"autoscaling":{"metric":"gpuUtilization","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below the resolution"},
+		// A utilisation reads at most 1 and the HPA needs it above 1.1 × target:
+		// a percentage (the removed targetGpuUtilization took 70) never scales up.
+		{`{"autoscaling":{"metric":"gpuUtilization","target":70}}`, "aiplatform:triton.autoscaling.target: 70 is too high for gpuUtilization, which reads at most 1: " +
+			"the HPA scales up only above 1.1 × target, so it would never add pods; use a value below 0.909 (a fraction, not a percentage: 0.7 for 70 %)"},
+		{`{"autoscaling":{"metric":"gpuUtilization","target":0.91}}`, "aiplatform:triton.autoscaling.target: 0.91 is too high for gpuUtilization"},
+		// Requests in flight are unbounded, but the adapter's milli-units still apply.
+		{`{"autoscaling":{"metric":"concurrency","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below the resolution"},
 		// maxReplicas × GPUs per replica must fit the GPU groups (default gpu group: maxSize 4, 1 GPU per node).
 		{`{"maxReplicas":5}`, "aiplatform:triton.maxReplicas: 5 replicas of 1 GPU(s) each do not fit the GPU node groups, which hold at most 4 such replicas"},
 		{`{"gpus":2,"maxReplicas":2}`, "aiplatform:triton.maxReplicas: 2 replicas of 2 GPU(s) each do not fit the GPU node groups, which hold at most 0 such replicas"},
@@ -57,7 +67,12 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 	}
 	// The smallest target the adapter serves is accepted, and so are as many
 	// replicas as the GPU groups hold.
-	for _, triton := range []string{`{"autoscaling":{"target":0.001}}`, `{"maxReplicas":4}`} {
+	for _, triton := range []string{`{"autoscaling":{"target":0.001}}`, `{"maxReplicas":4}`,
+		`{"autoscaling":{"metric":"gpuUtilization","target":0.001}}`, `{"autoscaling":{"metric":"gpuUtilization","target":0.9}}`,
+		// Unbounded metrics take any target above the resolution.
+		`{"autoscaling":{"metric":"queueToComputeRatio","target":70}}`,
+		// A non-batching single-instance model saturates at 1 in flight.
+		`{"autoscaling":{"metric":"concurrency","target":0.7}}`, `{"autoscaling":{"metric":"concurrency","target":64}}`} {
 		src := valid()
 		src["triton"] = triton
 		_, err := parse(src)
@@ -65,6 +80,35 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 	}
 	// The migration hint names the replacement keys.
 	requireConfigError(t, map[string]string{"triton": `{"targetGpuUtilization":70}`}, "triton.autoscaling.metric ("+signals.DefaultInferenceMetricKey+" by default)")
+	requireConfigError(t, map[string]string{"triton": `{"targetGpuUtilization":70}`}, "set triton.autoscaling.metric gpuUtilization and triton.autoscaling.target as a fraction (70 % is 0.7)")
+}
+
+// Every metric key is documented with its custom metric name and default
+// target where users choose one: the autoscaling table and the configuration
+// reference.
+func TestEveryInferenceMetricIsDocumented(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile("../docs/" + name)
+		require.NoError(t, err)
+		return string(b)
+	}
+	autoscaling, configure := read("autoscaling-and-observability.md"), read("configure.md")
+	var metricRow string
+	for _, line := range strings.Split(configure, "\n") {
+		if strings.HasPrefix(line, "| `triton.autoscaling.metric` |") {
+			metricRow = line
+		}
+	}
+	require.NotEmpty(t, metricRow, "configure.md has no triton.autoscaling.metric row")
+	for _, m := range signals.InferenceMetrics() {
+		row := "| `" + m.Key + "`"
+		i := strings.Index(autoscaling, row)
+		require.GreaterOrEqual(t, i, 0, "autoscaling-and-observability.md: no table row for %s", m.Key)
+		line, _, _ := strings.Cut(autoscaling[i:], "\n")
+		assert.Contains(t, line, "`"+m.Name+"`", m.Key)
+		assert.Contains(t, line, "`"+strconv.FormatFloat(m.DefaultTarget, 'f', -1, 64)+"`", m.Key)
+		assert.Contains(t, metricRow, "`"+m.Key+"`", "configure.md triton.autoscaling.metric row")
+	}
 }
 
 // The HPA asks the custom metrics API for exactly the name the adapter rule

@@ -185,6 +185,17 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		if tritonPeer != nil {
 			args.EgressTo = append(args.EgressTo, *tritonPeer)
 		}
+		// Scraped when the metrics stack is installed: its failed calls to
+		// Triton (signals.LDSTritonErrors) are the only count of requests a
+		// full Triton queue refuses (signals.AlertInferenceCallsFailing).
+		if metrics != nil {
+			args.Monitoring = &inference.ServiceMonitoring{
+				Path:          signals.LDSMetricsPath,
+				Interval:      signals.LDSScrapeInterval,
+				FromNamespace: observability.MonitoringNamespace,
+				DependsOn:     []pulumi.Resource{metrics.Chart}, // the chart, not the component, as for Triton
+			}
+		}
 		if w.DockerHubUsername != "" {
 			args.PullCredentials = &inference.RegistryCredentials{
 				Server:   inference.DockerHubRegistry,

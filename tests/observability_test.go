@@ -1,6 +1,9 @@
 package tests
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/aiplatform/infra/workloads/observability"
 	"github.com/aiplatform/infra/workloads/observability/signals"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -254,4 +258,74 @@ func TestTritonStartupFitsTheAlertBudget(t *testing.T) {
 	budget := time.Duration(probe["failureThreshold"].(float64)*probe["periodSeconds"].(float64)) * time.Second
 	assert.LessOrEqual(t, budget, signals.TritonStartupBudget)
 	assert.Greater(t, signals.AlertParams{TritonNamespace: "triton"}.WithDefaults().GPUPendingFor, budget)
+}
+
+// A request a full Triton queue refuses (max_queue_size) is in none of
+// Triton's metrics; only the lds-service's lds_triton_errors_total counts
+// it, so with the metrics stack the service is scraped: a PodMonitor on
+// its metrics route on the HTTP port, after the stack's chart (CRDs), and
+// its default-deny namespace admits the Prometheus's namespace on that
+// port. Without the stack, neither.
+func TestLDSServiceIsScrapedWithTheMetricsStack(t *testing.T) {
+	rec := runProgram(t, wlFullConfig())
+	pm := find(t, rec, podMonitorType, "lds-service")
+	assert.True(t, dependsOn(pm, find(t, rec, chartType, "metrics").URN), "the PodMonitor waits for the metrics stack's chart")
+	in := plain(pm.Inputs)
+	assert.Equal(t, "lds", path(in, "metadata", "namespace"), "in the service's namespace; no namespaceSelector: its own")
+	assert.Nil(t, path(in, "spec", "namespaceSelector"))
+	svc := plain(find(t, rec, k8sServiceType, "lds-service").Inputs)
+	assert.Equal(t, path(svc, "spec", "selector"), path(in, "spec", "selector", "matchLabels"), "the Service's pods")
+	assert.Equal(t, []any{map[string]any{"port": "http", "path": signals.LDSMetricsPath, "interval": fmt.Sprintf("%ds", int(signals.LDSScrapeInterval.Seconds()))}},
+		path(in, "spec", "podMetricsEndpoints"))
+	c := path(plain(find(t, rec, deploymentType, "lds-service").Inputs), "spec", "template", "spec", "containers", 0)
+	assert.Contains(t, path(c, "ports"), map[string]any{"name": "http", "containerPort": 8080.0, "protocol": "TCP"}, "the endpoint names this port")
+
+	scrape := policies(rec)["lds/allow-metrics-scrape"]
+	require.NotNil(t, scrape, "have %v", keysOf(policies(rec)))
+	assert.Equal(t, path(svc, "spec", "selector"), path(scrape, "spec", "podSelector", "matchLabels"))
+	assert.Equal(t, []any{map[string]any{
+		"from":  []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": observability.MonitoringNamespace}}}},
+		"ports": tcpPorts(8080),
+	}}, path(scrape, "spec", "ingress"))
+
+	off := runProgram(t, wlFullConfig("aiplatform:observability", `{"enabled":false}`))
+	_, ok := off.Find(podMonitorType, "lds-service")
+	assert.False(t, ok, "no metrics stack, no PodMonitor (its CRD may not exist)")
+	assert.NotContains(t, policies(off), "lds/allow-metrics-scrape")
+	_, ok = off.Find(deploymentType, "lds-service")
+	assert.True(t, ok, "the service itself is still deployed")
+}
+
+// Bad monitoring input names each field, all at once.
+func TestServiceMonitoringValidate(t *testing.T) {
+	_, err := mocks.Run(baseConfig(), func(ctx *pulumi.Context) error {
+		_, err := inference.NewService(ctx, "lds-service", &inference.ServiceArgs{
+			Spec:       inference.ServiceSpec{Image: "docker.io/acme/lds-service:1.4.2"},
+			VPCCIDR:    "10.0.0.0/16",
+			Monitoring: &inference.ServiceMonitoring{Path: "metrics", Interval: 1500 * time.Millisecond, FromNamespace: "Monitoring NS"},
+		})
+		return err
+	})
+	require.Error(t, err)
+	for _, want := range []string{
+		`monitoring.path: "metrics" must be an absolute HTTP path like /metrics`,
+		"monitoring.interval: must be whole seconds, at least 1s, got 1.5s",
+		`monitoring.fromNamespace: "Monitoring NS" is not a namespace name`,
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+// Every platform alert is explained in docs/alerting.md's table and listed
+// in the observability docs, so an operator paged by it finds what it means.
+func TestEveryAlertIsDocumented(t *testing.T) {
+	table, err := os.ReadFile("../docs/alerting.md")
+	require.NoError(t, err)
+	list, err := os.ReadFile("../docs/autoscaling-and-observability.md")
+	require.NoError(t, err)
+	require.NotEmpty(t, signals.AlertNames())
+	for _, a := range signals.AlertNames() {
+		assert.True(t, strings.Contains(string(table), "| `"+a+"` |"), "docs/alerting.md, The platform's alerts: no row for %s", a)
+		assert.True(t, strings.Contains(string(list), "- `"+a+"` ("), "docs/autoscaling-and-observability.md, Alerts: no item for %s", a)
+	}
 }

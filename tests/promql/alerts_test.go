@@ -147,10 +147,12 @@ func TestAlertsFireAfterForAndClear(t *testing.T) {
 			},
 		},
 		{
-			// Issue 20: an overload with max_queue_size set becomes REJECTED
-			// failures (no queue time, Triton core infer_stats.cc
-			// UpdateFailure): model a rejects 2/s from 10m to 20m, model b
-			// fails nothing, and another namespace's failures are not Triton's.
+			// Issue 20: requests that time out in the queue (queue policy
+			// timeout_action REJECT) become REJECTED failures (no queue
+			// time, Triton core infer_stats.cc UpdateFailure); a full queue
+			// (max_queue_size) does not (TestFullQueueFiresOnlyTheCallersAlert).
+			// Model a rejects 2/s from 10m to 20m, model b fails nothing,
+			// and another namespace's failures are not Triton's.
 			name: "requests rejected", alert: signals.AlertTritonRequestsFailing, who: "model", params: queueFor,
 			load: `
 load 15s
@@ -227,6 +229,60 @@ load 15s
 				}
 			}
 		})
+	}
+}
+
+// A full Triton queue (max_queue_size) refuses requests with 503 before
+// any statistics (core src/scheduler_utils.cc PolicyQueue::Enqueue, then
+// server src/http_server.cc HandleInfer): nv_inference_request_failure stays
+// flat while the lds-service counts server_error. From 10m to 20m the
+// service fails 2 calls/s that way; its rejected calls (a 4xx: a bug, not
+// capacity) rise all along and never fire. InferenceCallsFailing fires
+// after its hold and clears once the 5m window has no failure;
+// TritonRequestsFailing never leaves inactive.
+func TestFullQueueFiresOnlyTheCallersAlert(t *testing.T) {
+	const min = time.Minute
+	p := signals.AlertParams{TritonNamespace: tritonNamespace, QueueFor: 5 * min}.WithDefaults()
+	st := loadSeries(t, `
+load 15s
+  lds_triton_errors_total{namespace="lds",pod="lds-1",container="lds-service",reason="server_error"} `+counterSteps(append(append(repeat(40, 0), repeat(40, 30)...), repeat(80, 0)...)...)+`
+  lds_triton_errors_total{namespace="lds",pod="lds-1",container="lds-service",reason="rejected"} `+counterSteps(repeat(160, 30)...)+`
+  lds_triton_errors_total{namespace="lds",pod="lds-1",container="lds-service",reason="timeout"} `+counterSteps(repeat(160, 0)...)+`
+  nv_inference_request_failure{namespace="triton",pod="p1",model="id_card",version="1",reason="REJECTED"} `+counterSteps(repeat(160, 0)...)+`
+  nv_inference_request_failure{namespace="triton",pod="p1",model="id_card",version="1",reason="OTHER"} `+counterSteps(repeat(160, 0)...)+`
+`)
+	caller := evalAlert(t, st, p, signals.AlertInferenceCallsFailing, "namespace", 39*min)
+	for at, w := range map[time.Duration]alertState{
+		9 * min: {"inactive", ""}, 10 * min: {"inactive", ""}, 10*min + 15*time.Second: {"pending", "lds"},
+		15 * min: {"pending", "lds"}, 15*min + 15*time.Second: {"firing", "lds"},
+		// The last increase is between 19m45s and 20m: a 5m window holds
+		// both samples until 24m30s.
+		24*min + 30*time.Second: {"firing", "lds"}, 24*min + 45*time.Second: {"inactive", ""}, 39 * min: {"inactive", ""},
+	} {
+		if caller[at] != w {
+			t.Errorf("%s at %v: %+v, want %+v", signals.AlertInferenceCallsFailing, at, caller[at], w)
+		}
+	}
+	triton := evalAlert(t, st, p, signals.AlertTritonRequestsFailing, "model", 39*min)
+	for at := time.Duration(0); at <= 39*min; at += evalEvery {
+		if triton[at].state != "inactive" {
+			t.Errorf("%s at %v: %+v, but Triton counted no failure", signals.AlertTritonRequestsFailing, at, triton[at])
+		}
+	}
+
+	// The text Prometheus expands names the namespace, the rate and the full queue.
+	var rule signals.Rule
+	for _, r := range signals.AlertRuleGroups(p)[0].Rules {
+		if r.Alert == signals.AlertInferenceCallsFailing {
+			rule = r
+		}
+	}
+	var description string
+	runRule(t, st, rule, "namespace", 16*min, func(_ time.Duration, a *rules.Alert) { description = a.Annotations.Get("description") })
+	for _, want := range []string{"The lds-service in lds fails 2 calls/s to Triton", "max_queue_size", "for at least 5m."} {
+		if !strings.Contains(description, want) {
+			t.Errorf("description %q lacks %q", description, want)
+		}
 	}
 }
 

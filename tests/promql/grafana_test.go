@@ -123,6 +123,8 @@ load 15s
   nv_inference_queue_duration_us{namespace="triton-b",pod="b",model="bert.base",version="1"} 0+20000x40
   nv_inference_compute_infer_duration_us{namespace="triton",pod="a",model="resnet50",version="1"} 0+400000x40
   nv_inference_compute_infer_duration_us{namespace="triton-b",pod="b",model="bert.base",version="1"} 0+800000x40
+  nv_gpu_utilization{namespace="triton",pod="a",gpu_uuid="GPU-a"} 0.5x40
+  nv_gpu_utilization{namespace="triton-b",pod="b",gpu_uuid="GPU-b"} 0.3x40
   nv_inference_pending_request_count{namespace="triton",pod="a",model="resnet50",version="1"} 2x40
   nv_inference_pending_request_count{namespace="triton-b",pod="b",model="bert.base",version="1"} 1x40
   nv_inference_request_summary_us{namespace="triton",pod="a",model="resnet50",version="1",quantile="0.5"} 4000x40

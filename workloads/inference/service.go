@@ -36,6 +36,9 @@ type ServiceArgs struct {
 	// EgressTo are pods in other namespaces the service calls (e.g. Triton's
 	// Peer); its namespace otherwise allows egress only to DNS, itself and 443.
 	EgressTo []workloads.PodPeer
+	// Monitoring, when set, has the platform's Prometheus scrape the
+	// service's metrics route; nil: nothing scrapes it.
+	Monitoring *ServiceMonitoring
 }
 
 // Validate reports every problem at once.
@@ -50,6 +53,9 @@ func (a ServiceArgs) Validate() error {
 	for i, p := range a.EgressTo {
 		errs = append(errs, p.Validate(fmt.Sprintf("egressTo[%d]", i)))
 	}
+	if a.Monitoring != nil {
+		errs = append(errs, a.Monitoring.validate("monitoring"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -57,7 +63,8 @@ func (a ServiceArgs) Validate() error {
 // namespace: settings from a ConfigMap as environment, an optional image
 // pull secret built from a secret, a hardened Deployment, a ClusterIP
 // Service, an HPA, a PodDisruptionBudget and, when exposed, an ALB Ingress
-// (HTTPS when a certificate is configured) named for ExternalDNS.
+// (HTTPS when a certificate is configured) named for ExternalDNS; with
+// Monitoring, a PodMonitor for its metrics route.
 type Service struct {
 	pulumi.ResourceState
 
@@ -164,7 +171,7 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 						Image:           pulumi.String(s.Image),
 						ImagePullPolicy: pulumi.String("IfNotPresent"),
 						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
-							Name: pulumi.String("http"), ContainerPort: pulumi.Int(s.Port), Protocol: pulumi.String("TCP"),
+							Name: pulumi.String(serviceHTTPPortName), ContainerPort: pulumi.Int(s.Port), Protocol: pulumi.String("TCP"),
 						}},
 						EnvFrom: corev1.EnvFromSourceArray{corev1.EnvFromSourceArgs{
 							ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: config.Metadata.Name()},
@@ -230,6 +237,11 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	}
 	if len(a.EgressTo) > 0 {
 		if err := workloads.AllowPeerEgress(ctx, name+"-peer-egress", ns.Name, selector, a.EgressTo, parent); err != nil {
+			return nil, err
+		}
+	}
+	if a.Monitoring != nil {
+		if err := newServiceMonitoring(ctx, name, s.Name, ns.Name, selector, s.Port, *a.Monitoring, parent); err != nil {
 			return nil, err
 		}
 	}

@@ -85,21 +85,28 @@ func (m *TritonMonitoring) serverArgs() []string {
 }
 
 // tritonPodMonitorSpec scrapes the metrics port of Triton's pods in the
-// PodMonitor's own namespace (no namespaceSelector: the monitor's namespace).
+// PodMonitor's own namespace (podMonitorSpec).
 //
 // A PodMonitor, not a ServiceMonitor: the metrics port is deliberately not
 // on Triton's Service, which is the NLB's, and a ServiceMonitor can only
-// scrape ports a Service exposes. The operator adds the target labels
-// namespace, pod and container to every PodMonitor target
-// (prometheus-operator pkg/prometheus/promcfg.go, generatePodMonitorConfig,
-// v0.93.0), the labels the adapter rules and alerts group by; honorLabels
-// stays false, as Triton's own labels (model, version) do not collide.
+// scrape ports a Service exposes. honorLabels stays false, as Triton's own
+// labels (model, version) do not collide with the target labels.
 func tritonPodMonitorSpec(selector pulumi.StringMap, interval time.Duration) pulumi.Map {
+	return podMonitorSpec(selector, tritonMetricsPortName, "/metrics", interval)
+}
+
+// podMonitorSpec scrapes path on the named container port of the selected
+// pods in the PodMonitor's own namespace (no namespaceSelector: the
+// monitor's namespace). The operator adds the target labels namespace, pod
+// and container to every PodMonitor target (prometheus-operator
+// pkg/prometheus/promcfg.go, generatePodMonitorConfig, v0.93.0), the labels
+// the adapter rules and alerts group by.
+func podMonitorSpec(selector pulumi.StringMap, port, path string, interval time.Duration) pulumi.Map {
 	return pulumi.Map{
 		"selector": pulumi.Map{"matchLabels": selector},
 		"podMetricsEndpoints": pulumi.Array{pulumi.Map{
-			"port":     pulumi.String(tritonMetricsPortName),
-			"path":     pulumi.String("/metrics"),
+			"port":     pulumi.String(port),
+			"path":     pulumi.String(path),
 			"interval": pulumi.String(fmt.Sprintf("%ds", interval/time.Second)),
 		}},
 	}
@@ -107,10 +114,16 @@ func tritonPodMonitorSpec(selector pulumi.StringMap, interval time.Duration) pul
 
 // newTritonPodMonitor registers the PodMonitor in Triton's namespace.
 func newTritonPodMonitor(ctx *pulumi.Context, name string, namespace pulumi.StringInput, selector pulumi.StringMap, m TritonMonitoring, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	return newPodMonitor(ctx, name, tritonName, namespace, tritonPodMonitorSpec(selector, m.Interval), append(opts, pulumi.DependsOn(m.DependsOn))...)
+}
+
+// newPodMonitor registers a PodMonitor named objectName, labelled like the
+// component's other objects.
+func newPodMonitor(ctx *pulumi.Context, name, objectName string, namespace pulumi.StringInput, spec pulumi.Map, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
 	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
 		ApiVersion:  pulumi.String("monitoring.coreos.com/v1"),
 		Kind:        pulumi.String("PodMonitor"),
-		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(tritonName), Namespace: namespace, Labels: workloads.CommonLabels(tritonName, name)},
-		OtherFields: kubernetes.UntypedArgs{"spec": tritonPodMonitorSpec(selector, m.Interval)},
-	}, append(opts, pulumi.DependsOn(m.DependsOn))...)
+		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(objectName), Namespace: namespace, Labels: workloads.CommonLabels(objectName, name)},
+		OtherFields: kubernetes.UntypedArgs{"spec": spec},
+	}, opts...)
 }

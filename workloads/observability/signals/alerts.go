@@ -53,14 +53,34 @@ func KubeStateMetricsLabelName(key string) string {
 const (
 	AlertTritonQueueAboveTarget = "TritonQueueAboveTarget"
 	AlertTritonRequestsFailing  = "TritonRequestsFailing"
+	AlertInferenceCallsFailing  = "InferenceCallsFailing"
 	AlertGPUPodPending          = "GPUPodPending"
 	AlertSpotNodeInterrupted    = "SpotNodeInterrupted"
 )
 
 // AlertNames lists the platform's alerts in the order AlertRuleGroups has them.
 func AlertNames() []string {
-	return []string{AlertTritonQueueAboveTarget, AlertTritonRequestsFailing, AlertGPUPodPending, AlertSpotNodeInterrupted}
+	return []string{AlertTritonQueueAboveTarget, AlertTritonRequestsFailing, AlertInferenceCallsFailing, AlertGPUPodPending, AlertSpotNodeInterrupted}
 }
+
+// The lds-service's own metrics (cmd/lds-service, metrics.go), served on
+// LDSMetricsPath of its HTTP port and scraped every LDSScrapeInterval, like
+// Triton. LDSTritonErrors counts failed calls to Triton by label reason,
+// one per attempt (retries included).
+const (
+	LDSMetricsPath    = "/metrics"
+	LDSScrapeInterval = TritonScrapeInterval
+	LDSTritonErrors   = "lds_triton_errors_total"
+)
+
+// LDSTritonCallFailureReasons are the reasons of LDSTritonErrors that mean
+// Triton could not serve the call (cmd/lds-service, triton.go):
+// server_error is any 5xx, which is what a full queue (max_queue_size)
+// answers (503); timeout an attempt slower than TRITON_TIMEOUT; unreachable
+// no connection (no ready replica behind the Service); model_not_ready the
+// model not loaded. The other reasons, rejected (a 4xx to a request the
+// service validated) and bad_response, are bugs, not capacity.
+var LDSTritonCallFailureReasons = []string{"server_error", "timeout", "unreachable", "model_not_ready"}
 
 // ChartAlertsCovering are the chart's alerts that say what the platform's
 // earlier TritonHPAAtMaxReplicas, TritonPodsNotReady and (for pods waiting
@@ -187,15 +207,45 @@ func AlertRuleGroups(p AlertParams) []RuleGroup {
 				fmt.Sprintf("Triton %s above the autoscaling target %s", m.Name, m.formatTarget(p.Target)),
 				"Triton in {{ $labels.namespace }} averages "+m.valueTemplate()+" "+m.Name+
 					" per pod, above the HPA target: the HPA is not adding capacity fast enough or is at its maximum"),
-			// A rejected request adds no queue time (Triton core
-			// src/infer_stats.cc, UpdateFailure records only the failure and
-			// its duration), so with max_queue_size or a queue timeout an
-			// overload shows here and not in the queue signal (issue 20).
+			// Triton counts a failure only for a request its scheduler took.
+			// REJECTED is a queue timeout (default_timeout_microseconds with
+			// timeout_action REJECT: core src/dynamic_batch_scheduler.cc
+			// FinishRejectedCancelledRequests, ReportErrorStatistics, then
+			// src/infer_stats.cc UpdateFailure; server
+			// docs/user_guide/metrics.md "Failure Count Categories"), and
+			// adds no queue time (UpdateFailure records only the failure and
+			// its duration), so that overload shows here and not in the
+			// queue signal (issue 20). A request refused because the queue
+			// is full (max_queue_size) is counted nowhere: core
+			// src/scheduler_utils.cc PolicyQueue::Enqueue returns
+			// UNAVAILABLE, src/infer_request.cc InferenceRequest::Run
+			// returns it (FAILED_ENQUEUE undoes the pending count),
+			// src/tritonserver.cc TRITONSERVER_ServerInferAsync passes it
+			// on, and server src/http_server.cc HandleInfer and
+			// src/grpc/infer_handler.cc answer 503 / UNAVAILABLE without
+			// statistics (core main 73aad7c3 and r26.06). An ensemble whose
+			// composing model's queue is full counts OTHER. Only the caller
+			// sees a full queue: AlertInferenceCallsFailing.
 			alertRule(AlertTritonRequestsFailing, "warning", p.QueueFor,
 				fmt.Sprintf("sum by (namespace, model, reason) (rate(%s{namespace=%s}[5m])) > 0", TritonRequestFailure, quote(p.TritonNamespace)),
 				"Triton requests failing",
 				"Model {{ $labels.model }} in {{ $labels.namespace }} fails {{ $value | humanize }} requests/s with reason {{ $labels.reason }}: "+
-					"REJECTED means the queue is full (max_queue_size) or timed out, which the queue signal does not show"),
+					"REJECTED means requests timed out in the queue (the model's queue policy), which the queue signal does not show; "+
+					"requests refused because the queue is full (max_queue_size) are not counted here, see "+AlertInferenceCallsFailing),
+			// The caller's view: the lds-service counts every failed call to
+			// Triton, including the 503 of a full queue that Triton's own
+			// failure counter never sees (above). Any namespace: only
+			// lds-service exports the metric. The same threshold and hold as
+			// TritonRequestsFailing, so an overload that fails calls warns
+			// as soon as either side sees it.
+			alertRule(AlertInferenceCallsFailing, "warning", p.QueueFor,
+				fmt.Sprintf("sum by (namespace) (rate(%s{reason=~%q}[5m])) > 0", LDSTritonErrors, strings.Join(LDSTritonCallFailureReasons, "|")),
+				"lds-service calls to Triton failing",
+				"The lds-service in {{ $labels.namespace }} fails {{ $value | humanize }} calls/s to Triton "+
+					"(reasons "+strings.Join(LDSTritonCallFailureReasons, ", ")+"; see "+LDSTritonErrors+" by reason): "+
+					"server_error is Triton's 503 for a full queue (max_queue_size), which Triton's own "+TritonRequestFailure+" does not count; "+
+					"unreachable or model_not_ready means no ready Triton replica (scaling up, or pods failing); "+
+					"timeout means Triton answers slower than TRITON_TIMEOUT (overloaded)"),
 		}},
 		{Name: "aiplatform-capacity", Rules: []Rule{
 			// Any namespace. Unschedulable, not merely Pending: the chart's

@@ -154,3 +154,28 @@ func TestAlertTextUnits(t *testing.T) {
 		t.Errorf("queue time alert text %q / %q", q.Annotations["summary"], q.Annotations["description"])
 	}
 }
+
+// A request refused because Triton's queue is full (max_queue_size) is in
+// none of Triton's metrics (core src/scheduler_utils.cc PolicyQueue::Enqueue
+// returns UNAVAILABLE before any statistics; only queue timeouts count as
+// REJECTED). The Triton alert must not claim it, and the caller's alert,
+// in the Triton group with the same hold, watches the lds-service's count.
+func TestFullQueueIsAlertedFromTheCaller(t *testing.T) {
+	p := validParams()
+	rules := map[string]Rule{}
+	for _, r := range AlertRuleGroups(p)[0].Rules {
+		rules[r.Alert] = r
+	}
+	triton, caller := rules[AlertTritonRequestsFailing], rules[AlertInferenceCallsFailing]
+	if d := triton.Annotations["description"]; strings.Contains(d, "REJECTED means the queue is full") ||
+		!strings.Contains(d, "max_queue_size) are not counted here, see "+AlertInferenceCallsFailing) {
+		t.Errorf("%s description %q", AlertTritonRequestsFailing, d)
+	}
+	want := `sum by (namespace) (rate(lds_triton_errors_total{reason=~"server_error|timeout|unreachable|model_not_ready"}[5m])) > 0`
+	if caller.Expr != want || caller.For != triton.For || caller.Labels["severity"] != "warning" {
+		t.Errorf("%s: %+v, want expr %s held %s", AlertInferenceCallsFailing, caller, want, triton.For)
+	}
+	if d := caller.Annotations["description"]; !strings.Contains(d, "max_queue_size") || !strings.Contains(d, TritonRequestFailure+" does not count") {
+		t.Errorf("%s description %q", AlertInferenceCallsFailing, d)
+	}
+}

@@ -39,6 +39,17 @@ const (
 	TritonRequestSummary = "nv_inference_request_summary_us"
 )
 
+// TritonGPUUtilization is a gauge per GPU Triton uses (label gpu_uuid):
+// the fraction of the last sample period in which a kernel ran, 0 to 1,
+// read from DCGM (DCGM_FI_DEV_GPU_UTIL, percent × 0.01) every
+// --metrics-interval-ms (default 2000). On unless --allow-gpu-metrics=false
+// or Triton was built without TRITON_ENABLE_METRICS_GPU; the Triton pod sets
+// it true explicitly. A failed DCGM read sets it to 0. Source: core
+// src/metrics.cc (family "GPU utilization rate [0.0 - 1.0)",
+// UpdateDcgmMetrics), src/constants.h kMetricsLabelGpuUuid; server
+// src/command_line_parser.h (defaults), docs/user_guide/metrics.md "GPU Metrics".
+const TritonGPUUtilization = "nv_gpu_utilization"
+
 // TritonMetricsConfigArgs are the tritonserver arguments the dashboards need
 // beyond Triton's defaults: latency summaries (off by default, quantiles
 // 0.5, 0.9, 0.95, 0.99, 0.999 by default; core src/metric_model_reporter.h).
@@ -75,6 +86,8 @@ const (
 const (
 	MetricQueueTimePerRequest = "queueTimePerRequest"
 	MetricQueueToComputeRatio = "queueToComputeRatio"
+	MetricGPUUtilization      = "gpuUtilization"
+	MetricConcurrency         = "concurrency"
 	// DefaultInferenceMetricKey is what the Triton HPA scales on unless
 	// configured otherwise: NVIDIA's own Triton chart scales on queue time
 	// (server deploy/k8s-onprem/values.yaml, avg_time_queue_us).
@@ -94,7 +107,11 @@ type InferenceMetric struct {
 	Unit string
 	// DefaultTarget is the per-pod average the HPA aims for.
 	DefaultTarget float64
-	Rule          AdapterRule
+	// Max is the largest value the metric can read (0: unbounded). A
+	// target the HPA could never see exceeded is refused by the config
+	// validation.
+	Max  float64
+	Rule AdapterRule
 }
 
 // AdapterRule is one prometheus-adapter discovery rule; the json tags are
@@ -149,6 +166,107 @@ var inferenceMetrics = []InferenceMetric{
 		DefaultTarget: 1,
 		Rule:          perPodRatioRule("triton_queue_compute_ratio", TritonQueueDuration, TritonComputeInferDuration, ""),
 	},
+	{
+		// Proportional to load below saturation, where the queue signals
+		// stay near 0 until the GPU is full. It reads the device, so
+		// ensembles (whose composing models count the request again) do
+		// not skew it, and a saturated GPU reads about 1 even when
+		// max_queue_size rejects the overflow, which adds no queue time.
+		// Above saturation it says only "full", not by how much.
+		Key:  MetricGPUUtilization,
+		Name: "triton_gpu_utilization",
+		Description: "Mean utilisation (0 to 1) of the pod's GPUs as Triton reports them from DCGM " +
+			"(fraction of time a kernel ran), averaged over the last minute.",
+		Unit: UnitDimensionless,
+		// 0.6 leaves headroom for a step of about 1/0.6 = 1.67 times the
+		// load while a new GPU node boots (5-10 min, docs/autoscaling-and-
+		// observability.md); the closed loop (tests/closedloop) measures it.
+		DefaultTarget: 0.6,
+		Max:           1,
+		Rule:          perPodGaugeRule("triton_gpu_utilization", TritonGPUUtilization),
+	},
+	{
+		// Little's law: the mean number of requests in a system is the
+		// rate at which their time in it accumulates, so the rate of
+		// Triton's cumulative request time (queue + compute, added as each
+		// successful request completes: core src/infer_stats.cc
+		// UpdateSuccessWithDuration) is the pod's mean number of requests
+		// queued or computing. Closed-loop figures (tests/closedloop/
+		// tritonsim: one instance, dynamic batching up to 8, a batch of n
+		// takes 20 ms + 5 ms × n, capacity 133 req/s) by load:
+		//
+		//	load            10%   20%   40%   60%   70%   80%   90%   95%
+		//	in flight       0.42  0.96  2.43  4.56  6.03  8.05  11.9  17.5
+		//	GPU busy        0.32  0.57  0.86  0.97  0.99  1.0   1.0   1.0
+		//	mean queue time 5.5 ms at 10 %, 44 ms at 90 %, 81 ms at 95 %
+		//
+		// So it rises with load from the first request and without bound
+		// past saturation. Queue time reacts only near saturation (its
+		// 50 ms default is crossed only past 90 %), and a batching model's
+		// GPU reads 0.86 busy at 40 % load (small batches keep it busy),
+		// so gpuUtilization over-provisions it and stops at 1 when full.
+		// Ensembles read higher: a request counts in the ensemble and
+		// again in each composing model while it is there, about (1 + the
+		// steps' share of its time) times; a target measured on the
+		// ensemble (below) counts the same way. A request max_queue_size
+		// rejects adds nothing (failures do not move the counter), but a
+		// full queue holds max_queue_size + a batch in flight, above any
+		// sensible target, so overload still scales up.
+		Key:  MetricConcurrency,
+		Name: "triton_requests_in_flight",
+		Description: "Mean number of requests in the pod, queued or computing, over all models " +
+			"(Little's law: request time completed per second), last minute.",
+		Unit: UnitDimensionless,
+		// 6: the in-flight count at about 70 % of the simulated pod's
+		// throughput (6.03 above), room for a step of about 1.4 times the
+		// load while a new GPU node boots. It depends on the model: take
+		// the in-flight count at ~70 % of its pod's throughput, or from
+		// perf_analyzer --concurrency-range (latency per concurrency) the
+		// highest concurrency whose p95 still meets the latency
+		// objective, times ~0.75. A single-instance
+		// model without batching saturates at 1 in flight, so its target
+		// is below 1 (0.7). In flight grows faster than load near
+		// saturation, so there the HPA's proportional step overshoots
+		// (90 %: 11.9/6, twice the pods) rather than falls short.
+		DefaultTarget: 6,
+		Rule:          perPodRateRule("triton_requests_in_flight", TritonRequestDuration, "1e6"),
+	},
+}
+
+// perPodRateRule is a counter's rate per pod, summed over the pod's models
+// and divided by scale ("1e6": microseconds per second into seconds per
+// second, for TritonRequestDuration the requests in flight). An idle pod's
+// counter stays flat and reads 0, so unlike a ratio the rule needs no 0 for
+// idle pods.
+func perPodRateRule(name, series, scale string) AdapterRule {
+	return AdapterRule{
+		SeriesQuery:  fmt.Sprintf(`%s{%s!="",%s!=""}`, series, LabelNamespace, LabelPod),
+		Resources:    podResources(),
+		Name:         AdapterName{Matches: "^" + series + "$", As: name},
+		MetricsQuery: fmt.Sprintf("sum by (<<.GroupBy>>) (rate(<<.Series>>{<<.LabelMatchers>>}[%s])) / %s", PromDuration(AdapterRateWindow), scale),
+	}
+}
+
+// perPodGaugeRule is a gauge's mean over the window, averaged over the
+// pod's series (one per GPU for TritonGPUUtilization), so a pod's value is
+// its mean GPU and stays in the gauge's own range. An idle GPU reads 0
+// itself, so unlike a ratio the rule needs no 0 for idle pods.
+func perPodGaugeRule(name, series string) AdapterRule {
+	return AdapterRule{
+		SeriesQuery:  fmt.Sprintf(`%s{%s!="",%s!=""}`, series, LabelNamespace, LabelPod),
+		Resources:    podResources(),
+		Name:         AdapterName{Matches: "^" + series + "$", As: name},
+		MetricsQuery: fmt.Sprintf("avg by (<<.GroupBy>>) (avg_over_time(<<.Series>>{<<.LabelMatchers>>}[%s]))", PromDuration(AdapterRateWindow)),
+	}
+}
+
+// podResources maps the target labels a Pod- or ServiceMonitor adds to the
+// Kubernetes resources the custom metrics API serves metrics for.
+func podResources() AdapterResources {
+	return AdapterResources{Overrides: map[string]AdapterResource{
+		LabelNamespace: {Resource: "namespace"},
+		LabelPod:       {Resource: "pod"},
+	}}
 }
 
 // perPodRatioRule is rate(numerator)/rate(denominator) per pod, summed over
@@ -169,11 +287,8 @@ func perPodRatioRule(name, numerator, denominator, scale string) AdapterRule {
 		scaled += " / " + scale
 	}
 	return AdapterRule{
-		SeriesQuery: fmt.Sprintf(`%s{%s!="",%s!=""}`, numerator, LabelNamespace, LabelPod),
-		Resources: AdapterResources{Overrides: map[string]AdapterResource{
-			LabelNamespace: {Resource: "namespace"},
-			LabelPod:       {Resource: "pod"},
-		}},
+		SeriesQuery:  fmt.Sprintf(`%s{%s!="",%s!=""}`, numerator, LabelNamespace, LabelPod),
+		Resources:    podResources(),
 		Name:         AdapterName{Matches: "^" + numerator + "$", As: name},
 		MetricsQuery: fmt.Sprintf("%s / (%s > 0) or %s * 0", scaled, sumRate(denominator), num),
 	}

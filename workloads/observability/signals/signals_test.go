@@ -8,6 +8,16 @@ import (
 )
 
 func TestInferenceMetricsTable(t *testing.T) {
+	// The Triton family each rule reads (its seriesQuery finds the pods).
+	series := map[string]string{
+		MetricQueueTimePerRequest: TritonQueueDuration,
+		MetricQueueToComputeRatio: TritonQueueDuration,
+		MetricGPUUtilization:      TritonGPUUtilization,
+		MetricConcurrency:         TritonRequestDuration,
+	}
+	if len(series) != len(InferenceMetrics()) {
+		t.Errorf("%d expected series for %d metrics: add the new key here", len(series), len(InferenceMetrics()))
+	}
 	keys, names := map[string]bool{}, map[string]bool{}
 	rules := AdapterRules()
 	if len(rules) != len(InferenceMetrics()) {
@@ -30,6 +40,9 @@ func TestInferenceMetricsTable(t *testing.T) {
 		if !(m.DefaultTarget > 0) || m.Description == "" || m.Unit == "" {
 			t.Errorf("%s: needs a positive default target, a description and a unit", m.Key)
 		}
+		if m.Max < 0 || (m.Max > 0 && m.DefaultTarget >= m.Max) {
+			t.Errorf("%s: default target %v is not below the metric's maximum %v", m.Key, m.DefaultTarget, m.Max)
+		}
 		// The adapter only maps series to pods through these overrides.
 		for _, l := range []string{LabelNamespace, LabelPod} {
 			if m.Rule.Resources.Overrides[l].Resource != l {
@@ -37,11 +50,12 @@ func TestInferenceMetricsTable(t *testing.T) {
 			}
 		}
 		q := m.Rule.Render("SERIES", "MATCHERS", "GROUPBY")
-		if strings.Contains(q, "<<") || !strings.Contains(q, "SERIES{MATCHERS}") || !strings.Contains(q, "sum by (GROUPBY)") {
+		// Aggregated to one value per pod (sum or avg "by (GROUPBY)").
+		if strings.Contains(q, "<<") || !strings.Contains(q, "SERIES{MATCHERS}") || !strings.Contains(q, " by (GROUPBY) (") {
 			t.Errorf("%s: rendered %q", m.Key, q)
 		}
-		if m.Rule.Series() != TritonQueueDuration {
-			t.Errorf("%s: series %q", m.Key, m.Rule.Series())
+		if want, ok := series[m.Key]; !ok || m.Rule.Series() != want || m.Rule.Name.Matches != "^"+want+"$" {
+			t.Errorf("%s: series %q, matches %q, want %q", m.Key, m.Rule.Series(), m.Rule.Name.Matches, want)
 		}
 	}
 	if _, ok := LookupInferenceMetric(DefaultInferenceMetricKey); !ok {
@@ -49,6 +63,51 @@ func TestInferenceMetricsTable(t *testing.T) {
 	}
 	if _, ok := LookupInferenceMetric("cpu"); ok {
 		t.Error("LookupInferenceMetric(cpu) found something")
+	}
+}
+
+// GPU utilisation per pod is the mean over the window of each GPU's gauge,
+// averaged over the pod's GPUs; tests/promql evaluates it on scrapes.
+func TestGPUUtilizationRule(t *testing.T) {
+	m, ok := LookupInferenceMetric(MetricGPUUtilization)
+	if !ok {
+		t.Fatalf("%s is not in the table", MetricGPUUtilization)
+	}
+	if m.Name != "triton_gpu_utilization" || m.Unit != UnitDimensionless || m.DefaultTarget != 0.6 || m.Max != 1 {
+		t.Errorf("entry %+v", m)
+	}
+	if got, want := m.Rule.SeriesQuery, `nv_gpu_utilization{namespace!="",pod!=""}`; got != want {
+		t.Errorf("seriesQuery %q, want %q", got, want)
+	}
+	got := m.Rule.Render(m.Rule.Series(), `namespace="triton",pod=~"a|b"`, "pod")
+	if want := `avg by (pod) (avg_over_time(nv_gpu_utilization{namespace="triton",pod=~"a|b"}[1m]))`; got != want {
+		t.Errorf("rendered %q, want %q", got, want)
+	}
+	if got, want := m.TargetQuantity(m.DefaultTarget), "600m"; got != want {
+		t.Errorf("target quantity %q, want %q", got, want)
+	}
+}
+
+// Requests in flight per pod is the rate of the pod's cumulative request
+// time summed over its models, in seconds per second (Little's law);
+// tests/promql evaluates it on scrapes.
+func TestConcurrencyRule(t *testing.T) {
+	m, ok := LookupInferenceMetric(MetricConcurrency)
+	if !ok {
+		t.Fatalf("%s is not in the table", MetricConcurrency)
+	}
+	if m.Name != "triton_requests_in_flight" || m.Unit != UnitDimensionless || m.DefaultTarget != 6 || m.Max != 0 {
+		t.Errorf("entry %+v", m)
+	}
+	if got, want := m.Rule.SeriesQuery, `nv_inference_request_duration_us{namespace!="",pod!=""}`; got != want {
+		t.Errorf("seriesQuery %q, want %q", got, want)
+	}
+	got := m.Rule.Render(m.Rule.Series(), `namespace="triton",pod=~"a|b"`, "pod")
+	if want := `sum by (pod) (rate(nv_inference_request_duration_us{namespace="triton",pod=~"a|b"}[1m])) / 1e6`; got != want {
+		t.Errorf("rendered %q, want %q", got, want)
+	}
+	if got, want := m.TargetQuantity(m.DefaultTarget), "6"; got != want {
+		t.Errorf("target quantity %q, want %q", got, want)
 	}
 }
 
