@@ -2,7 +2,9 @@
 # Installs the pinned tools of the real-component test tier (tests/realtier)
 # into a cache keyed by version, so a second run is instant:
 #   pulumi CLI, pulumi-resource-kubernetes, kube-apiserver (built from the Go
-#   module proxy) and etcd (Debian's etcd-server).
+#   module proxy) and etcd (Debian's etcd-server); for the closed-loop tier
+#   kube-controller-manager, kube-scheduler, kwok, Prometheus and
+#   prometheus-adapter, also built from the Go module proxy.
 # The S3 server is gofakes3, started in-process by the test, so it needs no binary.
 #   pulumi-eks (pulumi-resource-eks): the npm package @pulumi/eks at the SDK's
 #   pin, its compiled provider run by Node (the platform scenario, issue #14).
@@ -28,6 +30,13 @@ ETCD_PACKAGE=etcd-server
 # pulumi-eks's provider is TypeScript compiled into the npm package; the Go
 # SDK (go.mod: github.com/pulumi/pulumi-eks/sdk/v2) asks the engine for this version.
 EKS_VERSION=2.8.1
+# The closed-loop autoscaling tier (tests/closedloop, issue 20): kwok plays the
+# nodes and pods, Prometheus scrapes the Triton load simulator and the
+# metrics adapter serves the HPA's custom metric. None has replace
+# directives, so a wrapper module requiring each builds it (install_go).
+KWOK_VERSION=v0.8.0
+PROMETHEUS_VERSION=v0.316.0 # Prometheus 3.16.0's Go module version
+ADAPTER_VERSION=v0.12.0     # the version the platform's chart runs (observability)
 
 TOOLS_DIR=${AIPLATFORM_TOOLS:-$HOME/.cache/aiplatform-tools}
 BIN_DIR=$TOOLS_DIR/bin
@@ -102,14 +111,18 @@ install_k8s_provider() {
 	link pulumi-resource-kubernetes "$dest/pulumi-resource-kubernetes"
 }
 
-install_kube_apiserver() {
-	local dest=$TOOLS_DIR/kube-apiserver/$KUBE_VERSION
-	if [[ ! -x $dest/kube-apiserver ]]; then
-		local mod=$TOOLS_DIR/src/kube-apiserver-$KUBE_VERSION staging=v0.${KUBE_VERSION#v1.}
-		rm -rf "$mod" && mkdir -p "$mod" "$dest"
+# kube_wrapper: the wrapper module that builds Kubernetes' commands from
+# k8s.io/kubernetes at $KUBE_VERSION. kube-apiserver, kube-controller-manager
+# and kube-scheduler are built from the same module, tags and flags, so the
+# build cache shares their packages (the closed-loop tier, issue 20, needs the
+# controller manager's HPA, Deployment and ReplicaSet controllers and the scheduler).
+kube_wrapper() {
+	local mod=$TOOLS_DIR/src/kubernetes-$KUBE_VERSION staging=v0.${KUBE_VERSION#v1.}
+	if [[ ! -f $mod/go.mod.done ]]; then
+		rm -rf "$mod" && mkdir -p "$mod"
 		(
 			cd "$mod"
-			go mod init aiplatform.local/tools/kube-apiserver >/dev/null 2>&1
+			go mod init aiplatform.local/tools/kubernetes >/dev/null 2>&1
 			# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces
 			# them with ./staging paths; point each at its published release.
 			local gomod edits=(-require=k8s.io/kubernetes@$KUBE_VERSION)
@@ -118,15 +131,50 @@ install_kube_apiserver() {
 				edits+=(-replace="$m=$m@$staging")
 			done
 			go mod edit "${edits[@]}"
-			local minor=${KUBE_VERSION#v1.}
-			minor=${minor%%.*}
-			"${NICE[@]}" "${GOBUILD[@]}" -tags providerless -o "$dest/kube-apiserver.tmp" \
-				-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean" \
-				k8s.io/kubernetes/cmd/kube-apiserver
-		)
-		mv "$dest/kube-apiserver.tmp" "$dest/kube-apiserver"
+			touch go.mod.done
+		) >&2
 	fi
-	link kube-apiserver "$dest/kube-apiserver"
+	echo "$mod"
+}
+
+# install_kube NAME: builds k8s.io/kubernetes/cmd/NAME at $KUBE_VERSION.
+install_kube() {
+	local name=$1 dest=$TOOLS_DIR/$1/$KUBE_VERSION
+	if [[ ! -x $dest/$name ]]; then
+		local mod minor=${KUBE_VERSION#v1.}
+		minor=${minor%%.*}
+		mod=$(kube_wrapper)
+		mkdir -p "$dest"
+		(
+			cd "$mod"
+			"${NICE[@]}" "${GOBUILD[@]}" -tags providerless -o "$dest/$name.tmp" \
+				-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean" \
+				"k8s.io/kubernetes/cmd/$name"
+		)
+		mv "$dest/$name.tmp" "$dest/$name"
+	fi
+	link "$name" "$dest/$name"
+}
+
+# install_go NAME MODULE PACKAGE VERSION: builds PACKAGE of MODULE@VERSION
+# (modules without replace directives) in a wrapper module, into a
+# directory keyed by version. Not `go install pkg@version`: that also reads
+# the module's version list for deprecations, which the proxy refuses for
+# sigs.k8s.io/prometheus-adapter (403 "This module version is not available").
+install_go() {
+	local name=$1 module=$2 pkg=$3 version=$4
+	local dest=$TOOLS_DIR/$name/$version mod=$TOOLS_DIR/src/$name-$version
+	if [[ ! -x $dest/$name ]]; then
+		rm -rf "$mod" && mkdir -p "$mod" "$dest"
+		(
+			cd "$mod"
+			go mod init "aiplatform.local/tools/$name" >/dev/null 2>&1
+			go mod edit -require="$module@$version"
+			"${NICE[@]}" "${GOBUILD[@]}" -ldflags "-s -w" -o "$dest/$name.tmp" "$pkg"
+		)
+		mv "$dest/$name.tmp" "$dest/$name"
+	fi
+	link "$name" "$dest/$name"
 }
 
 install_etcd() {
@@ -167,6 +215,11 @@ install_eks_provider() {
 timed etcd install_etcd
 timed "pulumi $PULUMI_VERSION" install_pulumi
 timed "pulumi-resource-kubernetes" install_k8s_provider
-timed "kube-apiserver $KUBE_VERSION" install_kube_apiserver
+timed "kube-apiserver $KUBE_VERSION" install_kube kube-apiserver
 timed "pulumi-eks $EKS_VERSION" install_eks_provider
+timed "kube-controller-manager" install_kube kube-controller-manager
+timed "kube-scheduler" install_kube kube-scheduler
+timed "kwok $KWOK_VERSION" install_go kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+timed "prometheus $PROMETHEUS_VERSION" install_go prometheus github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION"
+timed "prometheus-adapter $ADAPTER_VERSION" install_go prometheus-adapter sigs.k8s.io/prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter "$ADAPTER_VERSION"
 echo "tools.sh: tools in $BIN_DIR"

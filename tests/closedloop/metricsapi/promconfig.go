@@ -21,6 +21,8 @@ type PromOptions struct {
 	APIServer, CAFile, CertFile, KeyFile string
 	// Compression divides every interval and timeout (cluster.Compress).
 	Compression float64
+	// RuleFiles are alerting/recording rule files to load (rule_files).
+	RuleFiles []string
 	// NamespaceOverride, when set, is the namespaces to discover pods in
 	// instead of the ones the PodMonitor selects: the harness runs each
 	// scenario in its own namespace with the one program PodMonitor.
@@ -40,6 +42,7 @@ const (
 // Marshalled as JSON, which Prometheus' YAML loader reads as YAML.
 type PromConfig struct {
 	Global        PromGlobal     `json:"global"`
+	RuleFiles     []string       `json:"rule_files,omitempty"`
 	ScrapeConfigs []ScrapeConfig `json:"scrape_configs"`
 }
 
@@ -164,6 +167,7 @@ func PrometheusConfig(pm map[string]any, o PromOptions) ([]byte, error) {
 			ScrapeTimeout:      cluster.FormatPromDuration(cluster.Compress(prometheusScrapeTimeout, o.Compression)),
 			EvaluationInterval: cluster.FormatPromDuration(cluster.Compress(operatorEvaluationInterval, o.Compression)),
 		},
+		RuleFiles:     o.RuleFiles,
 		ScrapeConfigs: jobs,
 	}
 	return marshalConfig(cfg)

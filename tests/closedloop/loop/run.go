@@ -1,0 +1,586 @@
+package loop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aiplatform/infra/tests/closedloop/cluster"
+	"github.com/aiplatform/infra/tests/closedloop/nodegroups"
+	"github.com/aiplatform/infra/tests/closedloop/program"
+	"github.com/aiplatform/infra/tests/closedloop/tritonsim"
+)
+
+// Sample is the loop's state at one simulated time.
+type Sample struct {
+	At                    time.Duration
+	Replicas, ReadyPods   int
+	Nodes, ReadyNodes     int
+	Load                  float64
+	Unschedulable, Launch int
+}
+
+// Result is what one scenario run recorded.
+type Result struct {
+	Scenario Scenario
+	Samples  []Sample
+	Requests []tritonsim.Sample
+	// Events are the autoscaler's and the harness's actions, for the log.
+	Events []string
+	// Alerts are the program's alerts that fired for the scenario's
+	// namespace, with the first time each was seen firing.
+	Alerts map[string]time.Duration
+}
+
+// nodeSlots hands out unique loopback pod CIDRs 127.<a>.<b>.0/24 to nodes
+// across every scenario of a run.
+type nodeSlots struct {
+	mu   sync.Mutex
+	next int
+}
+
+func (s *nodeSlots) cidr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next++
+	return fmt.Sprintf("127.%d.%d.0/24", 1+s.next/256, s.next%256)
+}
+
+// runner is one scenario in flight.
+type runner struct {
+	env   *Env
+	sc    Scenario
+	ns    string
+	sim   *tritonsim.Sim
+	ca    *nodegroups.Autoscaler
+	group nodegroups.Group
+	zone  int
+
+	start     time.Time
+	res       Result
+	pending   map[string]time.Duration // node name → sim time it registers
+	pulled    map[string]bool          // nodes that have pulled Triton's image
+	known     map[string]bool          // registered nodes not deleted since
+	annotate  map[string]bool          // pods annotated with their ready delay
+	gpuPerPod int64
+	cpuReq    int64
+	prevBusy  map[string][2]float64 // pod → busy and instance seconds at the last sample
+}
+
+func (r *runner) now() time.Duration {
+	return time.Duration(float64(time.Since(r.start)) * r.env.F)
+}
+
+func (r *runner) logf(format string, args ...any) {
+	r.res.Events = append(r.res.Events, fmt.Sprintf("%7.1fs %s", r.now().Seconds(), fmt.Sprintf(format, args...)))
+}
+
+// Run runs one scenario in namespace ns and returns what it recorded.
+func (e *Env) Run(ctx context.Context, sc Scenario, ns string) (*Result, error) {
+	tr := map[string]any{"autoscaling": map[string]any{"metric": sc.Signal, "target": sc.Target}}
+	if sc.MinReplicas > 0 {
+		tr["minReplicas"] = sc.MinReplicas
+	}
+	if sc.MaxReplicas > 0 {
+		tr["maxReplicas"] = sc.MaxReplicas
+	}
+	raw, _ := json.Marshal(tr)
+	objs, err := program.Render(program.Options{Overrides: map[string]string{"aiplatform:triton": string(raw)}, GPUMaxSize: sc.GPUMax})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sc.Name, err)
+	}
+	r := &runner{env: e, sc: sc, ns: ns, pending: map[string]time.Duration{}, pulled: map[string]bool{}, annotate: map[string]bool{}, known: map[string]bool{}}
+	r.res.Scenario = sc
+	if err := r.setup(ctx, objs); err != nil {
+		return nil, fmt.Errorf("%s: %w", sc.Name, err)
+	}
+	defer e.pods.set(r.sim, nil)
+	if err := r.loop(ctx); err != nil {
+		return &r.res, fmt.Errorf("%s: %w", sc.Name, err)
+	}
+	r.res.Requests = r.sim.Samples()
+	return &r.res, nil
+}
+
+func (r *runner) setup(ctx context.Context, objs *program.Objects) error {
+	e := r.env
+	var gpu *program.NodeGroup
+	for i, g := range objs.NodeGroups {
+		if g.Labels["aiplatform.io/node-kind"] == "gpu" {
+			gpu = &objs.NodeGroups[i]
+		}
+	}
+	if gpu == nil {
+		return fmt.Errorf("the program has no gpu node group")
+	}
+	alloc, ok := instanceAllocatable[gpu.InstanceTypes[0]]
+	if !ok {
+		return fmt.Errorf("no allocatable figures for instance type %s (instanceAllocatable)", gpu.InstanceTypes[0])
+	}
+	labels := map[string]string{ScenarioLabel: r.ns, "node.kubernetes.io/instance-type": gpu.InstanceTypes[0], "eks.amazonaws.com/nodegroup": gpu.Name}
+	for k, v := range gpu.Labels {
+		labels[k] = v
+	}
+	r.group = nodegroups.Group{Name: r.ns + "-" + gpu.Name, Labels: labels, Allocatable: alloc, Min: gpu.Min, Max: gpu.Max}
+	for _, t := range gpu.Taints {
+		r.group.Taints = append(r.group.Taints, nodegroups.Taint{Key: t.Key, Value: t.Value, Effect: nodegroups.TaintEffect(t.Effect)})
+	}
+	params := nodegroups.PlatformParams()
+	params.NodeBoot = e.Delays.NodeBoot.D
+	if v, ok := objs.AutoscalerArgs["scale-down-unneeded-time"].(string); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			params.UnneededTime = d
+		}
+	}
+	if v, ok := objs.AutoscalerArgs["scale-down-delay-after-add"].(string); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			params.DelayAfterAdd = d
+		}
+	}
+	scaled, err := params.Scale(1) // the runner keeps sim time; the factor applies to wall time only
+	if err != nil {
+		return err
+	}
+	if r.ca, err = nodegroups.New([]nodegroups.Group{r.group}, scaled); err != nil {
+		return err
+	}
+	cfg := tritonsim.Config{Models: r.sc.Models, Load: r.sc.Load, Seed: r.sc.Seed, CounterScale: e.F}
+	if r.sim, err = tritonsim.New(cfg); err != nil {
+		return err
+	}
+	if err := e.C.Apply(ctx, map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": r.ns}}); err != nil {
+		return err
+	}
+	dep := deploymentFor(objs.Deployment, r.ns)
+	r.gpuPerPod = gpuRequest(dep)
+	r.cpuReq = milli(containerRequest(dep, "cpu"))
+	r.prevBusy = map[string][2]float64{}
+	hpa, err := hpaFor(objs.HPA, r.ns, e.F)
+	if err != nil {
+		return err
+	}
+	// Warm start: the scenario begins where a deployed platform is, with
+	// minReplicas pods ready on GPU nodes that have Triton's image (the
+	// first deploy's cold start is not what the scenarios measure). The
+	// clock starts once they are ready; the simulator sees no load before.
+	r.start = time.Now()
+	warm := r.sc.WarmReplicas
+	if warm == 0 {
+		warm = r.sc.MinReplicas
+	}
+	child(dep, "spec")["replicas"] = warm
+	for i := 0; i < warm; i++ {
+		name := fmt.Sprintf("%s-warm-%d", r.group.Name, i+1)
+		if err := r.createNode(ctx, name); err != nil {
+			return err
+		}
+		r.pulled[name] = true
+	}
+	if err := e.C.Apply(ctx, dep); err != nil {
+		return fmt.Errorf("the program's Deployment: %w", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		pods, err := listPods(ctx, e.C, r.ns)
+		if err != nil {
+			return err
+		}
+		if err := r.syncPods(ctx, pods); err != nil {
+			return err
+		}
+		ready := 0
+		for _, p := range pods {
+			if p.Ready() {
+				ready++
+			}
+		}
+		if ready >= warm {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("warm start: %d of %d pods ready after 2 minutes", ready, warm)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// The HPA takes the replica count over from here (it writes the scale
+	// subresource; the Deployment's spec.replicas above was only the start).
+	if err := e.C.Apply(ctx, hpa); err != nil {
+		return fmt.Errorf("the program's HPA: %w", err)
+	}
+	r.res.Events = nil
+	r.start = time.Now()
+	r.logf("warm start: %d pod(s) ready; applied the program's HPA (signal %s)", warm, r.sc.Signal)
+	return nil
+}
+
+// loop drives the simulated clock and the harness's parts until the
+// scenario's end: the simulator steps every 20 ms of wall time; pods,
+// nodes and the autoscaler are read and acted on every syncPeriod of wall
+// time (3 s of loop time at factor 15: about how long a new ready pod takes
+// to reach a Service's endpoints and kube-proxy in a real cluster).
+func (r *runner) loop(ctx context.Context) error {
+	e := r.env
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var lastSync, lastSample, lastScan, lastAlerts time.Duration = -time.Hour, -time.Hour, -time.Hour, -time.Hour
+	interrupted := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		t := r.now()
+		if t > r.sc.Duration {
+			t = r.sc.Duration
+		}
+		if dt := t - r.sim.Now(); dt > 0 {
+			if err := r.sim.Step(dt); err != nil {
+				return err
+			}
+		}
+		if t >= r.sc.Duration {
+			return nil
+		}
+		if t-lastSync < compressInverse(syncPeriod, e.F) {
+			continue
+		}
+		lastSync = t
+		// Nodes whose boot is over are registered first, so the node count
+		// sampled below never misses one between its launch and its listing.
+		if err := r.registerNodes(ctx, t); err != nil {
+			return err
+		}
+		snap, err := e.state(ctx)
+		if err != nil {
+			return err
+		}
+		pods, nodes := snap.pods[r.ns], snap.nodes[r.ns]
+		if err := r.syncPods(ctx, pods); err != nil {
+			return err
+		}
+		if t-lastScan >= nodegroups.DefaultScanInterval {
+			lastScan = t
+			if err := r.scan(ctx, t, nodes, pods); err != nil {
+				return err
+			}
+		}
+		if r.sc.InterruptAt > 0 && !interrupted && t >= r.sc.InterruptAt {
+			interrupted = true
+			if err := r.interrupt(ctx, pods); err != nil {
+				return err
+			}
+		}
+		if t-lastSample >= 5*time.Second {
+			lastSample = t
+			n, _ := replicas(ctx, e.C, r.ns, "triton")
+			// The harness creates and deletes every node of the scenario, so
+			// it counts them itself (a snapshot may predate a registration).
+			s := Sample{At: t, Replicas: n, Nodes: len(r.known) + len(r.pending), Load: r.offered(t)}
+			for _, p := range pods {
+				if p.Ready() {
+					s.ReadyPods++
+				}
+				if p.Unschedulable() {
+					s.Unschedulable++
+				}
+			}
+			for _, nd := range nodes {
+				if nd.Ready() {
+					s.ReadyNodes++
+				}
+			}
+			s.Launch = len(r.pending)
+			r.res.Samples = append(r.res.Samples, s)
+			r.updateCPU()
+		}
+		if t-lastAlerts >= 30*time.Second {
+			lastAlerts = t
+			r.recordAlerts(ctx, t)
+		}
+	}
+}
+
+// cpuModel is the metrics.k8s.io stand-in's CPU for a Triton pod: 10% of
+// its request idle plus 40% at a fully busy GPU (request handling, pre- and
+// post-processing). An assumption, documented with the figures: it keeps
+// the HPA's CPU metric (70% of the request) from ever driving the loop, so
+// the inference signal is what is measured.
+func cpuModel(request int64, busy float64) int64 {
+	return int64(float64(request) * (0.1 + 0.4*busy))
+}
+
+// updateCPU sets each running pod's CPU from its busy fraction since the
+// last sample.
+func (r *runner) updateCPU() {
+	for _, p := range r.sim.Pods() {
+		prev := r.prevBusy[p.Name]
+		r.prevBusy[p.Name] = [2]float64{p.BusySeconds, p.InstanceSeconds}
+		if !p.Running {
+			r.env.setCPU(r.ns, p.Name, -1)
+			continue
+		}
+		busy := 0.0
+		if d := p.InstanceSeconds - prev[1]; d > 0 {
+			busy = (p.BusySeconds - prev[0]) / d
+		}
+		r.env.setCPU(r.ns, p.Name, cpuModel(r.cpuReq, busy))
+	}
+}
+
+// recordAlerts notes the program's alerts firing for the scenario.
+func (r *runner) recordAlerts(ctx context.Context, t time.Duration) {
+	samples, err := r.env.Prom.Query(ctx, fmt.Sprintf(`ALERTS{alertstate="firing",namespace=%q}`, r.ns), time.Now())
+	if err != nil {
+		r.logf("alerts query: %v", err)
+		return
+	}
+	if r.res.Alerts == nil {
+		r.res.Alerts = map[string]time.Duration{}
+	}
+	for _, s := range samples {
+		name := s.Labels["alertname"]
+		if _, seen := r.res.Alerts[name]; !seen {
+			r.res.Alerts[name] = t
+			r.logf("alert %s firing", name)
+		}
+	}
+}
+
+// syncPeriod is how often, in wall time, the harness reads pods and nodes.
+// 21 scenarios read every 100 ms kept kube-apiserver at a whole core on the
+// 2-core machine, which slowed the controllers the loop measures.
+const syncPeriod = 200 * time.Millisecond
+
+func (r *runner) offered(t time.Duration) float64 {
+	sum := 0.0
+	for _, s := range r.sc.Load {
+		sum += s.Trace(t)
+	}
+	return sum
+}
+
+// compressInverse: a wall duration as simulated time.
+func compressInverse(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
+
+// syncPods gives the simulator the ready pods (what the Service's
+// endpoints would hold), the pod server their IPs, and every newly bound
+// pod its time to ready: the image pull on a node that has not pulled it
+// yet, then the model load (kwok's stage waits that long, compressed).
+func (r *runner) syncPods(ctx context.Context, pods []podView) error {
+	var ready []string
+	byIP := map[string]string{}
+	for _, p := range pods {
+		if p.Status.PodIP != "" {
+			byIP[p.Status.PodIP] = p.Metadata.Name
+		}
+		if p.Ready() {
+			ready = append(ready, p.Metadata.Name)
+		}
+		if p.Spec.NodeName == "" || r.annotate[p.Metadata.Name] || p.Metadata.DeletionTimestamp != nil {
+			continue
+		}
+		if _, ok := p.Metadata.Annotations[cluster.ReadyAfterAnnotation]; ok {
+			r.annotate[p.Metadata.Name] = true
+			continue
+		}
+		delay := r.env.Delays.ModelLoad.D
+		if !r.pulled[p.Spec.NodeName] {
+			delay += r.env.Delays.ImagePull.D
+			r.pulled[p.Spec.NodeName] = true
+		}
+		ms := compress(delay, r.env.F).Milliseconds()
+		patch := map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{
+			"name": p.Metadata.Name, "namespace": r.ns,
+			"annotations": map[string]any{cluster.ReadyAfterAnnotation: strconv.FormatInt(ms, 10)},
+		}}
+		if err := r.env.C.Apply(ctx, patch); err != nil && !cluster.IsNotFound(err) {
+			return fmt.Errorf("annotating pod %s: %w", p.Metadata.Name, err)
+		}
+		r.annotate[p.Metadata.Name] = true
+		r.logf("pod %s bound to %s, ready in %v", p.Metadata.Name, p.Spec.NodeName, delay)
+	}
+	sort.Strings(ready)
+	r.env.pods.set(r.sim, byIP)
+	return r.sim.SetPods(ready)
+}
+
+// scan runs the autoscaler stand-in and carries out its actions.
+func (r *runner) scan(ctx context.Context, t time.Duration, nodes []nodeView, pods []podView) error {
+	var ns []nodegroups.Node
+	for _, n := range nodes {
+		ns = append(ns, nodegroups.Node{Name: n.Metadata.Name, Group: r.group.Name, Ready: n.Ready()})
+	}
+	var ps []nodegroups.Pod
+	for _, p := range pods {
+		gp := nodegroups.Pod{Namespace: r.ns, Name: p.Metadata.Name, Node: p.Spec.NodeName,
+			Unschedulable: p.Unschedulable(), NodeSelector: p.Spec.NodeSelector, Terminating: p.Metadata.DeletionTimestamp != nil}
+		for _, c := range p.Spec.Containers {
+			rq := requests(c.Resources.Requests)
+			gp.Requests.MilliCPU += rq.MilliCPU
+			gp.Requests.Memory += rq.Memory
+			gp.Requests.GPU += rq.GPU
+		}
+		for _, tol := range p.Spec.Tolerations {
+			v := tol.Value
+			if tol.Operator == "Exists" {
+				v = ""
+			}
+			gp.Tolerations = append(gp.Tolerations, nodegroups.Toleration{Key: tol.Key, Value: v, Effect: nodegroups.TaintEffect(tol.Effect)})
+		}
+		ps = append(ps, gp)
+	}
+	for _, a := range r.ca.Scan(t, ns, ps) {
+		switch a.Kind {
+		case nodegroups.Launch:
+			r.pending[a.Node] = t + r.ca.Params().NodeBoot
+			r.logf("autoscaler: launch %s", a.Node)
+		case nodegroups.Drain:
+			r.logf("autoscaler: drain %s", a.Node)
+			if err := r.drain(ctx, a.Node, pods); err != nil {
+				return err
+			}
+		case nodegroups.Delete:
+			r.logf("autoscaler: delete %s", a.Node)
+			delete(r.pending, a.Node)
+			delete(r.known, a.Node)
+			if err := r.env.C.Delete(ctx, "/api/v1/nodes/"+a.Node); err != nil && !cluster.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// registerNodes creates the nodes whose boot time has passed, labelled and
+// tainted like the program's GPU group, with the instance type's
+// allocatable resources and a loopback pod CIDR.
+func (r *runner) registerNodes(ctx context.Context, t time.Duration) error {
+	for name, at := range r.pending {
+		if t < at {
+			continue
+		}
+		delete(r.pending, name)
+		if err := r.createNode(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createNode registers a node of the scenario's group.
+func (r *runner) createNode(ctx context.Context, name string) error {
+	labels := map[string]any{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+		"topology.kubernetes.io/zone": fmt.Sprintf("us-west-2%c", 'a'+r.zone%3), "type": "kwok"}
+	r.zone++
+	for k, v := range r.group.Labels {
+		labels[k] = v
+	}
+	var taints []any
+	for _, tn := range r.group.Taints {
+		taints = append(taints, map[string]any{"key": tn.Key, "value": tn.Value, "effect": string(tn.Effect)})
+	}
+	a := r.group.Allocatable
+	res := map[string]any{"cpu": fmt.Sprintf("%dm", a.MilliCPU), "memory": strconv.FormatInt(a.Memory, 10),
+		"nvidia.com/gpu": strconv.FormatInt(a.GPU, 10), "pods": strconv.FormatInt(a.Pods, 10), "ephemeral-storage": "200Gi"}
+	node := map[string]any{"apiVersion": "v1", "kind": "Node",
+		"metadata": map[string]any{"name": name, "labels": labels, "annotations": map[string]any{"kwok.x-k8s.io/node": "fake"}},
+		"spec":     map[string]any{"podCIDR": r.env.slots.cidr(), "taints": taints},
+		"status":   map[string]any{"capacity": res, "allocatable": res},
+	}
+	if err := r.env.C.Do(ctx, "POST", "/api/v1/nodes", node, nil); err != nil {
+		return fmt.Errorf("registering node %s: %w", name, err)
+	}
+	r.known[name] = true
+	r.logf("node %s registered", name)
+	return nil
+}
+
+// drain deletes a node's pods (their ReplicaSet recreates them; the
+// simulator drains them once they leave the ready set).
+func (r *runner) drain(ctx context.Context, node string, pods []podView) error {
+	for _, p := range pods {
+		if p.Spec.NodeName != node {
+			continue
+		}
+		if err := r.env.C.Delete(ctx, "/api/v1/namespaces/"+r.ns+"/pods/"+p.Metadata.Name); err != nil && !cluster.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// interrupt: a spot interruption of one node that runs a ready pod.
+func (r *runner) interrupt(ctx context.Context, pods []podView) error {
+	for _, p := range pods {
+		if p.Ready() {
+			r.logf("spot interruption of %s (pod %s)", p.Spec.NodeName, p.Metadata.Name)
+			if err := r.drain(ctx, p.Spec.NodeName, pods); err != nil {
+				return err
+			}
+			delete(r.known, p.Spec.NodeName)
+			return r.env.C.Delete(ctx, "/api/v1/nodes/"+p.Spec.NodeName)
+		}
+	}
+	r.logf("spot interruption: no ready pod to interrupt")
+	return nil
+}
+
+func gpuRequest(dep map[string]any) int64 {
+	v := containerRequest(dep, "nvidia.com/gpu")
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+// requests parses a container's requests (cpu, memory, nvidia.com/gpu).
+func requests(m map[string]string) nodegroups.Resources {
+	var r nodegroups.Resources
+	r.MilliCPU = milli(m["cpu"])
+	r.Memory = int64(bytesOf(m["memory"]))
+	r.GPU, _ = strconv.ParseInt(m["nvidia.com/gpu"], 10, 64)
+	return r
+}
+
+func milli(q string) int64 {
+	if strings.HasSuffix(q, "m") {
+		n, _ := strconv.ParseInt(strings.TrimSuffix(q, "m"), 10, 64)
+		return n
+	}
+	f, _ := strconv.ParseFloat(q, 64)
+	return int64(math.Round(f * 1000))
+}
+
+func bytesOf(q string) float64 {
+	units := []struct {
+		s string
+		m float64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}}
+	for _, u := range units {
+		if strings.HasSuffix(q, u.s) {
+			f, _ := strconv.ParseFloat(strings.TrimSuffix(q, u.s), 64)
+			return f * u.m
+		}
+	}
+	f, _ := strconv.ParseFloat(q, 64)
+	return f
+}
+
+// instanceAllocatable: what a node of the type offers pods. g5.xlarge: 4
+// vCPU, 16 GiB, one A10G (EC2 instance types); allocatable after EKS's
+// AL2023 kube-reserved (for 4 vCPU: 80m CPU; memory 255Mi + 11Mi × 58 max
+// pods = 893Mi, plus 100Mi eviction threshold) and max pods 58 (eni-max-pods
+// for g5.xlarge).
+var instanceAllocatable = map[string]nodegroups.Resources{
+	"g5.xlarge": {MilliCPU: 3920, Memory: 16*(1<<30) - 993*(1<<20), GPU: 1, Pods: 58},
+	"g6.xlarge": {MilliCPU: 3920, Memory: 16*(1<<30) - 993*(1<<20), GPU: 1, Pods: 58},
+}

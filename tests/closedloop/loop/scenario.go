@@ -1,0 +1,42 @@
+package loop
+
+import (
+	"time"
+
+	"github.com/aiplatform/infra/tests/closedloop/tritonsim"
+)
+
+// Scenario is one closed-loop run: a load on the program's Triton
+// Deployment and HPA with one scaling signal.
+type Scenario struct {
+	Name string
+	// Signal is triton.autoscaling.metric; Target its target (0: default).
+	Signal string
+	Target float64
+	// Duration is simulated time.
+	Duration time.Duration
+	// Settle: replica direction changes are counted after it.
+	Settle time.Duration
+	// StepAt is when the load changes; recovery is measured from it.
+	StepAt time.Duration
+	Models []tritonsim.Model
+	Load   []tritonsim.Stream
+	// MinReplicas, MaxReplicas and GPUMax change the dev stack
+	// (triton.minReplicas/maxReplicas, the gpu group's maxSize).
+	MinReplicas, MaxReplicas, GPUMax int
+	// WarmReplicas are ready, on nodes with Triton's image, when the clock
+	// starts (0: MinReplicas): the replicas a deployed platform would have
+	// settled at for the starting load.
+	WarmReplicas int
+	// InterruptAt, when set, drains and removes one GPU node that runs a
+	// Triton pod (a spot interruption: two minutes' notice, the node
+	// termination handler drains it).
+	InterruptAt time.Duration
+	// Objective is the queue time a request may wait; the share of
+	// requests over it is a figure, and "the objective holds" means under
+	// 5% of the requests of a minute are over it.
+	Objective time.Duration
+	// Capacity is one pod's throughput for the oracle (requests/s).
+	Capacity float64
+	Seed     uint64
+}

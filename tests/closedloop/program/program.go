@@ -1,0 +1,286 @@
+// Package program renders the platform's own objects for the closed loop:
+// it runs the whole program (stacks.Run) under the unit tests' mocks with
+// the dev stack's config plus the scenario's overrides, and returns the
+// objects the loop needs as plain JSON-shaped maps — the Triton Deployment,
+// its HPA and PodMonitor, prometheus-adapter's rules, the GPU node groups
+// and the Cluster Autoscaler's flags. Nothing the loop scales on is
+// re-typed in the test: change the program and the loop runs the change.
+package program
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/aiplatform/infra/stacks"
+	"github.com/aiplatform/infra/tests/mocks"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// Resource types the loop reads.
+const (
+	TypeDeployment = "kubernetes:apps/v1:Deployment"
+	TypeHPA        = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+	TypePodMonitor = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+	TypeHelmChart  = "kubernetes:helm.sh/v4:Chart"
+	// TypePrometheusRule: the SDK's CustomResource registers under its
+	// apiVersion and kind.
+	TypePrometheusRule = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+	// TypeNodeGroup is pulumi-eks's managed node group component (its
+	// inputs are the aws:eks NodeGroup's: nodeGroupName, scalingConfig,
+	// labels, taints, instanceTypes).
+	TypeNodeGroup = "eks:index:ManagedNodeGroup"
+)
+
+// NodeGroup is one EKS managed node group as the program declares it.
+type NodeGroup struct {
+	Name          string
+	InstanceTypes []string
+	Labels        map[string]string
+	Taints        []Taint
+	Min, Max      int
+	CapacityType  string
+}
+
+// Taint is a node group taint in Kubernetes' spelling (EKS spells effects
+// NO_SCHEDULE; the API server's are NoSchedule).
+type Taint struct{ Key, Value, Effect string }
+
+// Objects are the program's objects for one configuration.
+type Objects struct {
+	Deployment map[string]any
+	HPA        map[string]any
+	PodMonitor map[string]any
+	// AdapterRules is prometheus-adapter's rules.custom as the chart gets it.
+	AdapterRules []map[string]any
+	// AutoscalerArgs are the Cluster Autoscaler chart's extraArgs.
+	AutoscalerArgs map[string]any
+	NodeGroups     []NodeGroup
+	// AlertGroups are the platform's PrometheusRule spec.groups.
+	AlertGroups []map[string]any
+}
+
+// RepoRoot is the repository root (the program's Pulumi.yaml).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+}
+
+// Options change the dev stack for a scenario.
+type Options struct {
+	// Overrides are config keys like "aiplatform:triton", objects as JSON; a
+	// JSON object is merged key by key into the stack's object, so a
+	// scenario names only what it changes.
+	Overrides map[string]string
+	// GPUMaxSize, when > 0, is the maxSize of the dev stack's gpu-kind node
+	// groups (the dev stack allows 2 GPU nodes; a ×4 step needs more).
+	GPUMaxSize int
+}
+
+// Render runs the program with the dev stack's config changed by o.
+func Render(o Options) (*Objects, error) {
+	cfg, _, err := mocks.StackConfig(RepoRoot(), "dev")
+	if err != nil {
+		return nil, fmt.Errorf("dev stack config: %w", err)
+	}
+	if o.GPUMaxSize > 0 {
+		var groups []map[string]any
+		if err := json.Unmarshal([]byte(cfg["aiplatform:nodeGroups"]), &groups); err != nil {
+			return nil, fmt.Errorf("dev stack aiplatform:nodeGroups: %w", err)
+		}
+		for _, g := range groups {
+			if g["kind"] == "gpu" {
+				g["maxSize"] = o.GPUMaxSize
+			}
+		}
+		raw, _ := json.Marshal(groups)
+		cfg["aiplatform:nodeGroups"] = string(raw)
+	}
+	for k, v := range o.Overrides {
+		merged, err := merge(cfg[k], v)
+		if err != nil {
+			return nil, fmt.Errorf("override %s: %w", k, err)
+		}
+		cfg[k] = merged
+	}
+	rec, err := mocks.Run(cfg, stacks.Run)
+	if err != nil {
+		return nil, fmt.Errorf("the program failed under the mocks: %w", err)
+	}
+	return extract(rec)
+}
+
+func extract(rec *mocks.Recorder) (*Objects, error) {
+	var err error
+	o := &Objects{}
+	if o.Deployment, err = one(rec, TypeDeployment, isTriton); err != nil {
+		return nil, err
+	}
+	if o.HPA, err = one(rec, TypeHPA, isTriton); err != nil {
+		return nil, err
+	}
+	if o.PodMonitor, err = one(rec, TypePodMonitor, isTriton); err != nil {
+		return nil, err
+	}
+	adapter, err := chartValues(rec, "prometheus-adapter")
+	if err != nil {
+		return nil, err
+	}
+	rules, _ := dig(adapter, "rules", "custom").([]any)
+	for _, r := range rules {
+		if m, ok := r.(map[string]any); ok {
+			o.AdapterRules = append(o.AdapterRules, m)
+		}
+	}
+	if len(o.AdapterRules) == 0 {
+		return nil, fmt.Errorf("prometheus-adapter chart: no rules.custom in its values")
+	}
+	ca, err := chartValues(rec, "cluster-autoscaler")
+	if err != nil {
+		return nil, err
+	}
+	o.AutoscalerArgs, _ = dig(ca, "extraArgs").(map[string]any)
+	for _, r := range rec.ByType(TypePrometheusRule) {
+		in := plain(r.Inputs)
+		for _, g := range asSlice(dig(in, "spec", "groups")) {
+			if m := asMap(g); m != nil {
+				o.AlertGroups = append(o.AlertGroups, m)
+			}
+		}
+	}
+	if len(o.AlertGroups) == 0 {
+		return nil, fmt.Errorf("no PrometheusRule groups in the program")
+	}
+	for _, r := range rec.ByType(TypeNodeGroup) {
+		o.NodeGroups = append(o.NodeGroups, nodeGroup(plain(r.Inputs)))
+	}
+	if len(o.NodeGroups) == 0 {
+		return nil, fmt.Errorf("no %s in the program", TypeNodeGroup)
+	}
+	return o, nil
+}
+
+func isTriton(r mocks.Resource, obj map[string]any) bool {
+	name, _ := dig(obj, "metadata", "name").(string)
+	return name == "triton" || strings.HasSuffix(r.Name, "triton")
+}
+
+func one(rec *mocks.Recorder, typ string, match func(mocks.Resource, map[string]any) bool) (map[string]any, error) {
+	var found []map[string]any
+	for _, r := range rec.ByType(typ) {
+		obj := plain(r.Inputs)
+		if match(r, obj) {
+			found = append(found, obj)
+		}
+	}
+	if len(found) != 1 {
+		return nil, fmt.Errorf("want one Triton %s in the program, found %d", typ, len(found))
+	}
+	obj := found[0]
+	if _, ok := obj["apiVersion"]; !ok {
+		parts := strings.SplitN(strings.TrimPrefix(typ, "kubernetes:"), ":", 2)
+		obj["apiVersion"], obj["kind"] = strings.TrimPrefix(parts[0], "core/"), parts[1]
+	}
+	return obj, nil
+}
+
+// chartValues finds a Helm chart by the chart name it installs.
+func chartValues(rec *mocks.Recorder, chart string) (map[string]any, error) {
+	for _, r := range rec.ByType(TypeHelmChart) {
+		in := plain(r.Inputs)
+		if c, _ := in["chart"].(string); strings.HasSuffix(c, "/"+chart) || c == chart || strings.Contains(c, "/"+chart+"-") || strings.HasPrefix(c, chart+"-") {
+			v, _ := in["values"].(map[string]any)
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("no %s chart in the program", chart)
+}
+
+func nodeGroup(in map[string]any) NodeGroup {
+	g := NodeGroup{Labels: map[string]string{}}
+	g.Name, _ = in["nodeGroupName"].(string)
+	g.CapacityType, _ = in["capacityType"].(string)
+	for _, t := range asSlice(in["instanceTypes"]) {
+		s, _ := t.(string)
+		g.InstanceTypes = append(g.InstanceTypes, s)
+	}
+	for k, v := range asMap(in["labels"]) {
+		g.Labels[k] = fmt.Sprint(v)
+	}
+	for _, t := range asSlice(in["taints"]) {
+		m := asMap(t)
+		key, _ := m["key"].(string)
+		val, _ := m["value"].(string)
+		eff, _ := m["effect"].(string)
+		g.Taints = append(g.Taints, Taint{Key: key, Value: val, Effect: kubeEffect(eff)})
+	}
+	g.Min = toInt(dig(in, "scalingConfig", "minSize"))
+	g.Max = toInt(dig(in, "scalingConfig", "maxSize"))
+	return g
+}
+
+// kubeEffect: EKS's NO_SCHEDULE is Kubernetes' NoSchedule.
+func kubeEffect(e string) string {
+	switch e {
+	case "NO_SCHEDULE":
+		return "NoSchedule"
+	case "NO_EXECUTE":
+		return "NoExecute"
+	case "PREFER_NO_SCHEDULE":
+		return "PreferNoSchedule"
+	}
+	return e
+}
+
+// plain turns recorded inputs into JSON-shaped values (secrets unwrapped:
+// the loop needs the values, nothing is printed).
+func plain(m resource.PropertyMap) map[string]any {
+	return m.MapRepl(nil, func(v resource.PropertyValue) (any, bool) {
+		if v.IsSecret() {
+			return resource.PropertyMap{"v": v.SecretValue().Element}.MapRepl(nil, nil)["v"], true
+		}
+		return nil, false
+	})
+}
+
+func merge(base, override string) (string, error) {
+	var b, o map[string]any
+	if base == "" || json.Unmarshal([]byte(base), &b) != nil || json.Unmarshal([]byte(override), &o) != nil {
+		return override, nil
+	}
+	for k, v := range o {
+		b[k] = v
+	}
+	out, err := json.Marshal(b)
+	return string(out), err
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
+func asSlice(v any) []any        { s, _ := v.([]any); return s }
+
+func toInt(v any) int {
+	switch n := v.(type) {
+	case float64:
+		return int(n)
+	case int:
+		return n
+	case string:
+		i, _ := strconv.Atoi(n)
+		return i
+	}
+	return 0
+}

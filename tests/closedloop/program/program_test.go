@@ -1,0 +1,44 @@
+package program
+
+import (
+	"testing"
+)
+
+// The dev stack renders the objects the loop needs, with their real values.
+func TestRenderDevStack(t *testing.T) {
+	o, err := Render(Options{Overrides: map[string]string{"aiplatform:triton": `{"maxReplicas":6}`}, GPUMaxSize: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dig(o.HPA, "spec", "maxReplicas"); got != 6.0 {
+		t.Errorf("HPA maxReplicas = %v, want the override 6", got)
+	}
+	if got := dig(o.HPA, "spec", "minReplicas"); got != 1.0 {
+		t.Errorf("HPA minReplicas = %v, want the dev stack's 1 (Pulumi.dev.yaml)", got)
+	}
+	if dig(o.Deployment, "spec", "template", "spec") == nil {
+		t.Errorf("Deployment without a pod template: %v", o.Deployment)
+	}
+	if o.Deployment["kind"] != "Deployment" || o.HPA["kind"] != "HorizontalPodAutoscaler" {
+		t.Errorf("kinds: %v %v", o.Deployment["kind"], o.HPA["kind"])
+	}
+	if len(o.AdapterRules) < 2 {
+		t.Errorf("adapter rules: %v", o.AdapterRules)
+	}
+	if len(o.AlertGroups) == 0 || o.AlertGroups[0]["name"] != "aiplatform-triton" {
+		t.Errorf("alert groups: %v", o.AlertGroups)
+	}
+	if o.AutoscalerArgs["expander"] != "least-waste" {
+		t.Errorf("autoscaler args: %v", o.AutoscalerArgs)
+	}
+	var gpu *NodeGroup
+	for i, g := range o.NodeGroups {
+		if len(g.Taints) > 0 && g.Max == 6 {
+			gpu = &o.NodeGroups[i]
+		}
+	}
+	if gpu == nil {
+		t.Fatalf("no tainted GPU group of max 6 (Options.GPUMaxSize): %+v", o.NodeGroups)
+	}
+	t.Logf("gpu group %+v", *gpu)
+}
