@@ -156,21 +156,21 @@ install_kube() {
 	link "$name" "$dest/$name"
 }
 
-# install_go NAME MODULE PACKAGE VERSION: builds PACKAGE of MODULE@VERSION
-# (modules without replace directives) in a wrapper module, into a
-# directory keyed by version. Not `go install pkg@version`: that also reads
+# install_go NAME MODULE PACKAGE VERSION [TAGS]: builds PACKAGE of
+# MODULE@VERSION (modules without replace directives) with build TAGS in a
+# wrapper module, into a directory keyed by version and tags. Not `go install pkg@version`: that also reads
 # the module's version list for deprecations, which the proxy refuses for
 # sigs.k8s.io/prometheus-adapter (403 "This module version is not available").
 install_go() {
-	local name=$1 module=$2 pkg=$3 version=$4
-	local dest=$TOOLS_DIR/$name/$version mod=$TOOLS_DIR/src/$name-$version
+	local name=$1 module=$2 pkg=$3 version=$4 tags=${5:-}
+	local dest=$TOOLS_DIR/$name/$version${tags:+-${tags//,/-}} mod=$TOOLS_DIR/src/$name-$version
 	if [[ ! -x $dest/$name ]]; then
 		rm -rf "$mod" && mkdir -p "$mod" "$dest"
 		(
 			cd "$mod"
 			go mod init "aiplatform.local/tools/$name" >/dev/null 2>&1
 			go mod edit -require="$module@$version"
-			"${NICE[@]}" "${GOBUILD[@]}" -ldflags "-s -w" -o "$dest/$name.tmp" "$pkg"
+			"${NICE[@]}" "${GOBUILD[@]}" -tags "$tags" -ldflags "-s -w" -o "$dest/$name.tmp" "$pkg"
 		)
 		mv "$dest/$name.tmp" "$dest/$name"
 	fi
@@ -220,6 +220,9 @@ timed "pulumi-eks $EKS_VERSION" install_eks_provider
 timed "kube-controller-manager" install_kube kube-controller-manager
 timed "kube-scheduler" install_kube kube-scheduler
 timed "kwok $KWOK_VERSION" install_go kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
-timed "prometheus $PROMETHEUS_VERSION" install_go prometheus github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION"
+# Only Kubernetes service discovery (the loop's PodMonitor): the build tags of
+# Prometheus' plugins/*.go ("!remove_all_sd || enable_<name>_sd") leave out
+# the cloud SDKs, which are most of its build time.
+timed "prometheus $PROMETHEUS_VERSION" install_go prometheus github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION" remove_all_sd,enable_kubernetes_sd
 timed "prometheus-adapter $ADAPTER_VERSION" install_go prometheus-adapter sigs.k8s.io/prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter "$ADAPTER_VERSION"
 echo "tools.sh: tools in $BIN_DIR"

@@ -18,6 +18,9 @@ func TestTritonAutoscalingDefaults(t *testing.T) {
 	def, ok := signals.LookupInferenceMetric(signals.DefaultInferenceMetricKey)
 	require.True(t, ok)
 	assert.Equal(t, inference.TritonAutoscaling{Metric: signals.DefaultInferenceMetricKey, Target: def.DefaultTarget}, cfg.Workloads.Triton.Autoscaling)
+	// Requests in flight, 6 per pod: the closed loop's choice (tests/closedloop,
+	// issue 20; docs/autoscaling-and-observability.md).
+	assert.Equal(t, inference.TritonAutoscaling{Metric: "concurrency", Target: 6}, cfg.Workloads.Triton.Autoscaling)
 
 	// Each metric's own default target, unless one is configured.
 	for _, m := range signals.InferenceMetrics() {
@@ -40,9 +43,11 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 		{`{"autoscaling":{"metric":"nv_gpu_utilization"}}`, `aiplatform:triton.autoscaling.metric: "nv_gpu_utilization" is not one of ` + allowed},
 		{`{"autoscaling":{"metric":"QueueTimePerRequest"}}`, `aiplatform:triton.autoscaling.metric: "QueueTimePerRequest" is not one of`},
 		{`{"autoscaling":{"target":-1}}`, "aiplatform:triton.autoscaling.target: must be a number > 0 in the metric's unit, got -1"},
-		{`{"autoscaling":{"target":1e-12}}`, "aiplatform:triton.autoscaling.target: 1e-12 s is below the resolution prometheus-adapter serves metrics in (0.001 s"},
+		{`{"autoscaling":{"metric":"queueTimePerRequest","target":1e-12}}`, "aiplatform:triton.autoscaling.target: 1e-12 s is below the resolution prometheus-adapter serves metrics in (0.001 s"},
 		// prometheus-adapter v0.12.0 NewMilliQuantity(int64(v*1000)): 0.0005 s reads 0 (issue 20).
-		{`{"autoscaling":{"target":0.0005}}`, "aiplatform:triton.autoscaling.target: 0.0005 s is below the resolution"},
+		{`{"autoscaling":{"metric":"queueTimePerRequest","target":0.0005}}`, "aiplatform:triton.autoscaling.target: 0.0005 s is below the resolution"},
+		// The default metric (requests in flight) too.
+		{`{"autoscaling":{"target":0.0005}}`, "aiplatform:triton.autoscaling.target: 0.0005 1 is below the resolution"},
 		{`{"autoscaling":{"metric":"queueToComputeRatio","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below"},
 		{`{"autoscaling":{"metric":"gpuUtilization","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below the resolution"},
 		// A utilisation reads at most 1 and the HPA needs it above 1.1 × target:
@@ -108,7 +113,23 @@ func TestEveryInferenceMetricIsDocumented(t *testing.T) {
 		assert.Contains(t, line, "`"+m.Name+"`", m.Key)
 		assert.Contains(t, line, "`"+strconv.FormatFloat(m.DefaultTarget, 'f', -1, 64)+"`", m.Key)
 		assert.Contains(t, metricRow, "`"+m.Key+"`", "configure.md triton.autoscaling.metric row")
+		// Only the default's row is marked, right after its key.
+		assert.Equal(t, m.Key == signals.DefaultInferenceMetricKey, strings.HasPrefix(line, row+" (default) |"), "autoscaling-and-observability.md row %q", line)
+		assert.Equal(t, m.Key == signals.DefaultInferenceMetricKey, strings.Contains(line, "(default)"), "autoscaling-and-observability.md row %q", line)
 	}
+	// The configuration reference names the default in its table and its
+	// example (default value, then the choices with the default marked).
+	assert.True(t, strings.HasPrefix(metricRow, "| `triton.autoscaling.metric` | `"+signals.DefaultInferenceMetricKey+"` |"), "configure.md row %q", metricRow)
+	def, _ := signals.LookupInferenceMetric(signals.DefaultInferenceMetricKey)
+	var example []string
+	for _, line := range strings.Split(configure, "\n") {
+		if k := strings.TrimSpace(line); strings.HasPrefix(k, "metric: ") || strings.HasPrefix(k, "target: ") {
+			example = append(example, strings.Join(strings.Fields(k), " "))
+		}
+	}
+	require.Len(t, example, 2, "configure.md: one triton.autoscaling example with metric and target")
+	assert.True(t, strings.HasPrefix(example[0], "metric: "+def.Key+" # ") && strings.Contains(example[0], " "+def.Key+" (default)"), "configure.md example %q", example[0])
+	assert.True(t, strings.HasPrefix(example[1], "target: "+strconv.FormatFloat(def.DefaultTarget, 'f', -1, 64)+" # "), "configure.md example %q", example[1])
 }
 
 // The HPA asks the custom metrics API for exactly the name the adapter rule

@@ -42,7 +42,7 @@ func runTriton(t *testing.T, args *inference.TritonArgs) (*mocks.Recorder, error
 
 func monitoredTriton() *inference.TritonArgs {
 	args := tritonArgs(inference.TritonSpec{})
-	args.HPAMetric = inference.PodsMetric{Name: "triton_queue_seconds_per_request", TargetQuantity: "50m"}
+	args.HPAMetric = inference.PodsMetric{Name: "triton_requests_in_flight", TargetQuantity: "6"}
 	args.Monitoring = &inference.TritonMonitoring{
 		Interval:   15 * time.Second,
 		ServerArgs: []string{"--metrics-config=summary_latencies=true"},
@@ -59,8 +59,8 @@ func TestTritonHPAScalesOnInferenceLoadAndCPU(t *testing.T) {
 	hpa := plain(find(t, rec, hpaType, "triton").Inputs)
 	assert.Equal(t, []any{
 		map[string]any{"type": "Pods", "pods": map[string]any{
-			"metric": map[string]any{"name": "triton_queue_seconds_per_request"},
-			"target": map[string]any{"type": "AverageValue", "averageValue": "50m"},
+			"metric": map[string]any{"name": "triton_requests_in_flight"},
+			"target": map[string]any{"type": "AverageValue", "averageValue": "6"},
 		}},
 		map[string]any{"type": "Resource", "resource": map[string]any{
 			"name":   "cpu",
@@ -170,8 +170,11 @@ func TestTritonHPAMetricIsServedByTheAdapter(t *testing.T) {
 			assert.Equal(t, 70.0, path(hpaMetric(t, hpa, "Resource"), "resource", "target", "averageUtilization"), "CPU stays the second metric")
 		})
 	}
+	// A target alone applies to the default metric, requests in flight
+	// (the closed loop's choice: tests/closedloop, issue 20).
 	rec := runProgram(t, with(baseConfig(), "aiplatform:triton", `{"autoscaling":{"target":0.2}}`))
 	pods := hpaMetric(t, plain(find(t, rec, hpaType, "triton").Inputs), "Pods")
+	assert.Equal(t, "triton_requests_in_flight", path(pods, "pods", "metric", "name"))
 	assert.Equal(t, "200m", path(pods, "pods", "target", "averageValue"))
 }
 

@@ -143,7 +143,7 @@ func TestFiringAlertIsRoutedToSlack(t *testing.T) {
 	}
 	msg, _ := json.Marshal(posted[0])
 	for _, want := range []string{`"channel":"#ai-alerts"`, "[FIRING:1] TritonQueueAboveTarget triton",
-		"Triton triton_queue_seconds_per_request above the autoscaling target 50ms", "averages 75.5ms"} {
+		"Triton triton_requests_in_flight above the autoscaling target 6", "averages 6.367 triton_requests_in_flight"} {
 		if !strings.Contains(string(msg), want) {
 			t.Errorf("Slack message lacks %q: %s", want, msg)
 		}

@@ -115,8 +115,11 @@ func TestAlertsFireAfterForAndClear(t *testing.T) {
 	base := signals.AlertParams{TritonNamespace: tritonNamespace}.WithDefaults()
 
 	tritonLoad := tritonOverload()
-	queueFor := base
+	queueFor := base // the default metric, requests in flight
 	queueFor.QueueFor = 5 * min
+	queueTime, _ := signals.LookupInferenceMetric(signals.MetricQueueTimePerRequest)
+	queueParams := queueFor
+	queueParams.Metric, queueParams.Target = queueTime, queueTime.DefaultTarget
 	ratio, _ := signals.LookupInferenceMetric(signals.MetricQueueToComputeRatio)
 	// Queue/compute: 20 ms compute per request, so 150 ms queueing is 7.5 on
 	// pod A and 0.05 on B: mean 3.775. A target of 3 fires like the queue time.
@@ -129,11 +132,22 @@ func TestAlertsFireAfterForAndClear(t *testing.T) {
 		want                   map[time.Duration]alertState
 	}{
 		{
-			name: "queue time", alert: signals.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: queueFor,
+			name: "queue time", alert: signals.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: queueParams,
 			want: map[time.Duration]alertState{
 				m(10 * min): {"inactive", ""}, 10*min + 15*time.Second: {"pending", "triton"},
 				15 * min: {"pending", "triton"}, 15*min + 15*time.Second: {"firing", "triton"},
 				25 * min: {"firing", "triton"}, 25*min + 15*time.Second: {"inactive", ""}, 39 * min: {"inactive", ""},
+			},
+		},
+		{
+			// The default. Only a window of three overloaded increments
+			// reads above 6 (see tritonOverload), so it starts 15 s after
+			// queue time and ends 15 s before.
+			name: "requests in flight", alert: signals.AlertTritonQueueAboveTarget, who: "namespace", load: tritonLoad, params: queueFor,
+			want: map[time.Duration]alertState{
+				10*min + 15*time.Second: {"inactive", ""}, 10*min + 30*time.Second: {"pending", "triton"},
+				15*min + 15*time.Second: {"pending", "triton"}, 15*min + 30*time.Second: {"firing", "triton"},
+				24*min + 45*time.Second: {"firing", "triton"}, 25 * min: {"inactive", ""}, 39 * min: {"inactive", ""},
 			},
 		},
 		{
@@ -289,14 +303,23 @@ load 15s
 // tritonOverload is 40 minutes of two Triton pods' counters with an
 // overload from 10m to 25m.
 func tritonOverload() string {
-	// Triton: 100 requests per 15 s on each pod. Pod A queues 1 ms per
-	// request, except from 10m to 25m (increments at 10m00s..24m45s) when it
-	// queues 150 ms; pod B always 1 ms. The HPA's view, the mean over pods,
-	// is 75.5 ms > 50 ms during the overload, 1 ms outside; at the edges the
-	// 1m window holds 1 or 2 overloaded increments of 3:
-	// (2*1.5e7+1e5)/300/2 pods ~ 50.7 ms (above) and (1.5e7+2e5)/300 ~ 25.8 ms (below).
+	// Triton: 1000 requests per 15 s on each pod, 20 ms of compute each.
+	// Pod A queues 1 ms per request, except from 10m to 25m (increments at
+	// 10m00s..24m45s) when it queues 150 ms; pod B always 1 ms. Request
+	// time is queue plus compute. The HPA's view, the mean over pods, where
+	// at the edges the 1m window holds 1 or 2 overloaded increments of 3:
+	//   queue time 75.5 ms > 50 ms during the overload, 1 ms outside;
+	//   with 2 of 3 (100.3 ms + 1 ms)/2 ~ 50.7 ms (above), with 1 of 3
+	//   (50.7 ms + 1 ms)/2 ~ 25.8 ms (below);
+	//   requests in flight, request time per second: pod A 1.7e8 us per
+	//   15 s = 11.33, pod B 2.1e7 us = 1.4, mean 6.367 > 6 during the
+	//   overload, 1.4 outside; with 2 of 3 (8.022 + 1.4)/2 = 4.711 (below);
+	//   GPU utilisation 0.95 on pod A during the overload, 0.5 otherwise and
+	//   on B: 0.725 > 0.6 during the overload.
 	const steps = 160 // 40 minutes of 15 s scrapes
-	queueA := append(append(repeat(39, 1e5), repeat(60, 1.5e7)...), repeat(steps-99, 1e5)...)
+	overload := func(normal, over float64) []float64 {
+		return append(append(repeat(39, normal), repeat(60, over)...), repeat(steps-99, normal)...)
+	}
 	return fmt.Sprintf(`
 load 15s
   nv_inference_request_success{namespace="triton",pod="a",model="m",version="1"} %s
@@ -305,9 +328,14 @@ load 15s
   nv_inference_queue_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
   nv_inference_compute_infer_duration_us{namespace="triton",pod="a",model="m",version="1"} %s
   nv_inference_compute_infer_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
-`, counterSteps(repeat(steps, 100)...), counterSteps(repeat(steps, 100)...),
-		counterSteps(queueA...), counterSteps(repeat(steps, 1e5)...),
-		counterSteps(repeat(steps, 2e6)...), counterSteps(repeat(steps, 2e6)...))
+  nv_inference_request_duration_us{namespace="triton",pod="a",model="m",version="1"} %s
+  nv_inference_request_duration_us{namespace="triton",pod="b",model="m",version="1"} %s
+  nv_gpu_utilization{namespace="triton",pod="a",gpu_uuid="GPU-a"} 0.5x39 0.95x59 0.5x60
+  nv_gpu_utilization{namespace="triton",pod="b",gpu_uuid="GPU-b"} 0.5x160
+`, counterSteps(repeat(steps, 1000)...), counterSteps(repeat(steps, 1000)...),
+		counterSteps(overload(1e6, 1.5e8)...), counterSteps(repeat(steps, 1e6)...),
+		counterSteps(repeat(steps, 2e7)...), counterSteps(repeat(steps, 2e7)...),
+		counterSteps(overload(2.1e7, 1.7e8)...), counterSteps(repeat(steps, 2.1e7)...))
 
 }
 
@@ -315,7 +343,8 @@ load 15s
 // adapter's query, evaluated here to the value the HPA would average.
 func TestQueueAlertValueIsHPAAverage(t *testing.T) {
 	st := loadScrapes(t, "testdata/triton-metrics.txt")
-	p := signals.AlertParams{TritonNamespace: tritonNamespace, Target: 1e-9}.WithDefaults()
+	queue, _ := signals.LookupInferenceMetric(signals.MetricQueueTimePerRequest)
+	p := signals.AlertParams{TritonNamespace: tritonNamespace, Metric: queue, Target: 1e-9}.WithDefaults()
 	expr := signals.AlertRuleGroups(p)[0].Rules[0].Expr
 	got := instant(t, newEngine(t), st, expr, epoch.Add(time.Minute), "namespace")
 	// (0.0005 + 0.035) / 2 pods: signals_test.go derives both.
@@ -323,10 +352,13 @@ func TestQueueAlertValueIsHPAAverage(t *testing.T) {
 }
 
 // Issue 21 item 4: the expanded alert text (Prometheus's own template
-// expander, rules.AlertingRule.Eval) has no unit "1" after a ratio and
-// shows queue time as a duration.
+// expander, rules.AlertingRule.Eval) has no unit "1" after a ratio, shows
+// queue time as a duration, and a value below 1 as a plain number (humanize
+// would write 0.725 as "725m").
 func TestAlertTextUnits(t *testing.T) {
 	ratio, _ := signals.LookupInferenceMetric(signals.MetricQueueToComputeRatio)
+	queue, _ := signals.LookupInferenceMetric(signals.MetricQueueTimePerRequest)
+	gpu, _ := signals.LookupInferenceMetric(signals.MetricGPUUtilization)
 	st := loadSeries(t, tritonOverload())
 	for _, c := range []struct {
 		params               signals.AlertParams
@@ -335,9 +367,16 @@ func TestAlertTextUnits(t *testing.T) {
 		{signals.AlertParams{TritonNamespace: tritonNamespace, Metric: ratio, Target: 3},
 			"Triton triton_queue_compute_ratio above the autoscaling target 3",
 			"Triton in triton averages 3.775 triton_queue_compute_ratio per pod, above the HPA target"},
-		{signals.AlertParams{TritonNamespace: tritonNamespace},
+		{signals.AlertParams{TritonNamespace: tritonNamespace, Metric: queue},
 			"Triton triton_queue_seconds_per_request above the autoscaling target 50ms",
 			"Triton in triton averages 75.5ms triton_queue_seconds_per_request per pod, above the HPA target"},
+		// The default: requests in flight, 6 per pod.
+		{signals.AlertParams{TritonNamespace: tritonNamespace},
+			"Triton triton_requests_in_flight above the autoscaling target 6",
+			"Triton in triton averages 6.367 triton_requests_in_flight per pod, above the HPA target"},
+		{signals.AlertParams{TritonNamespace: tritonNamespace, Metric: gpu},
+			"Triton triton_gpu_utilization above the autoscaling target 0.6",
+			"Triton in triton averages 0.725 triton_gpu_utilization per pod, above the HPA target"},
 	} {
 		p := c.params.WithDefaults()
 		rule := signals.AlertRuleGroups(p)[0].Rules[0]

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aiplatform/infra/tests/closedloop/report"
 	"github.com/aiplatform/infra/tests/closedloop/tritonsim"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 )
 
 // detect is the scenarios' model: one GPU instance with dynamic batching
@@ -18,8 +19,8 @@ func detect(b *tritonsim.DynamicBatching) tritonsim.Model {
 		Compute: tritonsim.Compute{Infer: tritonsim.Latency{Base: 20 * time.Millisecond, PerItem: 5 * time.Millisecond}}}
 }
 
-// Signals are the scaling signals the tier compares: today's default and a
-// proportional one.
+// Signals are the scaling signals the tier compares: queue time (the
+// default until these figures), concurrency and GPU utilisation.
 var Signals = []string{"queueTimePerRequest", "concurrency", "gpuUtilization"}
 
 // g5.xlarge on demand in us-west-2, USD per hour (the cost estimate's price table).
@@ -103,11 +104,11 @@ func Figures(res *Result) (report.Result, error) {
 // times its capacity from the start. Within three minutes of real time the
 // HPA must ask for more pods: Triton's counters, the PodMonitor's scrape
 // (15 s), the adapter's rule (1 m rate window, 1 m relist), the HPA's sync
-// (15 s). Nodes do not boot within it; the run proves the wiring, not
-// the timing.
+// (15 s), with the program's default signal. Nodes do not boot within it;
+// the run proves the wiring, not the timing.
 func WiringScenario() Scenario {
 	capacity := detect(nil).Capacity()
-	return Scenario{Name: "0 wiring, uncompressed", Signal: Signals[0], Duration: 3 * time.Minute, Settle: 3 * time.Minute,
+	return Scenario{Name: "0 wiring, uncompressed", Signal: signals.DefaultInferenceMetricKey, Duration: 3 * time.Minute, Settle: 3 * time.Minute,
 		MinReplicas: 1, MaxReplicas: 4, GPUMax: 4, WarmReplicas: 1, Models: []tritonsim.Model{detect(nil)},
 		Load:      []tritonsim.Stream{{Model: "detect", Trace: tritonsim.Constant(3 * capacity)}},
 		Objective: 100 * time.Millisecond, Capacity: capacity, Seed: 1}

@@ -213,10 +213,11 @@ func AlertRuleGroups(p AlertParams) []RuleGroup {
 			// FinishRejectedCancelledRequests, ReportErrorStatistics, then
 			// src/infer_stats.cc UpdateFailure; server
 			// docs/user_guide/metrics.md "Failure Count Categories"), and
-			// adds no queue time (UpdateFailure records only the failure and
-			// its duration), so that overload shows here and not in the
-			// queue signal (issue 20). A request refused because the queue
-			// is full (max_queue_size) is counted nowhere: core
+			// adds no queue or request time (UpdateFailure records only the
+			// failure and its duration), so that overload shows here and
+			// not in the queue-time or in-flight signals (issue 20). A
+			// request refused because the queue is full (max_queue_size)
+			// is counted nowhere: core
 			// src/scheduler_utils.cc PolicyQueue::Enqueue returns
 			// UNAVAILABLE, src/infer_request.cc InferenceRequest::Run
 			// returns it (FAILED_ENQUEUE undoes the pending count),
@@ -230,7 +231,7 @@ func AlertRuleGroups(p AlertParams) []RuleGroup {
 				fmt.Sprintf("sum by (namespace, model, reason) (rate(%s{namespace=%s}[5m])) > 0", TritonRequestFailure, quote(p.TritonNamespace)),
 				"Triton requests failing",
 				"Model {{ $labels.model }} in {{ $labels.namespace }} fails {{ $value | humanize }} requests/s with reason {{ $labels.reason }}: "+
-					"REJECTED means requests timed out in the queue (the model's queue policy), which the queue signal does not show; "+
+					"REJECTED means requests timed out in the queue (the model's queue policy), whose time counts in neither the queue-time nor the in-flight signal; "+
 					"requests refused because the queue is full (max_queue_size) are not counted here, see "+AlertInferenceCallsFailing),
 			// The caller's view: the lds-service counts every failed call to
 			// Triton, including the 503 of a full queue that Triton's own

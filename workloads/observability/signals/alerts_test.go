@@ -86,9 +86,10 @@ func TestAlertRuleGroups(t *testing.T) {
 	if len(seen) != len(AlertNames()) {
 		t.Errorf("alerts %v, AlertNames() %v", seen, AlertNames())
 	}
-	// The queue alert watches the HPA's own query and target.
+	// The queue alert watches the HPA's own query and target (by default
+	// requests in flight, 6 per pod).
 	q := AlertRuleGroups(p)[0].Rules[0]
-	if !strings.Contains(q.Expr, p.Metric.PerPodQuery(`="triton"`)) || !strings.HasSuffix(q.Expr, "> 0.05") || q.For != "10m" {
+	if !strings.Contains(q.Expr, p.Metric.PerPodQuery(`="triton"`)) || !strings.HasSuffix(q.Expr, "> 6") || q.For != "10m" {
 		t.Errorf("queue alert %+v", q)
 	}
 }
@@ -149,9 +150,27 @@ func TestAlertTextUnits(t *testing.T) {
 	if !strings.HasSuffix(r.Annotations["summary"], "target 1") || strings.Contains(r.Annotations["description"], "humanize }}1") {
 		t.Errorf("ratio alert text %q / %q", r.Annotations["summary"], r.Annotations["description"])
 	}
-	q := AlertRuleGroups(validParams())[0].Rules[0]
+	queue, _ := LookupInferenceMetric(MetricQueueTimePerRequest)
+	q := AlertRuleGroups(AlertParams{TritonNamespace: "triton", Metric: queue}.WithDefaults())[0].Rules[0]
 	if !strings.HasSuffix(q.Annotations["summary"], "target 50ms") || !strings.Contains(q.Annotations["description"], "humanizeDuration") {
 		t.Errorf("queue time alert text %q / %q", q.Annotations["summary"], q.Annotations["description"])
+	}
+}
+
+// The default signal is requests in flight (tests/closedloop, issue 20): the
+// alert keeps its name TritonQueueAboveTarget (routes and silences match it),
+// but its text names the metric and a bare count, and says nothing of a queue.
+func TestDefaultAlertTextIsRequestsInFlight(t *testing.T) {
+	r := AlertRuleGroups(validParams())[0].Rules[0]
+	summary, description := r.Annotations["summary"], r.Annotations["description"]
+	if r.Alert != "TritonQueueAboveTarget" || summary != "Triton triton_requests_in_flight above the autoscaling target 6" ||
+		!strings.Contains(description, " triton_requests_in_flight per pod, above the HPA target") {
+		t.Errorf("%s: %q / %q", r.Alert, summary, description)
+	}
+	for _, text := range []string{summary, description} {
+		if strings.Contains(strings.ToLower(text), "queue") {
+			t.Errorf("%q speaks of a queue; the metric is requests in flight", text)
+		}
 	}
 }
 
@@ -168,7 +187,11 @@ func TestFullQueueIsAlertedFromTheCaller(t *testing.T) {
 	}
 	triton, caller := rules[AlertTritonRequestsFailing], rules[AlertInferenceCallsFailing]
 	if d := triton.Annotations["description"]; strings.Contains(d, "REJECTED means the queue is full") ||
-		!strings.Contains(d, "max_queue_size) are not counted here, see "+AlertInferenceCallsFailing) {
+		!strings.Contains(d, "max_queue_size) are not counted here, see "+AlertInferenceCallsFailing) ||
+		// A timed-out request adds no queue or request time (core
+		// src/infer_stats.cc UpdateFailure): not "the queue signal", which
+		// is no longer the default.
+		!strings.Contains(d, "whose time counts in neither the queue-time nor the in-flight signal") {
 		t.Errorf("%s description %q", AlertTritonRequestsFailing, d)
 	}
 	want := `sum by (namespace) (rate(lds_triton_errors_total{reason=~"server_error|timeout|unreachable|model_not_ready"}[5m])) > 0`

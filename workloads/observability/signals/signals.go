@@ -89,9 +89,15 @@ const (
 	MetricGPUUtilization      = "gpuUtilization"
 	MetricConcurrency         = "concurrency"
 	// DefaultInferenceMetricKey is what the Triton HPA scales on unless
-	// configured otherwise: NVIDIA's own Triton chart scales on queue time
-	// (server deploy/k8s-onprem/values.yaml, avg_time_queue_us).
-	DefaultInferenceMetricKey = MetricQueueTimePerRequest
+	// configured otherwise. In the closed loop (tests/closedloop, issue 20)
+	// requests in flight held steady load at the oracle's replicas, held an
+	// ensemble without oscillating and scaled up behind a bounded queue;
+	// queue time (what NVIDIA's own Triton chart scales on: server
+	// deploy/k8s-onprem/values.yaml, avg_time_queue_us) oscillated on the
+	// ensemble, whose own queue time reads about 0, and never scaled behind
+	// the bounded queue; gpuUtilization over-provisioned a batching model
+	// (figures in docs/autoscaling-and-observability.md).
+	DefaultInferenceMetricKey = MetricConcurrency
 )
 
 // InferenceMetric is one per-pod metric prometheus-adapter serves to the
@@ -410,13 +416,15 @@ func (m InferenceMetric) formatTarget(v float64) string {
 }
 
 // valueTemplate is the alert's value in a Prometheus annotation template:
-// seconds through humanizeDuration ("50.7ms"), a ratio through humanize
-// with no suffix (Prometheus template/template.go).
+// seconds through humanizeDuration ("50.7ms"); a ratio or a count as a
+// plain number, through humanize from 1 up ("6.367", "12.35k") but below 1
+// with printf, since humanize writes 0.85 as "850m" (Prometheus
+// template/template.go), which reads as 850 requests or a unit.
 func (m InferenceMetric) valueTemplate() string {
 	if m.Unit == UnitSeconds {
 		return "{{ $value | humanizeDuration }}"
 	}
-	return "{{ $value | humanize }}"
+	return `{{ if lt $value 1.0 }}{{ printf "%.4g" $value }}{{ else }}{{ $value | humanize }}{{ end }}`
 }
 
 // promNumber formats a float as a PromQL number literal.
