@@ -15,7 +15,9 @@
 # $BIN_DIR/pulumi-language-go when someone puts one there, else an in-process
 # stand-in (tests/realtier/rehearsal.go, GoLanguageHost).
 #
-# Usage: bash .ci/tools.sh             (bash .ci/tools.sh --bin-dir prints where they go)
+# Usage: bash .ci/tools.sh [tier|closedloop]   (default both; --bin-dir prints where they go)
+#   tier:       etcd, pulumi, pulumi-resource-kubernetes, kube-apiserver, pulumi-eks
+#   closedloop: kube-controller-manager, kube-scheduler, kwok, Prometheus, prometheus-adapter
 # Cache: ${AIPLATFORM_TOOLS:-$HOME/.cache/aiplatform-tools}; the test looks there first.
 set -euo pipefail
 
@@ -212,17 +214,30 @@ install_eks_provider() {
 	link pulumi-resource-eks "$dest/pulumi-resource-eks"
 }
 
-timed etcd install_etcd
-timed "pulumi $PULUMI_VERSION" install_pulumi
-timed "pulumi-resource-kubernetes" install_k8s_provider
-timed "kube-apiserver $KUBE_VERSION" install_kube kube-apiserver
-timed "pulumi-eks $EKS_VERSION" install_eks_provider
-timed "kube-controller-manager" install_kube kube-controller-manager
-timed "kube-scheduler" install_kube kube-scheduler
-timed "kwok $KWOK_VERSION" install_go kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
-# Only Kubernetes service discovery (the loop's PodMonitor): the build tags of
-# Prometheus' plugins/*.go ("!remove_all_sd || enable_<name>_sd") leave out
-# the cloud SDKs, which are most of its build time.
-timed "prometheus $PROMETHEUS_VERSION" install_go prometheus github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION" remove_all_sd,enable_kubernetes_sd
-timed "prometheus-adapter $ADAPTER_VERSION" install_go prometheus-adapter sigs.k8s.io/prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter "$ADAPTER_VERSION"
+GROUP=${1:-all}
+case $GROUP in
+all | tier | closedloop) ;;
+*)
+	echo "tools.sh: unknown group '$GROUP'; use tier, closedloop or nothing (both)" >&2
+	exit 2
+	;;
+esac
+
+if [[ $GROUP != closedloop ]]; then
+	timed etcd install_etcd
+	timed "pulumi $PULUMI_VERSION" install_pulumi
+	timed "pulumi-resource-kubernetes" install_k8s_provider
+	timed "kube-apiserver $KUBE_VERSION" install_kube kube-apiserver
+	timed "pulumi-eks $EKS_VERSION" install_eks_provider
+fi
+if [[ $GROUP != tier ]]; then
+	timed "kube-controller-manager" install_kube kube-controller-manager
+	timed "kube-scheduler" install_kube kube-scheduler
+	timed "kwok $KWOK_VERSION" install_go kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
+	# Only Kubernetes service discovery (the loop's PodMonitor): the build tags of
+	# Prometheus' plugins/*.go ("!remove_all_sd || enable_<name>_sd") leave out
+	# the cloud SDKs, which are most of its build time.
+	timed "prometheus $PROMETHEUS_VERSION" install_go prometheus github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION" remove_all_sd,enable_kubernetes_sd
+	timed "prometheus-adapter $ADAPTER_VERSION" install_go prometheus-adapter sigs.k8s.io/prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter "$ADAPTER_VERSION"
+fi
 echo "tools.sh: tools in $BIN_DIR"

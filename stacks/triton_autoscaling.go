@@ -19,9 +19,11 @@ import (
 // rule's name.as itself.
 
 // withTritonAutoscalingDefaults fills the metric key and, for a known
-// metric, its default target; only what is unset.
+// metric, its default target; only what is unset. A target without a metric
+// keeps the metric empty, for tritonMetricUnnamed to refuse: it was written
+// for the previous default, in another unit.
 func withTritonAutoscalingDefaults(a inference.TritonAutoscaling) inference.TritonAutoscaling {
-	if a.Metric == "" {
+	if a.Metric == "" && a.Target == 0 {
 		a.Metric = signals.DefaultInferenceMetricKey
 	}
 	if m, ok := signals.LookupInferenceMetric(a.Metric); ok && a.Target == 0 {
@@ -34,6 +36,9 @@ func withTritonAutoscalingDefaults(a inference.TritonAutoscaling) inference.Trit
 // sign is TritonSpec.Validate's): the key exists, the target survives the
 // adapter's milli-units, and the metric can exceed it.
 func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []error {
+	if err := tritonMetricUnnamed(path, a); err != nil {
+		return []error{err}
+	}
 	m, ok := signals.LookupInferenceMetric(a.Metric)
 	if !ok {
 		return []error{fmt.Errorf("%s.metric: %q is not one of %s", path, a.Metric, strings.Join(signals.InferenceMetricKeys(), ", "))}
@@ -43,8 +48,8 @@ func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []err
 	// provider.go), so the HPA never sees a value below 0.001: a smaller
 	// target would compare against a metric that reads 0.
 	if a.Target > 0 && a.Target < AdapterResolution {
-		return []error{fmt.Errorf("%s.target: %v %s is below the resolution prometheus-adapter serves metrics in (%v %s: it rounds values to thousandths), "+
-			"so the metric would read 0; use at least %v", path, a.Target, m.Unit, AdapterResolution, m.Unit, AdapterResolution)}
+		return []error{fmt.Errorf("%s.target: %s is below the resolution prometheus-adapter serves metrics in (%s: it rounds values to thousandths), "+
+			"so the metric would read 0; use at least %v", path, withUnit(a.Target, m.Unit), withUnit(AdapterResolution, m.Unit), AdapterResolution)}
 	}
 	// The HPA scales up only when the pods' average exceeds the target by
 	// more than its tolerance, so a bounded metric (a utilisation, at most
@@ -55,6 +60,37 @@ func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []err
 			path, a.Target, m.Key, m.Max, 1+HPATolerance, limit)}
 	}
 	return nil
+}
+
+// previousDefaultInferenceMetricKey is what the Triton HPA scaled on by
+// default before signals.DefaultInferenceMetricKey: a target in seconds.
+const previousDefaultInferenceMetricKey = signals.MetricQueueTimePerRequest
+
+// tritonMetricUnnamed refuses a target set without its metric. Such a
+// target was written for the previous default, queue time in seconds; read
+// as requests in flight, the current default (0.05 in flight per pod), it
+// would hold Triton at maxReplicas. Nil when the metric is named or the
+// target unset.
+func tritonMetricUnnamed(path string, a inference.TritonAutoscaling) error {
+	if a.Metric != "" || a.Target == 0 {
+		return nil
+	}
+	def, _ := signals.LookupInferenceMetric(signals.DefaultInferenceMetricKey)
+	return fmt.Errorf("%s.target: %v is set without %s.metric; name the metric, because the default changed from %s (a target in seconds of queue time) "+
+		"to %s (requests in flight per pod), so %v would be read as requests in flight, not seconds; the metric is one of %s. "+
+		"To keep the old behaviour set `autoscaling: {metric: %s, target: %v}` (`pulumi config set --path '%s.metric' %s`); "+
+		"to scale on requests in flight set `autoscaling: {metric: %s}` (default target %v) or `autoscaling: {metric: %s, target: <requests in flight per pod>}`",
+		path, a.Target, path, previousDefaultInferenceMetricKey, def.Key, a.Target, strings.Join(signals.InferenceMetricKeys(), ", "),
+		previousDefaultInferenceMetricKey, a.Target, path, previousDefaultInferenceMetricKey, def.Key, def.DefaultTarget, def.Key)
+}
+
+// withUnit writes a value in a metric's unit for people: seconds as
+// "0.05 s", a ratio or a count bare ("0.05"), never with the unit "1".
+func withUnit(v float64, unit string) string {
+	if unit == signals.UnitDimensionless || unit == "" {
+		return fmt.Sprint(v)
+	}
+	return fmt.Sprintf("%v %s", v, unit)
 }
 
 // AdapterResolution is the smallest non-zero value prometheus-adapter

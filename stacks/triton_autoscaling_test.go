@@ -30,11 +30,12 @@ func TestTritonAutoscalingDefaults(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, m.DefaultTarget, cfg.Workloads.Triton.Autoscaling.Target, m.Key)
 	}
+	// A configured target is kept with its metric.
 	src := valid()
-	src["triton"] = `{"autoscaling":{"target":0.2}}`
+	src["triton"] = `{"autoscaling":{"metric":"concurrency","target":0.2}}`
 	cfg, err = parse(src)
 	require.NoError(t, err)
-	assert.Equal(t, inference.TritonAutoscaling{Metric: signals.DefaultInferenceMetricKey, Target: 0.2}, cfg.Workloads.Triton.Autoscaling)
+	assert.Equal(t, inference.TritonAutoscaling{Metric: signals.MetricConcurrency, Target: 0.2}, cfg.Workloads.Triton.Autoscaling)
 }
 
 func TestTritonAutoscalingErrors(t *testing.T) {
@@ -42,21 +43,26 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 	cases := []struct{ triton, want string }{
 		{`{"autoscaling":{"metric":"nv_gpu_utilization"}}`, `aiplatform:triton.autoscaling.metric: "nv_gpu_utilization" is not one of ` + allowed},
 		{`{"autoscaling":{"metric":"QueueTimePerRequest"}}`, `aiplatform:triton.autoscaling.metric: "QueueTimePerRequest" is not one of`},
-		{`{"autoscaling":{"target":-1}}`, "aiplatform:triton.autoscaling.target: must be a number > 0 in the metric's unit, got -1"},
+		{`{"autoscaling":{"metric":"concurrency","target":-1}}`, "aiplatform:triton.autoscaling.target: must be a number > 0 in the metric's unit, got -1"},
+		// A target alone was written for the previous default, queue time in
+		// seconds; read as requests in flight it would hold Triton at maxReplicas.
+		{`{"autoscaling":{"target":0.05}}`, "aiplatform:triton.autoscaling.target: 0.05 is set without aiplatform:triton.autoscaling.metric; name the metric, " +
+			"because the default changed from queueTimePerRequest (a target in seconds of queue time) to concurrency (requests in flight per pod)"},
+		{`{"enabled":false,"autoscaling":{"target":0.05}}`, "aiplatform:triton.autoscaling.target: 0.05 is set without aiplatform:triton.autoscaling.metric"},
 		{`{"autoscaling":{"metric":"queueTimePerRequest","target":1e-12}}`, "aiplatform:triton.autoscaling.target: 1e-12 s is below the resolution prometheus-adapter serves metrics in (0.001 s"},
 		// prometheus-adapter v0.12.0 NewMilliQuantity(int64(v*1000)): 0.0005 s reads 0 (issue 20).
 		{`{"autoscaling":{"metric":"queueTimePerRequest","target":0.0005}}`, "aiplatform:triton.autoscaling.target: 0.0005 s is below the resolution"},
-		// The default metric (requests in flight) too.
-		{`{"autoscaling":{"target":0.0005}}`, "aiplatform:triton.autoscaling.target: 0.0005 1 is below the resolution"},
-		{`{"autoscaling":{"metric":"queueToComputeRatio","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below"},
-		{`{"autoscaling":{"metric":"gpuUtilization","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below the resolution"},
+		// A ratio or a count has no unit to print (not "1").
+		{`{"autoscaling":{"metric":"queueToComputeRatio","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 is below the resolution " +
+			"prometheus-adapter serves metrics in (0.001: it rounds values to thousandths), so the metric would read 0; use at least 0.001"},
+		{`{"autoscaling":{"metric":"gpuUtilization","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 is below the resolution prometheus-adapter serves metrics in (0.001: "},
 		// A utilisation reads at most 1 and the HPA needs it above 1.1 × target:
 		// a percentage (the removed targetGpuUtilization took 70) never scales up.
 		{`{"autoscaling":{"metric":"gpuUtilization","target":70}}`, "aiplatform:triton.autoscaling.target: 70 is too high for gpuUtilization, which reads at most 1: " +
 			"the HPA scales up only above 1.1 × target, so it would never add pods; use a value below 0.909 (a fraction, not a percentage: 0.7 for 70 %)"},
 		{`{"autoscaling":{"metric":"gpuUtilization","target":0.91}}`, "aiplatform:triton.autoscaling.target: 0.91 is too high for gpuUtilization"},
 		// Requests in flight are unbounded, but the adapter's milli-units still apply.
-		{`{"autoscaling":{"metric":"concurrency","target":0.0009}}`, "aiplatform:triton.autoscaling.target: 0.0009 1 is below the resolution"},
+		{`{"autoscaling":{"metric":"concurrency","target":0.0005}}`, "aiplatform:triton.autoscaling.target: 0.0005 is below the resolution prometheus-adapter serves metrics in (0.001: "},
 		// maxReplicas × GPUs per replica must fit the GPU groups (default gpu group: maxSize 4, 1 GPU per node).
 		{`{"maxReplicas":5}`, "aiplatform:triton.maxReplicas: 5 replicas of 1 GPU(s) each do not fit the GPU node groups, which hold at most 4 such replicas"},
 		{`{"gpus":2,"maxReplicas":2}`, "aiplatform:triton.maxReplicas: 2 replicas of 2 GPU(s) each do not fit the GPU node groups, which hold at most 0 such replicas"},
@@ -72,7 +78,8 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 	}
 	// The smallest target the adapter serves is accepted, and so are as many
 	// replicas as the GPU groups hold.
-	for _, triton := range []string{`{"autoscaling":{"target":0.001}}`, `{"maxReplicas":4}`,
+	for _, triton := range []string{`{"autoscaling":{"metric":"concurrency","target":0.001}}`, `{"maxReplicas":4}`,
+		`{"autoscaling":{"metric":"queueTimePerRequest","target":0.001}}`,
 		`{"autoscaling":{"metric":"gpuUtilization","target":0.001}}`, `{"autoscaling":{"metric":"gpuUtilization","target":0.9}}`,
 		// Unbounded metrics take any target above the resolution.
 		`{"autoscaling":{"metric":"queueToComputeRatio","target":70}}`,
@@ -86,6 +93,36 @@ func TestTritonAutoscalingErrors(t *testing.T) {
 	// The migration hint names the replacement keys.
 	requireConfigError(t, map[string]string{"triton": `{"targetGpuUtilization":70}`}, "triton.autoscaling.metric ("+signals.DefaultInferenceMetricKey+" by default)")
 	requireConfigError(t, map[string]string{"triton": `{"targetGpuUtilization":70}`}, "set triton.autoscaling.metric gpuUtilization and triton.autoscaling.target as a fraction (70 % is 0.7)")
+}
+
+// The target-without-metric error says everything needed to fix it: the
+// key, why the metric must be named, the allowed metrics and the two fixes;
+// once, though both Triton's and the autoscaling validation see the key.
+func TestTritonTargetWithoutMetricError(t *testing.T) {
+	src := valid()
+	src["triton"] = `{"autoscaling":{"target":0.05}}`
+	_, err := parse(src)
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		"aiplatform:triton.autoscaling.target: 0.05 is set without aiplatform:triton.autoscaling.metric",
+		"the default changed from queueTimePerRequest (a target in seconds of queue time) to " + signals.DefaultInferenceMetricKey,
+		"the metric is one of " + strings.Join(signals.InferenceMetricKeys(), ", "),
+		"To keep the old behaviour set `autoscaling: {metric: queueTimePerRequest, target: 0.05}` " +
+			"(`pulumi config set --path 'aiplatform:triton.autoscaling.metric' queueTimePerRequest`)",
+		"to scale on requests in flight set `autoscaling: {metric: concurrency}` (default target 6)",
+	} {
+		assert.Contains(t, msg, want)
+	}
+	assert.Equal(t, 1, strings.Count(msg, "is set without"), msg)
+	assert.NotContains(t, msg, "is not one of", "no second error for the empty metric")
+
+	// Either fix is accepted: the old behaviour, or the new default.
+	for _, triton := range []string{`{"autoscaling":{"metric":"queueTimePerRequest","target":0.05}}`, `{"autoscaling":{"metric":"concurrency"}}`} {
+		src["triton"] = triton
+		_, err := parse(src)
+		require.NoError(t, err, triton)
+	}
 }
 
 // Every metric key is documented with its custom metric name and default

@@ -293,6 +293,10 @@ func (w WorkloadsConfig) validate(c Config) []error {
 		}
 		claim(w.Triton.Namespace, "triton.namespace")
 		hosts["triton.host"] = w.Triton.Host
+	} else if err := tritonMetricUnnamed(Project+":triton.autoscaling", w.Triton.Autoscaling); err != nil {
+		// Also with Triton off: the queue alert reads the target, and the
+		// stale key would apply as soon as Triton is turned on.
+		errs = append(errs, err)
 	}
 	if s := w.LDSService; s != nil {
 		errs = append(errs, joinErrors(s.Validate(Project+":ldsService"))...)

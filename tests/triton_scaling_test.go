@@ -170,12 +170,22 @@ func TestTritonHPAMetricIsServedByTheAdapter(t *testing.T) {
 			assert.Equal(t, 70.0, path(hpaMetric(t, hpa, "Resource"), "resource", "target", "averageUtilization"), "CPU stays the second metric")
 		})
 	}
-	// A target alone applies to the default metric, requests in flight
-	// (the closed loop's choice: tests/closedloop, issue 20).
-	rec := runProgram(t, with(baseConfig(), "aiplatform:triton", `{"autoscaling":{"target":0.2}}`))
+	// A target with its metric reaches the HPA as a quantity.
+	rec := runProgram(t, with(baseConfig(), "aiplatform:triton", `{"autoscaling":{"metric":"concurrency","target":0.2}}`))
 	pods := hpaMetric(t, plain(find(t, rec, hpaType, "triton").Inputs), "Pods")
 	assert.Equal(t, "triton_requests_in_flight", path(pods, "pods", "metric", "name"))
 	assert.Equal(t, "200m", path(pods, "pods", "target", "averageValue"))
+}
+
+// A target without its metric was written for the previous default (queue
+// time in seconds); read as requests in flight, 0.05 would hold Triton at
+// maxReplicas. The program refuses it before registering anything.
+func TestTritonTargetWithoutMetricFailsBeforeAnyResource(t *testing.T) {
+	rec, err := mocks.Run(with(baseConfig(), "aiplatform:triton", `{"autoscaling":{"target":0.05}}`), stacks.Run)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "aiplatform:triton.autoscaling.target: 0.05 is set without aiplatform:triton.autoscaling.metric")
+	require.Empty(t, rec.All(), "nothing may be registered when the config is invalid")
+	require.Empty(t, rec.Invokes(), "nothing may be looked up when the config is invalid")
 }
 
 // With the metrics stack, Triton is scraped through a PodMonitor created

@@ -157,7 +157,7 @@ func Inventory(rec *mocks.Recorder, at time.Time) (cost.Inventory, error) {
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 
 	for _, r := range rec.ByType(clusterType) {
-		in := plain(r.Inputs)
+		in := Plain(r.Inputs)
 		cp := cost.ControlPlane{Name: r.Name, Version: str(in["version"])}
 		for _, t := range list(in["enabledClusterLogTypes"]) {
 			cp.LogTypes = append(cp.LogTypes, str(t))
@@ -183,10 +183,10 @@ func Inventory(rec *mocks.Recorder, at time.Time) (cost.Inventory, error) {
 
 	templates := map[string]map[string]any{}
 	for _, r := range rec.ByType(launchTemplateType) {
-		templates[str(plain(r.Outputs)["id"])] = plain(r.Inputs)
+		templates[str(Plain(r.Outputs)["id"])] = Plain(r.Inputs)
 	}
 	for _, r := range rec.ByType(nodeGroupType) {
-		in := plain(r.Inputs)
+		in := Plain(r.Inputs)
 		ng := cost.NodeGroup{Name: r.Name, Capacity: cost.CapacityType(str(in["capacityType"]))}
 		if ng.Capacity == "" {
 			ng.Capacity = cost.OnDemand // the EKS API default
@@ -195,7 +195,7 @@ func Inventory(rec *mocks.Recorder, at time.Time) (cost.Inventory, error) {
 			ng.InstanceTypes = append(ng.InstanceTypes, str(t))
 		}
 		scaling, _ := in["scalingConfig"].(map[string]any)
-		ng.Min, ng.Desired, ng.Max = integer(scaling["minSize"]), integer(scaling["desiredSize"]), integer(scaling["maxSize"])
+		ng.Min, ng.Desired, ng.Max = Integer(scaling["minSize"]), Integer(scaling["desiredSize"]), Integer(scaling["maxSize"])
 		lt, _ := in["launchTemplate"].(map[string]any)
 		tmpl, ok := templates[str(lt["id"])]
 		if !ok {
@@ -204,7 +204,7 @@ func Inventory(rec *mocks.Recorder, at time.Time) (cost.Inventory, error) {
 		}
 		root, _ := first(list(tmpl["blockDeviceMappings"])).(map[string]any)
 		ebs, _ := root["ebs"].(map[string]any)
-		ng.RootVolumeGiB, ng.RootVolumeType = integer(ebs["volumeSize"]), str(ebs["volumeType"])
+		ng.RootVolumeGiB, ng.RootVolumeType = Integer(ebs["volumeSize"]), str(ebs["volumeType"])
 		if ng.RootVolumeGiB == 0 || ng.RootVolumeType == "" {
 			fail("node group %s: launch template has no EBS root volume size and type", r.Name)
 			continue
@@ -214,7 +214,7 @@ func Inventory(rec *mocks.Recorder, at time.Time) (cost.Inventory, error) {
 
 	zones := map[string]bool{}
 	for _, r := range rec.ByType(subnetType) {
-		zones[str(plain(r.Inputs)["availabilityZone"])] = true
+		zones[str(Plain(r.Inputs)["availabilityZone"])] = true
 	}
 	inv.AvailabilityZones = len(zones)
 
@@ -229,7 +229,7 @@ func Inventory(rec *mocks.Recorder, at time.Time) (cost.Inventory, error) {
 		case "aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket":
 			inv.Buckets = append(inv.Buckets, cost.Bucket{Name: r.Name, Role: r.Name})
 		case "aws:ec2/vpcEndpoint:VpcEndpoint":
-			if t := str(plain(r.Inputs)["vpcEndpointType"]); t != "Gateway" {
+			if t := str(Plain(r.Inputs)["vpcEndpointType"]); t != "Gateway" {
 				inv.Unpriced = append(inv.Unpriced, cost.UnpricedThing{Name: r.Type + " " + r.Name,
 					Reason: fmt.Sprintf("a %s VPC endpoint is billed per AZ-hour and GB; only Gateway endpoints are free", t)})
 			}
@@ -263,12 +263,12 @@ func loadBalancers(rec *mocks.Recorder) ([]cost.LoadBalancer, []string) {
 	var out []cost.LoadBalancer
 	var errs []string
 	for _, r := range rec.ByType(serviceType) {
-		in := plain(r.Inputs)
+		in := Plain(r.Inputs)
 		spec, _ := in["spec"].(map[string]any)
 		if str(spec["type"]) != "LoadBalancer" {
 			continue
 		}
-		annotations := stringMap(path(in, "metadata", "annotations"))
+		annotations := stringMap(Path(in, "metadata", "annotations"))
 		class := str(spec["loadBalancerClass"])
 		switch t := annotations[serviceTypeAnno]; {
 		case class == nlbClass, class == "" && (t == "external" || t == "nlb-ip"):
@@ -282,9 +282,9 @@ func loadBalancers(rec *mocks.Recorder) ([]cost.LoadBalancer, []string) {
 	}
 	groups := map[string]int{}
 	for _, r := range rec.ByType(ingressType) {
-		in := plain(r.Inputs)
-		annotations := stringMap(path(in, "metadata", "annotations"))
-		class := str(path(in, "spec", "ingressClassName"))
+		in := Plain(r.Inputs)
+		annotations := stringMap(Path(in, "metadata", "annotations"))
+		class := str(Path(in, "spec", "ingressClassName"))
 		if class == "" {
 			class = annotations[legacyIngressClass]
 		}
@@ -306,7 +306,7 @@ func loadBalancers(rec *mocks.Recorder) ([]cost.LoadBalancer, []string) {
 		out = append(out, lb)
 	}
 	for _, r := range rec.ByType(chartType) {
-		in := plain(r.Inputs)
+		in := Plain(r.Inputs)
 		// Charts' Ingress values follow one convention: {enabled: true,
 		// ingressClassName: alb, annotations: {...}} (argo-cd server.ingress).
 		walk(in["values"], nil, func(p []string, m map[string]any) {
@@ -333,32 +333,32 @@ func loadBalancers(rec *mocks.Recorder) ([]cost.LoadBalancer, []string) {
 func claimedVolumes(rec *mocks.Recorder) ([]cost.Volume, []string) {
 	classes := map[string]string{}
 	for _, r := range rec.ByType(storageClassType) {
-		in := plain(r.Inputs)
-		classes[str(path(in, "metadata", "name"))] = str(path(in, "parameters", "type"))
+		in := Plain(r.Inputs)
+		classes[str(Path(in, "metadata", "name"))] = str(Path(in, "parameters", "type"))
 	}
 	var out []cost.Volume
 	var errs []string
 	for _, r := range rec.ByType(chartType) {
-		values := plain(r.Inputs)["values"]
+		values := Plain(r.Inputs)["values"]
 		walk(values, nil, func(p []string, m map[string]any) {
 			claim, ok := m["volumeClaimTemplate"].(map[string]any)
 			if !ok || len(p) < 2 {
 				return
 			}
 			where := strings.Join(p, ".")
-			class := str(path(claim, "spec", "storageClassName"))
+			class := str(Path(claim, "spec", "storageClassName"))
 			typ, ok := classes[class]
 			if !ok || typ == "" {
 				errs = append(errs, fmt.Sprintf("chart %s, values %s: the claim's StorageClass %q is not one the program creates, so its volume type is unknown", r.Name, where, class))
 				return
 			}
-			gib, ok := gibibytes(str(path(claim, "spec", "resources", "requests", "storage")))
+			gib, ok := gibibytes(str(Path(claim, "spec", "resources", "requests", "storage")))
 			if !ok {
-				errs = append(errs, fmt.Sprintf("chart %s, values %s: storage request %q is not whole Gi or Ti", r.Name, where, str(path(claim, "spec", "resources", "requests", "storage"))))
+				errs = append(errs, fmt.Sprintf("chart %s, values %s: storage request %q is not whole Gi or Ti", r.Name, where, str(Path(claim, "spec", "resources", "requests", "storage"))))
 				return
 			}
-			owner, _ := path(values, p[:len(p)-1]...).(map[string]any)
-			replicas := integer(owner["replicas"])
+			owner, _ := Path(values, p[:len(p)-1]...).(map[string]any)
+			replicas := Integer(owner["replicas"])
 			if replicas == 0 {
 				replicas = 1 // the operator's default for Prometheus and Alertmanager
 			}
@@ -385,7 +385,7 @@ func gibibytes(q string) (int, bool) {
 // classified and are named instead of priced.
 func chartServices(r mocks.Resource) []cost.UnpricedThing {
 	var out []cost.UnpricedThing
-	in := plain(r.Inputs)
+	in := Plain(r.Inputs)
 	walk(in["values"], nil, func(p []string, m map[string]any) {
 		if str(m["type"]) == "LoadBalancer" {
 			out = append(out, cost.UnpricedThing{Name: "chart " + r.Name + " " + strings.Join(p, "."),
@@ -400,23 +400,23 @@ func chartServices(r mocks.Resource) []cost.UnpricedThing {
 func gpuWorkloads(rec *mocks.Recorder) []cost.GPUWorkload {
 	minReplicas := map[string]int{}
 	for _, r := range rec.ByType(hpaType) {
-		in := plain(r.Inputs)
-		ref, _ := path(in, "spec", "scaleTargetRef").(map[string]any)
+		in := Plain(r.Inputs)
+		ref, _ := Path(in, "spec", "scaleTargetRef").(map[string]any)
 		if str(ref["kind"]) != "Deployment" {
 			continue
 		}
 		n := 1 // the HPA default
-		if v, ok := path(in, "spec", "minReplicas").(float64); ok {
+		if v, ok := Path(in, "spec", "minReplicas").(float64); ok {
 			n = int(v)
 		}
-		minReplicas[str(path(in, "metadata", "namespace"))+"/"+str(ref["name"])] = n
+		minReplicas[str(Path(in, "metadata", "namespace"))+"/"+str(ref["name"])] = n
 	}
 	var out []cost.GPUWorkload
 	for _, r := range rec.ByType(deploymentType) {
-		in := plain(r.Inputs)
+		in := Plain(r.Inputs)
 		gpus := 0
-		for _, c := range list(path(in, "spec", "template", "spec", "containers")) {
-			limits := stringMap(path(c, "resources", "limits"))
+		for _, c := range list(Path(in, "spec", "template", "spec", "containers")) {
+			limits := stringMap(Path(c, "resources", "limits"))
 			n, _ := strconv.Atoi(limits[gpuResource])
 			gpus += n
 		}
@@ -426,7 +426,7 @@ func gpuWorkloads(rec *mocks.Recorder) []cost.GPUWorkload {
 		replicas, ok := minReplicas[qualified(in)]
 		if !ok {
 			replicas = 1 // the Deployment default
-			if v, set := path(in, "spec", "replicas").(float64); set {
+			if v, set := Path(in, "spec", "replicas").(float64); set {
 				replicas = int(v)
 			}
 		}
@@ -459,8 +459,9 @@ func Assumptions(cfg map[string]string) (cost.Assumptions, error) {
 	return a, a.Validate()
 }
 
-// plain converts recorded properties to plain Go values, secrets unwrapped.
-func plain(m resource.PropertyMap) map[string]any {
+// Plain converts recorded properties to plain Go values, secrets unwrapped
+// (JSON-shaped: maps, slices, strings, float64s, bools).
+func Plain(m resource.PropertyMap) map[string]any {
 	return m.MapRepl(nil, func(v resource.PropertyValue) (any, bool) {
 		if v.IsSecret() {
 			return resource.PropertyMap{"v": v.SecretValue().Element}.MapRepl(nil, nil)["v"], true
@@ -469,7 +470,8 @@ func plain(m resource.PropertyMap) map[string]any {
 	})
 }
 
-func path(v any, keys ...string) any {
+// Path is the value under keys in nested maps, nil where one is missing.
+func Path(v any, keys ...string) any {
 	for _, k := range keys {
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -481,7 +483,7 @@ func path(v any, keys ...string) any {
 }
 
 func qualified(obj map[string]any) string {
-	ns, name := str(path(obj, "metadata", "namespace")), str(path(obj, "metadata", "name"))
+	ns, name := str(Path(obj, "metadata", "namespace")), str(Path(obj, "metadata", "name"))
 	if ns == "" {
 		return name
 	}
@@ -498,7 +500,8 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
-func integer(v any) int {
+// Integer reads a JSON number, an int or a decimal string; 0 otherwise.
+func Integer(v any) int {
 	switch x := v.(type) {
 	case float64:
 		return int(x)

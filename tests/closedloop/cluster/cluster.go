@@ -7,17 +7,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/aiplatform/infra/tests/closedloop/internal/proc"
 )
 
 // Options configure Start.
@@ -115,16 +113,8 @@ type Cluster struct {
 	client *http.Client
 
 	mu      sync.Mutex
-	procs   []*process
+	procs   []*proc.Process
 	stopped bool
-}
-
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{} // closed when the process has exited
-	err  error         // Wait's result, valid once done is closed
 }
 
 // Start starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler
@@ -167,7 +157,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 
-	free, err := freePorts(6)
+	free, err := proc.FreePorts(6)
 	if err != nil {
 		return err
 	}
@@ -207,10 +197,10 @@ func (c *Cluster) start(ctx context.Context) error {
 		ready   func(ctx context.Context) error
 	}{
 		{"etcd", etcdArgs(c.dir, p), nil, 30 * time.Second, func(ctx context.Context) error {
-			return httpOK(ctx, plain, fmt.Sprintf("http://127.0.0.1:%d/health", p.etcdClient))
+			return proc.HTTPOK(ctx, plain, fmt.Sprintf("http://127.0.0.1:%d/health", p.etcdClient))
 		}},
 		{"kube-apiserver", apiserverArgs(k, c.dir, p), nil, 120 * time.Second, func(ctx context.Context) error {
-			if err := httpOK(ctx, c.client, c.URL+"/readyz"); err != nil {
+			if err := proc.HTTPOK(ctx, c.client, c.URL+"/readyz"); err != nil {
 				return err
 			}
 			// Namespaces created by a post-start hook; RegisterAPIService
@@ -226,61 +216,43 @@ func (c *Cluster) start(ctx context.Context) error {
 			// Each started controller adds a named check to /healthz
 			// (app/controllermanager.go StartControllers ->
 			// healthzHandler.AddHealthChecker), listed by ?verbose.
-			return httpOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz?verbose", p.controllerManager), controllers...)
+			return proc.HTTPOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz?verbose", p.controllerManager), controllers...)
 		}},
 		{"kube-scheduler", schedulerArgs(c.Kubeconfig, schedulerFile, p), nil, 60 * time.Second, func(ctx context.Context) error {
-			return httpOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/readyz", p.scheduler))
+			return proc.HTTPOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/readyz", p.scheduler))
 		}},
 		// KWOK_WORKDIR keeps ~/.kwok/kwok.yaml (loaded first when it exists,
 		// pkg/config/flags.go loadConfig) out of the run.
 		{"kwok", kwokArgs(c.Kubeconfig, stagesFile, p), []string{"KWOK_WORKDIR=" + kwokWork}, 60 * time.Second, func(ctx context.Context) error {
-			return httpOK(ctx, plain, fmt.Sprintf("http://127.0.0.1:%d/healthz", p.kwok))
+			return proc.HTTPOK(ctx, plain, fmt.Sprintf("http://127.0.0.1:%d/healthz", p.kwok))
 		}},
 	}
 	for _, s := range steps {
 		t0 := time.Now()
-		proc, err := c.run(s.name, filepath.Join(c.opts.BinDir, s.name), s.env, s.args...)
+		started, err := c.run(s.name, s.env, s.args)
 		if err != nil {
 			return err
 		}
-		if err := waitFor(ctx, s.timeout, proc, s.ready); err != nil {
+		if err := started.WaitReady(ctx, s.timeout, s.ready); err != nil {
 			return fmt.Errorf("cluster: %s not ready: %w", s.name, err)
 		}
-		c.opts.Logf("cluster: %s ready in %s (log %s)", s.name, time.Since(t0).Round(time.Millisecond), proc.log)
+		c.opts.Logf("cluster: %s ready in %s (log %s)", s.name, time.Since(t0).Round(time.Millisecond), started.Log)
 	}
 	c.opts.Logf("cluster: up at %s in %s (compression %g)", c.URL, time.Since(began).Round(time.Millisecond), c.opts.Compression)
 	return nil
 }
 
-func (c *Cluster) run(name, bin string, env []string, args ...string) (*process, error) {
+// run starts BinDir/name in Dir unless Stop has begun.
+func (c *Cluster) run(name string, env, args []string) (*proc.Process, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
 		return nil, errors.New("cluster: stopped")
 	}
-	logPath := filepath.Join(c.dir, name+".log")
-	logFile, err := os.Create(logPath)
+	p, err := proc.Start(proc.Spec{Name: name, Bin: filepath.Join(c.opts.BinDir, name), Args: args, Env: env, Dir: c.dir})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	fmt.Fprintf(logFile, "$ %s %s\n", bin, strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group, so Stop ends it and anything it forks; killed
-	// with the test binary (Pdeathsig) if that dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("cluster: start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
 	c.procs = append(c.procs, p)
 	return p, nil
 }
@@ -293,20 +265,7 @@ func (c *Cluster) Stop() {
 	procs := c.procs
 	c.mu.Unlock()
 	for i := len(procs) - 1; i >= 0; i-- {
-		p := procs[i]
-		select {
-		case <-p.done:
-			continue
-		default:
-		}
-		pgid := p.cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-p.done
-		}
+		procs[i].Stop(10 * time.Second)
 	}
 }
 
@@ -314,85 +273,17 @@ func (c *Cluster) Stop() {
 // first, for failure messages.
 func (c *Cluster) Logs(maxBytes int) string {
 	c.mu.Lock()
-	procs := append([]*process(nil), c.procs...)
+	procs := append([]*proc.Process(nil), c.procs...)
 	c.mu.Unlock()
 	var b strings.Builder
 	for _, p := range procs {
-		data, _ := os.ReadFile(p.log)
-		if maxBytes > 0 && len(data) > maxBytes {
-			data = data[len(data)-maxBytes:]
-		}
 		state := "running"
-		select {
-		case <-p.done:
-			state = fmt.Sprintf("exited: %v", p.err)
-		default:
+		if err := p.Exited(); err != nil {
+			state = err.Error()
 		}
-		fmt.Fprintf(&b, "----- %s (%s; %s) -----\n%s\n", p.name, state, p.log, data)
+		fmt.Fprintf(&b, "----- %s (%s; %s) -----\n%s\n", p.Name, state, p.Log, p.Tail(maxBytes))
 	}
 	return b.String()
-}
-
-// waitFor polls ready every 200ms until it succeeds, the process exits, ctx
-// ends or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, p *process, ready func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		err := ready(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited: %v (see %s)", p.name, p.err, p.log)
-		case <-ctx.Done():
-			return fmt.Errorf("after %s: %w (last check: %v)", timeout, ctx.Err(), err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// httpOK GETs url and wants 200 and a body containing every one of want.
-func httpOK(ctx context.Context, client *http.Client, url string, want ...string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	for _, w := range want {
-		if !strings.Contains(string(body), w) {
-			return fmt.Errorf("GET %s: no %q yet in %q", url, w, strings.TrimSpace(string(body)))
-		}
-	}
-	return nil
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("cluster: no free loopback port: %w", err)
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func adminClient(k *pki) (*http.Client, error) {

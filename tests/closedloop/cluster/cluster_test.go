@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aiplatform/infra/tests/closedloop/internal/proc"
 )
 
 // startCluster starts a cluster for t, or skips t when the binaries are not
@@ -40,16 +42,8 @@ func startCluster(t *testing.T, ctx context.Context, compression float64) *Clust
 // the last error (and the logs) after timeout.
 func eventually(t *testing.T, c *Cluster, timeout time.Duration, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v\n%s", what, timeout, err, c.Logs(3000))
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := proc.Until(context.Background(), timeout, 100*time.Millisecond, func(context.Context) error { return check() }); err != nil {
+		t.Fatalf("%s: %v\n%s", what, err, c.Logs(3000))
 	}
 }
 

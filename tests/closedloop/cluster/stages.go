@@ -1,6 +1,9 @@
 package cluster
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // ReadyAfterAnnotation on a pod is the delay, in milliseconds (e.g. "500"),
 // after which kwok makes it Running and Ready with a podIP from its node's
@@ -34,14 +37,8 @@ const ReadyAfterAnnotation = "closedloop.aiplatform.io/ready-after-ms"
 //   - closedloop-pod-delete: a pod marked for deletion is deleted with grace
 //     period 0, as the kubelet does once containers stop. Finalizers are
 //     left alone: their owners remove them.
-var kwokStages = strings.ReplaceAll(`apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: closedloop-node-initialize
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
+var kwokStages = strings.Join([]string{
+	kwokStage("closedloop-node-initialize", "Node", `
   selector:
     matchExpressions:
     - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
@@ -68,23 +65,7 @@ spec:
       - address: {{ .metadata.name | Quote }}
         type: Hostname
       {{ end }}
-      allocatable:
-      {{ with .status.allocatable }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: 1k
-        memory: 1Ti
-        pods: 1M
-      {{ end }}
-      capacity:
-      {{ with .status.capacity }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: 1k
-        memory: 1Ti
-        pods: 1M
-      {{ end }}
-      nodeInfo:
+`+keptOrKwokDefaults("allocatable", "capacity")+`      nodeInfo:
         architecture: amd64
         operatingSystem: linux
         kubeletVersion: {{ printf "kwok-%s" Version | Quote }}
@@ -96,15 +77,8 @@ spec:
         osImage: ""
         systemUUID: ""
       phase: Running
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: closedloop-node-heartbeat
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
+`),
+	kwokStage("closedloop-node-heartbeat", "Node", `
   selector:
     matchExpressions:
     - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
@@ -125,20 +99,13 @@ spec:
         type: {{ .type | Quote }}
       {{ end }}
   immediateNextStage: true
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: closedloop-pod-ready
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
+`),
+	kwokStage("closedloop-pod-ready", "Pod", `
   selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
       operator: DoesNotExist
-    - key: '.metadata.annotations["ANNOTATION"]'
+    - key: '.metadata.annotations["`+ReadyAfterAnnotation+`"]'
       operator: Exists
     - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
       operator: NotIn
@@ -147,7 +114,7 @@ spec:
     durationMilliseconds: 0
     durationFrom:
       jq:
-        expression: '.metadata.annotations["ANNOTATION"] + "ms"'
+        expression: '.metadata.annotations["`+ReadyAfterAnnotation+`"] + "ms"'
   next:
     statusTemplate: |
       {{ $now := Now }}
@@ -186,19 +153,46 @@ spec:
       - ip: {{ $podIP | Quote }}
       phase: Running
       startTime: {{ $now | Quote }}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: closedloop-pod-delete
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
+`),
+	kwokStage("closedloop-pod-delete", "Pod", `
   selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
       operator: Exists
   next:
     delete: true
-`, "ANNOTATION", ReadyAfterAnnotation)
+`),
+}, "---\n")
+
+// kwokStage is one Stage document: its name, the kind of object it plays
+// on (core API group) and the rest of its spec, indented under spec:.
+func kwokStage(name, kind, spec string) string {
+	return fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: %s
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: %s
+%s`, name, kind, strings.TrimPrefix(spec, "\n"))
+}
+
+// keptOrKwokDefaults writes each of a Node's status fields (allocatable,
+// capacity) into the status template: as the Node was created with it, or
+// kwok's defaults when it has none.
+func keptOrKwokDefaults(fields ...string) string {
+	var b strings.Builder
+	for _, f := range fields {
+		fmt.Fprintf(&b, `      %[1]s:
+      {{ with .status.%[1]s }}
+      {{ YAML . 1 }}
+      {{ else }}
+        cpu: 1k
+        memory: 1Ti
+        pods: 1M
+      {{ end }}
+`, f)
+	}
+	return b.String()
+}

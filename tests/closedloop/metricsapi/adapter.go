@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aiplatform/infra/tests/closedloop/cluster"
+	"github.com/aiplatform/infra/tests/closedloop/internal/proc"
 )
 
 // AdapterRelistInterval is prometheus-adapter's --metrics-relist-interval
@@ -122,7 +123,7 @@ type AdapterOptions struct {
 type Adapter struct {
 	// URL is its own HTTPS endpoint, https://127.0.0.1:<port>.
 	URL  string
-	proc *process
+	proc *proc.Process
 }
 
 // StartAdapter runs bin (prometheus-adapter v0.12.0) with cfg as its
@@ -196,20 +197,16 @@ func StartAdapter(ctx context.Context, bin, dir string, cfg []byte, o AdapterOpt
 		"--authorization-kubeconfig=" + o.Cluster.Kubeconfig,
 		fmt.Sprintf("--v=%d", verbosity),
 	}, o.ExtraArgs...)
-	proc, err := startProcess("prometheus-adapter", bin, dir, args)
-	if err != nil {
-		return nil, err
-	}
-	a := &Adapter{URL: fmt.Sprintf("https://127.0.0.1:%d", port), proc: proc}
 	client, err := tlsClient(caPEM)
 	if err != nil {
-		a.Stop()
 		return nil, err
 	}
-	if err := proc.waitReady(ctx, client, a.URL+"/readyz", 2*time.Minute); err != nil {
-		a.Stop()
+	url := fmt.Sprintf("https://127.0.0.1:%d", port)
+	p, err := startProcess(ctx, "prometheus-adapter", bin, dir, args, client, url+"/readyz")
+	if err != nil {
 		return nil, err
 	}
+	a := &Adapter{URL: url, proc: p}
 	for _, v := range versions {
 		if err := o.Cluster.RegisterAPIService(ctx, "custom.metrics.k8s.io", v, port, caPEM); err != nil {
 			err = fmt.Errorf("register custom.metrics.k8s.io/%s: %w; adapter output:\n%s", v, err, a.Logs(8<<10))
@@ -223,7 +220,7 @@ func StartAdapter(ctx context.Context, bin, dir string, cfg []byte, o AdapterOpt
 
 // Stop ends the process (SIGTERM, then SIGKILL after 10s). The APIService
 // stays; it turns unavailable.
-func (a *Adapter) Stop() { a.proc.stop(10 * time.Second) }
+func (a *Adapter) Stop() { a.proc.Stop(10 * time.Second) }
 
 // Logs is the newest maxBytes of its output (all when maxBytes <= 0).
-func (a *Adapter) Logs(maxBytes int) string { return a.proc.logs.tail(maxBytes) }
+func (a *Adapter) Logs(maxBytes int) string { return a.proc.Tail(maxBytes) }

@@ -2,7 +2,6 @@ package metricsapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aiplatform/infra/tests/closedloop/cluster"
+	"github.com/aiplatform/infra/tests/closedloop/internal/proc"
 )
 
 // integrationCompression is the factor the loop runs at.
@@ -292,16 +292,8 @@ func TestMetricsPathEndToEnd(t *testing.T) {
 // the last error and logs(8000) after timeout.
 func eventually(t *testing.T, ctx context.Context, timeout time.Duration, what string, check func() error, logs func(int) string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("%s: not after %s: %v\n%s", what, timeout, errors.Join(err, ctx.Err()), logs(8000))
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := proc.Until(ctx, timeout, 200*time.Millisecond, func(context.Context) error { return check() }); err != nil {
+		t.Fatalf("%s: %v\n%s", what, err, logs(8000))
 	}
 }
 

@@ -142,7 +142,8 @@ type podMetricsEndpoint struct {
 	MetricRelabelings []operatorRelabel   `json:"metricRelabelings"`
 }
 
-// operatorRelabel is monitoringv1.RelabelConfig (camelCase keys).
+// operatorRelabel is monitoringv1.RelabelConfig (camelCase keys): the
+// fields of RelabelConfig, which it converts to, under the operator's keys.
 type operatorRelabel struct {
 	SourceLabels []string `json:"sourceLabels"`
 	Separator    *string  `json:"separator"`
@@ -387,10 +388,9 @@ func userRelabelings(path string, in []operatorRelabel) ([]RelabelConfig, error)
 				continue
 			}
 		}
-		out = append(out, RelabelConfig{
-			SourceLabels: r.SourceLabels, Separator: r.Separator, TargetLabel: r.TargetLabel,
-			Regex: r.Regex, Modulus: r.Modulus, Replacement: r.Replacement, Action: action,
-		})
+		rc := RelabelConfig(r) // the same fields, in Prometheus' spelling
+		rc.Action = action
+		out = append(out, rc)
 	}
 	return out, errors.Join(errs...)
 }

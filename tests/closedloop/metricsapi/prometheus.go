@@ -16,13 +16,14 @@ import (
 	"time"
 
 	"github.com/aiplatform/infra/tests/closedloop/cluster"
+	"github.com/aiplatform/infra/tests/closedloop/internal/proc"
 )
 
 // Prometheus is a running prometheus binary.
 type Prometheus struct {
 	// URL is its HTTP API, http://127.0.0.1:<port>.
 	URL    string
-	proc   *process
+	proc   *proc.Process
 	client *http.Client
 }
 
@@ -87,13 +88,8 @@ func StartPrometheus(ctx context.Context, bin, dir string, cfg []byte, logf func
 		"--web.listen-address=" + addr,
 		"--log.level=info",
 	}, extraArgs...)
-	proc, err := startProcess("prometheus", bin, dir, args)
-	if err != nil {
-		return nil, err
-	}
-	p := &Prometheus{URL: "http://" + addr, proc: proc, client: &http.Client{Timeout: 10 * time.Second}}
-	if err := proc.waitReady(ctx, p.client, p.URL+"/-/ready", 2*time.Minute); err != nil {
-		proc.stop(5 * time.Second)
+	p := &Prometheus{URL: "http://" + addr, client: &http.Client{Timeout: 10 * time.Second}}
+	if p.proc, err = startProcess(ctx, "prometheus", bin, dir, args, p.client, p.URL+"/-/ready"); err != nil {
 		return nil, err
 	}
 	logf("prometheus ready at %s (config %s)", p.URL, cfgPath)
@@ -101,10 +97,10 @@ func StartPrometheus(ctx context.Context, bin, dir string, cfg []byte, logf func
 }
 
 // Stop ends the process (SIGTERM, then SIGKILL after 10s).
-func (p *Prometheus) Stop() { p.proc.stop(10 * time.Second) }
+func (p *Prometheus) Stop() { p.proc.Stop(10 * time.Second) }
 
 // Logs is the newest maxBytes of its output (all when maxBytes <= 0).
-func (p *Prometheus) Logs(maxBytes int) string { return p.proc.logs.tail(maxBytes) }
+func (p *Prometheus) Logs(maxBytes int) string { return p.proc.Tail(maxBytes) }
 
 // Sample is one element of an instant query's result.
 type Sample struct {

@@ -12,12 +12,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 
+	"github.com/aiplatform/infra/infra"
 	"github.com/aiplatform/infra/stacks"
+	"github.com/aiplatform/infra/tests/estimate"
 	"github.com/aiplatform/infra/tests/mocks"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
 // Resource types the loop reads.
@@ -129,7 +129,7 @@ func extract(rec *mocks.Recorder) (*Objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, _ := dig(adapter, "rules", "custom").([]any)
+	rules, _ := estimate.Path(adapter, "rules", "custom").([]any)
 	for _, r := range rules {
 		if m, ok := r.(map[string]any); ok {
 			o.AdapterRules = append(o.AdapterRules, m)
@@ -142,10 +142,10 @@ func extract(rec *mocks.Recorder) (*Objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.AutoscalerArgs, _ = dig(ca, "extraArgs").(map[string]any)
+	o.AutoscalerArgs, _ = estimate.Path(ca, "extraArgs").(map[string]any)
 	for _, r := range rec.ByType(TypePrometheusRule) {
-		in := plain(r.Inputs)
-		for _, g := range asSlice(dig(in, "spec", "groups")) {
+		in := estimate.Plain(r.Inputs)
+		for _, g := range asSlice(estimate.Path(in, "spec", "groups")) {
 			if m := asMap(g); m != nil {
 				o.AlertGroups = append(o.AlertGroups, m)
 			}
@@ -155,7 +155,7 @@ func extract(rec *mocks.Recorder) (*Objects, error) {
 		return nil, fmt.Errorf("no PrometheusRule groups in the program")
 	}
 	for _, r := range rec.ByType(TypeNodeGroup) {
-		o.NodeGroups = append(o.NodeGroups, nodeGroup(plain(r.Inputs)))
+		o.NodeGroups = append(o.NodeGroups, nodeGroup(estimate.Plain(r.Inputs)))
 	}
 	if len(o.NodeGroups) == 0 {
 		return nil, fmt.Errorf("no %s in the program", TypeNodeGroup)
@@ -164,14 +164,14 @@ func extract(rec *mocks.Recorder) (*Objects, error) {
 }
 
 func isTriton(r mocks.Resource, obj map[string]any) bool {
-	name, _ := dig(obj, "metadata", "name").(string)
+	name, _ := estimate.Path(obj, "metadata", "name").(string)
 	return name == "triton" || strings.HasSuffix(r.Name, "triton")
 }
 
 func one(rec *mocks.Recorder, typ string, match func(mocks.Resource, map[string]any) bool) (map[string]any, error) {
 	var found []map[string]any
 	for _, r := range rec.ByType(typ) {
-		obj := plain(r.Inputs)
+		obj := estimate.Plain(r.Inputs)
 		if match(r, obj) {
 			found = append(found, obj)
 		}
@@ -190,7 +190,7 @@ func one(rec *mocks.Recorder, typ string, match func(mocks.Resource, map[string]
 // chartValues finds a Helm chart by the chart name it installs.
 func chartValues(rec *mocks.Recorder, chart string) (map[string]any, error) {
 	for _, r := range rec.ByType(TypeHelmChart) {
-		in := plain(r.Inputs)
+		in := estimate.Plain(r.Inputs)
 		if c, _ := in["chart"].(string); strings.HasSuffix(c, "/"+chart) || c == chart || strings.Contains(c, "/"+chart+"-") || strings.HasPrefix(c, chart+"-") {
 			v, _ := in["values"].(map[string]any)
 			return v, nil
@@ -215,35 +215,11 @@ func nodeGroup(in map[string]any) NodeGroup {
 		key, _ := m["key"].(string)
 		val, _ := m["value"].(string)
 		eff, _ := m["effect"].(string)
-		g.Taints = append(g.Taints, Taint{Key: key, Value: val, Effect: kubeEffect(eff)})
+		g.Taints = append(g.Taints, Taint{Key: key, Value: val, Effect: infra.KubernetesEffect(eff)})
 	}
-	g.Min = toInt(dig(in, "scalingConfig", "minSize"))
-	g.Max = toInt(dig(in, "scalingConfig", "maxSize"))
+	g.Min = estimate.Integer(estimate.Path(in, "scalingConfig", "minSize"))
+	g.Max = estimate.Integer(estimate.Path(in, "scalingConfig", "maxSize"))
 	return g
-}
-
-// kubeEffect: EKS's NO_SCHEDULE is Kubernetes' NoSchedule.
-func kubeEffect(e string) string {
-	switch e {
-	case "NO_SCHEDULE":
-		return "NoSchedule"
-	case "NO_EXECUTE":
-		return "NoExecute"
-	case "PREFER_NO_SCHEDULE":
-		return "PreferNoSchedule"
-	}
-	return e
-}
-
-// plain turns recorded inputs into JSON-shaped values (secrets unwrapped:
-// the loop needs the values, nothing is printed).
-func plain(m resource.PropertyMap) map[string]any {
-	return m.MapRepl(nil, func(v resource.PropertyValue) (any, bool) {
-		if v.IsSecret() {
-			return resource.PropertyMap{"v": v.SecretValue().Element}.MapRepl(nil, nil)["v"], true
-		}
-		return nil, false
-	})
 }
 
 func merge(base, override string) (string, error) {
@@ -258,29 +234,5 @@ func merge(base, override string) (string, error) {
 	return string(out), err
 }
 
-func dig(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
-}
-
 func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 func asSlice(v any) []any        { s, _ := v.([]any); return s }
-
-func toInt(v any) int {
-	switch n := v.(type) {
-	case float64:
-		return int(n)
-	case int:
-		return n
-	case string:
-		i, _ := strconv.Atoi(n)
-		return i
-	}
-	return 0
-}

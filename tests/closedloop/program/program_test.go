@@ -2,6 +2,8 @@ package program
 
 import (
 	"testing"
+
+	"github.com/aiplatform/infra/tests/estimate"
 )
 
 // The dev stack renders the objects the loop needs, with their real values.
@@ -10,13 +12,13 @@ func TestRenderDevStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := dig(o.HPA, "spec", "maxReplicas"); got != 6.0 {
+	if got := estimate.Path(o.HPA, "spec", "maxReplicas"); got != 6.0 {
 		t.Errorf("HPA maxReplicas = %v, want the override 6", got)
 	}
-	if got := dig(o.HPA, "spec", "minReplicas"); got != 1.0 {
+	if got := estimate.Path(o.HPA, "spec", "minReplicas"); got != 1.0 {
 		t.Errorf("HPA minReplicas = %v, want the dev stack's 1 (Pulumi.dev.yaml)", got)
 	}
-	if dig(o.Deployment, "spec", "template", "spec") == nil {
+	if estimate.Path(o.Deployment, "spec", "template", "spec") == nil {
 		t.Errorf("Deployment without a pod template: %v", o.Deployment)
 	}
 	if o.Deployment["kind"] != "Deployment" || o.HPA["kind"] != "HorizontalPodAutoscaler" {
@@ -39,6 +41,10 @@ func TestRenderDevStack(t *testing.T) {
 	}
 	if gpu == nil {
 		t.Fatalf("no tainted GPU group of max 6 (Options.GPUMaxSize): %+v", o.NodeGroups)
+	}
+	// EKS spells the effect NO_SCHEDULE; the kwok nodes need the API's.
+	if eff := gpu.Taints[0].Effect; eff != "NoSchedule" {
+		t.Errorf("GPU group taint effect %q, want Kubernetes' NoSchedule", eff)
 	}
 	t.Logf("gpu group %+v", *gpu)
 }

@@ -214,8 +214,12 @@ func AlertRuleGroups(p AlertParams) []RuleGroup {
 			// src/infer_stats.cc UpdateFailure; server
 			// docs/user_guide/metrics.md "Failure Count Categories"), and
 			// adds no queue or request time (UpdateFailure records only the
-			// failure and its duration), so that overload shows here and
-			// not in the queue-time or in-flight signals (issue 20). A
+			// failure and its duration): the timed-out requests themselves
+			// show only here. The overload behind them still raises the
+			// requests in flight (a full queue stays in flight), so under
+			// the default concurrency signal it also fires
+			// TritonQueueAboveTarget, while queue time can stay under its
+			// target (docs/closed-loop.md, scenario 7). A
 			// request refused because the queue is full (max_queue_size)
 			// is counted nowhere: core
 			// src/scheduler_utils.cc PolicyQueue::Enqueue returns
