@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/aiplatform/infra/infra"
 	"github.com/aiplatform/infra/stacks"
@@ -80,8 +81,16 @@ type Options struct {
 	GPUMaxSize int
 }
 
-// Render runs the program with the dev stack's config changed by o.
+// renderMu serialises Render: the mocks hand the config to the program
+// through the process's environment (PULUMI_CONFIG), so two renders at once
+// could read each other's config.
+var renderMu sync.Mutex
+
+// Render runs the program with the dev stack's config changed by o. It is
+// safe for concurrent use (calls run one at a time).
 func Render(o Options) (*Objects, error) {
+	renderMu.Lock()
+	defer renderMu.Unlock()
 	cfg, _, err := mocks.StackConfig(RepoRoot(), "dev")
 	if err != nil {
 		return nil, fmt.Errorf("dev stack config: %w", err)
