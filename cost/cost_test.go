@@ -142,6 +142,69 @@ func TestGPUScenarios(t *testing.T) {
 	assert.Contains(t, strings.Join(e.Notes, "\n"), "GPU group gpu cannot scale to zero")
 }
 
+// Issue 20: the GPU floor follows what each workload keeps while idle. An
+// HPA's minReplicas (and a ScaledObject without idleReplicaCount, at its
+// minReplicaCount) holds nodes up around the clock; a KEDA ScaledObject with
+// idleReplicaCount 0 holds none, so the group costs its expected use.
+func TestGPUFloorFollowsIdleBehaviour(t *testing.T) {
+	node := 1.006 + 200*0.08/730 // g5.xlarge + 200 GiB gp3, per hour (us-east-1)
+	hpa := GPUWorkload{Name: "Deployment triton/triton", MinReplicas: 1, GPUsPerPod: 1}
+	toZero := GPUWorkload{Name: "Deployment triton/triton", MinReplicas: 0, FloorFrom: "idleReplicaCount", GPUsPerPod: 1,
+		ScalesToZero: true, IdleSeconds: 1800, ActiveMinReplicas: 1}
+	for name, tc := range map[string]struct {
+		workloads   []GPUWorkload
+		desired     int
+		floorNodes  int
+		scaleToZero string
+		note        string // the GPU note, exactly; "" for none
+	}{
+		"HPA minReplicas 1 holds one node": {workloads: []GPUWorkload{hpa}, floorNodes: 1,
+			note: "GPU group gpu cannot scale to zero: the GPU pods of Deployment triton/triton (minReplicas 1 × 1 GPU) need 1 node around the clock, $750.38/month more than at desired size 0."},
+		"ScaledObject idleReplicaCount 0 holds none": {workloads: []GPUWorkload{toZero}, floorNodes: 0,
+			scaleToZero: "Deployment triton/triton (0 replicas after 30 minutes idle; 1 × 1 GPU while active)",
+			note:        "GPU group gpu scales to zero: Deployment triton/triton (0 replicas after 30 minutes idle; 1 × 1 GPU while active), so no GPU node runs while idle and the group costs its expected use, 8 node-hours/day: $250.13/month instead of $750.38 for one GPU node around the clock."},
+		"ScaledObject without idleReplicaCount idles at minReplicaCount": {
+			workloads:  []GPUWorkload{{Name: "Deployment triton/triton", MinReplicas: 2, FloorFrom: "minReplicaCount", GPUsPerPod: 1, IdleSeconds: 300, ActiveMinReplicas: 2}},
+			floorNodes: 2,
+			note:       "GPU group gpu cannot scale to zero: the GPU pods of Deployment triton/triton (minReplicaCount 2 × 1 GPU) need 2 nodes around the clock, $1,500.76/month more than at desired size 0."},
+		"scale to zero beside an HPA workload": {
+			workloads:   []GPUWorkload{{Name: "Deployment ml/embed", MinReplicas: 1, GPUsPerPod: 1}, {Name: "Deployment triton/triton", GPUsPerPod: 1, ScalesToZero: true, IdleSeconds: 300, ActiveMinReplicas: 1}},
+			floorNodes:  1,
+			scaleToZero: "Deployment triton/triton (0 replicas after 5 minutes idle; 1 × 1 GPU while active)",
+			note:        "GPU group gpu cannot scale to zero: the GPU pods of Deployment ml/embed (minReplicas 1 × 1 GPU) need 1 node around the clock, $750.38/month more than at desired size 0.\nGPU group gpu: Deployment triton/triton (0 replicas after 5 minutes idle; 1 × 1 GPU while active), but the other GPU workloads keep the group at 1 node while idle."},
+		"scale to zero in a group kept at desired size": {workloads: []GPUWorkload{toZero}, desired: 1, floorNodes: 1,
+			scaleToZero: "Deployment triton/triton (0 replicas after 30 minutes idle; 1 × 1 GPU while active)",
+			note:        "GPU group gpu: Deployment triton/triton (0 replicas after 30 minutes idle; 1 × 1 GPU while active), but the group keeps its desired size of 1 node while idle."},
+	} {
+		t.Run(name, func(t *testing.T) {
+			inv := inventory()
+			inv.GPUWorkloads = tc.workloads
+			inv.NodeGroups[2].Desired = tc.desired
+			e, err := Prices.Price(inv, DefaultAssumptions())
+			require.NoError(t, err)
+			require.Len(t, e.GPU, 1)
+			s := e.GPU[0]
+			assert.Equal(t, tc.floorNodes, s.FloorNodes)
+			assert.InDelta(t, float64(tc.floorNodes)*node*730, s.FloorMonthly, 0.01)
+			assert.InDelta(t, e.Totals.Monthly+s.FloorMonthly-s.DesiredMonthly, e.Totals.WithGPUFloorMonthly, 0.01)
+			assert.Equal(t, tc.scaleToZero, s.ScalesToZero)
+			var gpuNotes []string
+			for _, n := range e.Notes {
+				if strings.Contains(n, "GPU group") {
+					gpuNotes = append(gpuNotes, n)
+				}
+			}
+			assert.Equal(t, tc.note, strings.Join(gpuNotes, "\n"))
+		})
+	}
+}
+
+func TestSecondsInWords(t *testing.T) {
+	for n, want := range map[int]string{1800: "30 minutes", 300: "5 minutes", 60: "1 minute", 3600: "1 hour", 86400: "24 hours", 90: "90 seconds", 0: "0 seconds"} {
+		assert.Equal(t, want, seconds(n), "%d", n)
+	}
+}
+
 // Bad inputs fail with the missing thing named, never a zero price.
 func TestMissingPricesAreErrors(t *testing.T) {
 	for name, tc := range map[string]struct {

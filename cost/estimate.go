@@ -179,6 +179,10 @@ type GPUScenario struct {
 	FloorNodes   int     `json:"floorNodes"`
 	FloorMonthly float64 `json:"floorMonthly"`
 	FloorReason  string  `json:"floorReason,omitempty"`
+	// ScalesToZero names the GPU workloads that a KEDA ScaledObject takes to
+	// 0 replicas when idle, and after how long: they hold no node up, so
+	// while they are the only ones the group costs ExpectedMonthly.
+	ScalesToZero string `json:"scalesToZero,omitempty"`
 }
 
 // Totals sums the lines.
@@ -292,7 +296,7 @@ func (t Table) Price(inv Inventory, a Assumptions) (Estimate, error) {
 			s.AlwaysOnMonthly = s.NodeHourly * HoursPerMonth
 			s.FloorNodes = s.Desired
 			if gpuGroups == 0 { // GPU workloads are attributed to the first GPU group
-				s.FloorNodes, s.FloorReason = gpuFloor(inv.GPUWorkloads, node.gpus, s)
+				s.FloorNodes, s.FloorReason, s.ScalesToZero = gpuFloor(inv.GPUWorkloads, node.gpus, s)
 			}
 			s.FloorMonthly = float64(s.FloorNodes) * s.NodeHourly * HoursPerMonth
 			e.GPU = append(e.GPU, s)
@@ -420,28 +424,50 @@ func (t Table) nodePrice(region string, ng NodeGroup) (nodeCost, error) {
 	return nodeCost{}, fmt.Errorf("no price for capacity type %q (the table prices ON_DEMAND and SPOT)", ng.Capacity)
 }
 
-// gpuFloor is how many nodes of a GPU group the workloads' minimum replicas
-// keep running.
-func gpuFloor(workloads []GPUWorkload, gpusPerNode int, s GPUScenario) (int, string) {
+// gpuFloor is how many nodes of a GPU group the workloads keep running
+// while idle, which workloads hold them up, and which scale to zero (they
+// keep 0 replicas, so they add nothing to the floor).
+func gpuFloor(workloads []GPUWorkload, gpusPerNode int, s GPUScenario) (nodes int, holders, toZero string) {
 	gpus := 0
-	var who []string
+	var who, zero []string
 	for _, w := range workloads {
+		if w.ScalesToZero {
+			zero = append(zero, fmt.Sprintf("%s (0 replicas after %s idle; %d × %d GPU while active)",
+				w.Name, seconds(w.IdleSeconds), w.ActiveMinReplicas, w.GPUsPerPod))
+			continue
+		}
 		gpus += w.MinReplicas * w.GPUsPerPod
 		if w.MinReplicas*w.GPUsPerPod > 0 {
-			who = append(who, fmt.Sprintf("%s (minReplicas %d × %d GPU)", w.Name, w.MinReplicas, w.GPUsPerPod))
+			from := w.FloorFrom
+			if from == "" {
+				from = "minReplicas"
+			}
+			who = append(who, fmt.Sprintf("%s (%s %d × %d GPU)", w.Name, from, w.MinReplicas, w.GPUsPerPod))
 		}
 	}
+	toZero = strings.Join(zero, ", ")
 	if gpus == 0 || gpusPerNode == 0 {
-		return s.Desired, ""
+		return s.Desired, "", toZero
 	}
-	nodes := (gpus + gpusPerNode - 1) / gpusPerNode
+	nodes = (gpus + gpusPerNode - 1) / gpusPerNode
 	if nodes > s.Max {
 		nodes = s.Max
 	}
 	if nodes < s.Desired {
 		nodes = s.Desired
 	}
-	return nodes, strings.Join(who, ", ")
+	return nodes, strings.Join(who, ", "), toZero
+}
+
+// seconds says a duration in the largest whole unit: 30 minutes, 90 seconds.
+func seconds(n int) string {
+	switch {
+	case n > 0 && n%3600 == 0:
+		return plural(n/3600, "hour")
+	case n > 0 && n%60 == 0:
+		return plural(n/60, "minute")
+	}
+	return plural(n, "second")
 }
 
 func plural(n int, noun string) string {
@@ -470,6 +496,18 @@ func notes(inv Inventory, e Estimate, rp RegionPrices) []string {
 		if s.FloorNodes > s.Desired {
 			out = append(out, fmt.Sprintf("GPU group %s cannot scale to zero: the GPU pods of %s need %s around the clock, %s/month more than at desired size %d.",
 				s.Group, s.FloorReason, plural(s.FloorNodes, "node"), money(s.FloorMonthly-s.DesiredMonthly), s.Desired))
+		}
+		switch {
+		case s.ScalesToZero == "":
+		case s.FloorNodes == 0:
+			out = append(out, fmt.Sprintf("GPU group %s scales to zero: %s, so no GPU node runs while idle and the group costs its expected use, %s node-hours/day: %s/month instead of %s for one GPU node around the clock.",
+				s.Group, s.ScalesToZero, num(s.GPUHoursPerDay), money(s.ExpectedMonthly), money(s.AlwaysOnMonthly)))
+		case s.FloorNodes > s.Desired:
+			out = append(out, fmt.Sprintf("GPU group %s: %s, but the other GPU workloads keep the group at %s while idle.",
+				s.Group, s.ScalesToZero, plural(s.FloorNodes, "node")))
+		default:
+			out = append(out, fmt.Sprintf("GPU group %s: %s, but the group keeps its desired size of %s while idle.",
+				s.Group, s.ScalesToZero, plural(s.Desired, "node")))
 		}
 	}
 	return out

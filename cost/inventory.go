@@ -98,11 +98,26 @@ type Bucket struct {
 	Role string `json:"role"`
 }
 
-// GPUWorkload is a workload that keeps GPU nodes busy at its minimum scale.
+// GPUWorkload is a workload whose pods request GPUs: what it keeps running
+// while idle decides whether its GPU nodes can go away.
 type GPUWorkload struct {
-	Name        string `json:"name"`
-	MinReplicas int    `json:"minReplicas"`
-	GPUsPerPod  int    `json:"gpusPerPod"`
+	Name string `json:"name"`
+	// MinReplicas is what the workload keeps while idle: its
+	// HorizontalPodAutoscaler's minReplicas (or spec.replicas), or under a
+	// KEDA ScaledObject its idleReplicaCount when set, else its
+	// minReplicaCount (0 for a workload that scales to zero).
+	MinReplicas int `json:"minReplicas"`
+	// FloorFrom names the ScaledObject field MinReplicas comes from
+	// ("idleReplicaCount", "minReplicaCount"); empty for an HPA or a
+	// Deployment's replicas.
+	FloorFrom  string `json:"floorFrom,omitempty"`
+	GPUsPerPod int    `json:"gpusPerPod"`
+	// ScalesToZero: a KEDA ScaledObject takes the workload to 0 replicas once
+	// no trigger has been active for IdleSeconds (its cooldownPeriod) and
+	// wakes it to ActiveMinReplicas when one is.
+	ScalesToZero      bool `json:"scalesToZero,omitempty"`
+	IdleSeconds       int  `json:"idleSeconds,omitempty"`
+	ActiveMinReplicas int  `json:"activeMinReplicas,omitempty"`
 }
 
 // UnpricedThing is a recorded resource that costs money but that the

@@ -149,6 +149,26 @@ func withTritonMetrics(args *inference.TritonArgs, a inference.TritonAutoscaling
 	}
 }
 
+// tritonKEDA is what Triton's ScaledObject reads when it scales to zero
+// (triton.scaleToZero): the inference metric summed over Triton's pods
+// against the same per-pod target as the HPA, and lds-service's calls that
+// found no ready Triton as the wake signal. Nil when Triton does not scale
+// to zero; validateWorkloads refuses scaleToZero without the metrics stack
+// or lds-service, which this needs.
+func tritonKEDA(w WorkloadsConfig, metrics *observability.MetricsStack, keda pulumi.Resource) *inference.TritonKEDA {
+	if !w.Triton.ScaleToZero.Enabled || metrics == nil || w.LDSService == nil {
+		return nil
+	}
+	m, _ := signals.LookupInferenceMetric(w.Triton.Autoscaling.Metric)
+	return &inference.TritonKEDA{
+		PrometheusAddress: fmt.Sprintf("%s:%d", metrics.PrometheusURL, observability.PrometheusPort),
+		LoadQuery:         m.SumQuery(fmt.Sprintf("=%q", w.Triton.Namespace)),
+		LoadThreshold:     w.Triton.Autoscaling.Target,
+		WakeQuery:         signals.CallersWaitingQuery(w.LDSService.Namespace),
+		DependsOn:         []pulumi.Resource{keda},
+	}
+}
+
 // removedKeys are settings earlier releases read, with what replaced them:
 // the parser rejects them as unknown, and this says what to do instead.
 var removedKeys = map[string]string{

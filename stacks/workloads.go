@@ -170,6 +170,16 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 			args.ClientNamespaces = []string{w.LDSService.Namespace}
 		}
 		withTritonMetrics(args, w.Triton.Autoscaling, metrics)
+		if w.Triton.ScaleToZero.Enabled {
+			// KEDA only for Triton's scale to zero: nothing else uses it.
+			keda, err := addons.NewKEDA(ctx, "keda", &addons.KEDAArgs{
+				Chart: workloads.KEDAChart.WithVersion(charts.KEDA).From(w.ChartRepository),
+			}, k8s, afterLB)
+			if err != nil {
+				return nil, err
+			}
+			args.KEDA = tritonKEDA(w, metrics, keda.Chart)
+		}
 		triton, err := inference.NewTriton(ctx, "triton", args,
 			k8s, pulumi.DependsOn(append(append(append([]pulumi.Resource{}, capacity...), lb.Resources...), devicePlugin.Chart)))
 		if err != nil {

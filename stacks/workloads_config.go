@@ -291,6 +291,10 @@ func (w WorkloadsConfig) validate(c Config) []error {
 			bad("triton.maxReplicas", "%d replicas of %d GPU(s) each do not fit the GPU node groups, which hold at most %d such replicas "+
 				"(maxSize × whole replicas per node); lower triton.maxReplicas or raise a gpu group's maxSize", w.Triton.MaxReplicas, w.Triton.GPUs, fit)
 		}
+		if w.Triton.ScaleToZero.Enabled {
+			errs = append(errs, validateScaleToZero(w, c.NodeGroups)...)
+			claim(addons.KEDANamespace, "triton.scaleToZero")
+		}
 		claim(w.Triton.Namespace, "triton.namespace")
 		hosts["triton.host"] = w.Triton.Host
 	} else if err := tritonMetricUnnamed(Project+":triton.autoscaling", w.Triton.Autoscaling); err != nil {
@@ -396,4 +400,31 @@ func ldsImageProblem(image, stack string) string {
 		return fmt.Sprintf("%q has no digest; outside the %s stack the image is pinned by digest (@sha256:<64 hex>) so a deploy runs exactly what was built: %s", image, DevStack, how)
 	}
 	return ""
+}
+
+// validateScaleToZero checks what Triton's scale to zero needs outside
+// the Triton key: the metrics stack (KEDA reads its Prometheus), lds-service
+// (its failed calls are what wakes Triton), and GPU groups that may go to 0
+// nodes (else the idle node stays and is paid for).
+func validateScaleToZero(w WorkloadsConfig, groups []infra.NodeGroupSpec) []error {
+	const key = "triton.scaleToZero.enabled"
+	var errs []error
+	bad := func(k, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%s: %s", Project, k, fmt.Sprintf(format, args...)))
+	}
+	if !w.Observability.On() {
+		bad(key, "needs the metrics stack: KEDA sizes and wakes Triton from its Prometheus, and observability.enabled is false; "+
+			"turn observability on, or set %s to false", key)
+	}
+	if w.LDSService == nil {
+		bad(key, "needs ldsService: only lds-service's failed calls to Triton wake it from zero, and ldsService is not set; "+
+			"configure ldsService, or set %s to false", key)
+	}
+	for i, g := range groups {
+		if g.Kind == infra.GPUNodes && g.MinSize > 0 {
+			bad(fmt.Sprintf("nodeGroups[%d].minSize", i), "is %d, so group %q keeps %d GPU node(s) while Triton is at zero and scaling to zero saves nothing; "+
+				"set minSize (and desiredSize) to 0, or set %s to false", g.MinSize, g.Name, g.MinSize, key)
+		}
+	}
+	return errs
 }

@@ -69,6 +69,8 @@ var AddonCharts = []AddonChart{
 		field: func(v *ChartVersions) *string { return &v.PrometheusAdapter }},
 	{Key: "dcgmExporter", Chart: Chart{"https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter", "4.8.2"},
 		field: func(v *ChartVersions) *string { return &v.DCGMExporter }},
+	{Key: "keda", Chart: Chart{"https://kedacore.github.io/charts", "keda", "2.20.2"},
+		field: func(v *ChartVersions) *string { return &v.KEDA }},
 }
 
 // The pinned charts by component, for callers that name one.
@@ -82,6 +84,7 @@ var (
 	KubePrometheusStackChart    = pinnedChart("kube-prometheus-stack")
 	PrometheusAdapterChart      = pinnedChart("prometheus-adapter")
 	DCGMExporterChart           = pinnedChart("dcgm-exporter")
+	KEDAChart                   = pinnedChart("keda")
 )
 
 func pinnedChart(name string) Chart {
@@ -238,6 +241,7 @@ type ChartVersions struct {
 	KubePrometheusStack    string `json:"kubePrometheusStack,omitempty"`
 	PrometheusAdapter      string `json:"prometheusAdapter,omitempty"`
 	DCGMExporter           string `json:"dcgmExporter,omitempty"`
+	KEDA                   string `json:"keda,omitempty"`
 }
 
 // WithDefaults fills every unset version with the platform's pin.

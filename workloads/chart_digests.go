@@ -22,6 +22,7 @@ var ChartDigests = map[string]string{
 	"dcgm-exporter-4.8.2":                 "c6e4759f501f2e4e3b164dde7cc08c198973d61e7426856466869134a3e8441b",
 	"external-dns-1.18.0":                 "a3bd23dfe9257b0afca608c7672e8b28f5e79988135101899752eab8965cae1b",
 	"external-dns-1.21.1":                 "dd84bb78e4eb80b8a4972963af881eaefdc7294f9e857711ed674be0260c42ab",
+	"keda-2.20.2":                         "bf0369b816d36e519a47232028380559a10716dcd847d67fd777bc3b6cf88f6a",
 	"kube-prometheus-stack-88.5.3":        "fd9ab028e381c68ec2eed2204ca2add95e88505406e98c979db8ff401b93dee3",
 	"metrics-server-3.12.2":               "c21d2a26f6a1c9cbd8ef641ae8a01fb24038bd990113fa536fb03896cf92bebd",
 	"metrics-server-3.13.1":               "80b8ebaadb943e4b460d2771e35aaabfd00aace41f91c62470c34dd7257bff40",

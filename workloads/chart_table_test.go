@@ -37,7 +37,7 @@ func TestAddonChartTable(t *testing.T) {
 		assert.JSONEq(t, fmt.Sprintf(`{%q:"1.2.3"}`, row.Key), string(b), c.Name)
 	}
 	for _, c := range []Chart{DevicePluginChart, MetricsServerChart, ClusterAutoscalerChart, LoadBalancerControllerChart, ExternalDNSChart, ArgoCDChart,
-		KubePrometheusStackChart, PrometheusAdapterChart, DCGMExporterChart} {
+		KubePrometheusStackChart, PrometheusAdapterChart, DCGMExporterChart, KEDAChart} {
 		row, ok := LookupAddonChart(c.Name)
 		require.True(t, ok, c.Name)
 		assert.Equal(t, row.Chart, c)
@@ -58,6 +58,8 @@ func TestAddonChartTable(t *testing.T) {
 		"kube-prometheus-stack": " -> 88.5.3",
 		"prometheus-adapter":    " -> 5.3.0",
 		"dcgm-exporter":         " -> 4.8.2",
+		// Issue #20's scale to zero: installed only with triton.scaleToZero.
+		"keda": " -> 2.20.2",
 	}, pins)
 }
 

@@ -15,7 +15,8 @@ import (
 // UNAVAILABLE, which server src/http_server.cc answers with 503) and Triton
 // counts it in none of its metrics. The service counts it where the
 // platform's PodMonitor scrapes (signals.LDSMetricsPath) under the name and
-// reason the InferenceCallsFailing alert selects.
+// reason the InferenceCallsFailing alert selects; the reasons of a call that
+// finds no ready Triton (the TritonUnavailable alert's) are exported too.
 func TestFullTritonQueueIsCountedWhereTheAlertLooks(t *testing.T) {
 	require.Equal(t, routeMetrics, signals.LDSMetricsPath, "the PodMonitor scrapes the service's metrics route")
 	triton := newFakeTriton(t, "id_card")
@@ -29,7 +30,8 @@ func TestFullTritonQueueIsCountedWhereTheAlertLooks(t *testing.T) {
 	m := scrape(t, svc.url)
 	assert.Contains(t, m, fmt.Sprintf("# TYPE %s counter", signals.LDSTritonErrors))
 	assert.Contains(t, m, fmt.Sprintf(`%s{reason=%q} 1`, signals.LDSTritonErrors, reasonServerError))
-	assert.Contains(t, signals.LDSTritonCallFailureReasons, reasonServerError, "the alert selects the full queue's reason")
+	assert.Contains(t, signals.LDSTritonCapacityReasons, reasonServerError, "the capacity alert selects the full queue's reason")
+	assert.ElementsMatch(t, []string{reasonUnreachable, reasonModelNotReady}, signals.LDSTritonUnavailableReasons, "the reasons of a call that finds no ready Triton")
 	for _, r := range signals.LDSTritonCallFailureReasons {
 		assert.Contains(t, m, fmt.Sprintf(`%s{reason=%q} `, signals.LDSTritonErrors, r), "the alert selects a reason the service exports")
 	}

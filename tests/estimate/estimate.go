@@ -133,6 +133,7 @@ const (
 	chartType          = "kubernetes:helm.sh/v4:Chart"
 	deploymentType     = "kubernetes:apps/v1:Deployment"
 	hpaType            = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+	scaledObjectType   = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 	storageClassType   = "kubernetes:storage.k8s.io/v1:StorageClass"
 )
 
@@ -395,8 +396,26 @@ func chartServices(r mocks.Resource) []cost.UnpricedThing {
 	return out
 }
 
-// gpuWorkloads are the Deployments whose pods request GPUs, with the
-// minimum replicas their HorizontalPodAutoscaler (or spec.replicas) keeps.
+// KEDA v2.20.2 defaults, read from its sources because the mocks cannot show
+// them: an unset minReplicaCount is 0 and an unset idleReplicaCount means
+// "idle at minReplicaCount" (pkg/scaling/executor/scale_scaledobjects.go,
+// RequestScale and getIdleOrMinimumReplicaCount); an unset cooldownPeriod is
+// 300 s (pkg/scaling/executor/scale_executor.go, defaultCooldownPeriod); a
+// target woken from idle gets max(minReplicaCount, 1) replicas
+// (scaleFromZeroOrIdle; the HPA KEDA owns has the same minimum,
+// apis/keda/v1alpha1/scaledobject_types.go GetHPAMinReplicas); an unset
+// scaleTargetRef.kind is a Deployment (apis/keda/v1alpha1/gvkr.go).
+const (
+	kedaDefaultMinReplicaCount = 0
+	kedaDefaultCooldownSeconds = 300
+	kedaDefaultTargetKind      = "Deployment"
+)
+
+// gpuWorkloads are the Deployments whose pods request GPUs, with what they
+// keep while idle: the minimum replicas of their HorizontalPodAutoscaler
+// (or spec.replicas), or, when a KEDA ScaledObject scales them (it owns
+// the HPA then, so it wins over a recorded one), its idleReplicaCount when
+// set, else its minReplicaCount.
 func gpuWorkloads(rec *mocks.Recorder) []cost.GPUWorkload {
 	minReplicas := map[string]int{}
 	for _, r := range rec.ByType(hpaType) {
@@ -411,6 +430,31 @@ func gpuWorkloads(rec *mocks.Recorder) []cost.GPUWorkload {
 		}
 		minReplicas[str(Path(in, "metadata", "namespace"))+"/"+str(ref["name"])] = n
 	}
+	scaled := map[string]cost.GPUWorkload{}
+	for _, r := range rec.ByType(scaledObjectType) {
+		in := Plain(r.Inputs)
+		ref, _ := Path(in, "spec", "scaleTargetRef").(map[string]any)
+		if kind := str(ref["kind"]); kind != "" && kind != kedaDefaultTargetKind {
+			continue
+		}
+		spec, _ := in["spec"].(map[string]any)
+		count := func(key string, def int) (int, bool) {
+			if v, ok := spec[key]; ok && v != nil {
+				return Integer(v), true
+			}
+			return def, false
+		}
+		w := cost.GPUWorkload{FloorFrom: "minReplicaCount"}
+		minCount, _ := count("minReplicaCount", kedaDefaultMinReplicaCount)
+		w.MinReplicas = minCount
+		if idle, set := count("idleReplicaCount", 0); set {
+			w.MinReplicas, w.FloorFrom = idle, "idleReplicaCount"
+		}
+		w.ScalesToZero = w.MinReplicas == 0
+		w.IdleSeconds, _ = count("cooldownPeriod", kedaDefaultCooldownSeconds)
+		w.ActiveMinReplicas = max(minCount, 1)
+		scaled[str(Path(in, "metadata", "namespace"))+"/"+str(ref["name"])] = w
+	}
 	var out []cost.GPUWorkload
 	for _, r := range rec.ByType(deploymentType) {
 		in := Plain(r.Inputs)
@@ -421,6 +465,12 @@ func gpuWorkloads(rec *mocks.Recorder) []cost.GPUWorkload {
 			gpus += n
 		}
 		if gpus == 0 {
+			continue
+		}
+		key := str(Path(in, "metadata", "namespace")) + "/" + str(Path(in, "metadata", "name"))
+		if w, ok := scaled[key]; ok {
+			w.Name, w.GPUsPerPod = "Deployment "+qualified(in), gpus
+			out = append(out, w)
 			continue
 		}
 		replicas, ok := minReplicas[qualified(in)]

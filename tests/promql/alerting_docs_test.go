@@ -86,6 +86,23 @@ load 15s
 	requireQuoted(signals.AlertTritonRequestsFailing,
 		rendered(signals.AlertParams{TritonNamespace: tritonNamespace}, signals.AlertTritonRequestsFailing, "model", rejected),
 		"whose time counts in neither the queue-time nor the in-flight signal")
+	// The caller's alerts: 2 failed calls/s from 10m to 30m for capacity
+	// (a full queue's 503), and from 5m to 35m for want of a ready replica.
+	callers := func(reason string, before, during int) string {
+		return `
+load 15s
+  lds_triton_errors_total{namespace="lds",pod="lds-1",container="lds-service",reason="` + reason + `"} ` +
+			counterSteps(append(append(repeat(before, 0), repeat(during, 30)...), repeat(160-before-during, 0)...)...) + `
+`
+	}
+	requireQuoted(signals.AlertInferenceCallsFailing,
+		rendered(signals.AlertParams{TritonNamespace: tritonNamespace}, signals.AlertInferenceCallsFailing, "namespace", callers("server_error", 40, 80)),
+		"The lds-service in lds fails 2 calls/s to Triton (reasons server_error, timeout")
+	requireQuoted(signals.AlertTritonUnavailable,
+		rendered(signals.AlertParams{TritonNamespace: tritonNamespace}, signals.AlertTritonUnavailable, "namespace", callers("unreachable", 20, 120)),
+		"No ready Triton replica for lds-service", "The lds-service in lds finds no ready Triton replica for 2 calls/s",
+		"While Triton scales from zero the lds-service answers 503 with Retry-After and this alert does not fire")
+
 	// The overload behind the timeouts raises requests in flight, so the row
 	// points at the queue alert under the default metric.
 	if r := row(signals.AlertTritonRequestsFailing); !strings.Contains(r, "`"+signals.DefaultInferenceMetricKey+"`") ||

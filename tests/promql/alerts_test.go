@@ -253,7 +253,8 @@ load 15s
 // service fails 2 calls/s that way; its rejected calls (a 4xx: a bug, not
 // capacity) rise all along and never fire. InferenceCallsFailing fires
 // after its hold and clears once the 5m window has no failure;
-// TritonRequestsFailing never leaves inactive.
+// TritonRequestsFailing and TritonUnavailable (Triton was up all along)
+// never leave inactive.
 func TestFullQueueFiresOnlyTheCallersAlert(t *testing.T) {
 	const min = time.Minute
 	p := signals.AlertParams{TritonNamespace: tritonNamespace, QueueFor: 5 * min}.WithDefaults()
@@ -278,9 +279,13 @@ load 15s
 		}
 	}
 	triton := evalAlert(t, st, p, signals.AlertTritonRequestsFailing, "model", 39*min)
+	unavailable := evalAlert(t, st, p, signals.AlertTritonUnavailable, "namespace", 39*min)
 	for at := time.Duration(0); at <= 39*min; at += evalEvery {
 		if triton[at].state != "inactive" {
 			t.Errorf("%s at %v: %+v, but Triton counted no failure", signals.AlertTritonRequestsFailing, at, triton[at])
+		}
+		if unavailable[at].state != "inactive" {
+			t.Errorf("%s at %v: %+v, but Triton answered every call", signals.AlertTritonUnavailable, at, unavailable[at])
 		}
 	}
 
@@ -294,6 +299,109 @@ load 15s
 	var description string
 	runRule(t, st, rule, "namespace", 16*min, func(_ time.Duration, a *rules.Alert) { description = a.Annotations.Get("description") })
 	for _, want := range []string{"The lds-service in lds fails 2 calls/s to Triton", "max_queue_size", "for at least 5m."} {
+		if !strings.Contains(description, want) {
+			t.Errorf("description %q lacks %q", description, want)
+		}
+	}
+}
+
+// Triton scales to zero (KEDA): while no replica is ready the lds-service
+// answers 503 with Retry-After and counts each call it could not pass on as
+// unreachable (no ready pod behind the Service) or model_not_ready. With the
+// default holds:
+//   - a wake from zero is a cold start (GPU node 1m50s, image pull 5m34s,
+//     model load 20s: docs/closed-loop.md) of such calls, here 9 minutes
+//     from 10m, the last 30 s model_not_ready, then every call succeeds:
+//     neither caller-side alert fires (InferenceCallsFailing did, with these
+//     reasons and its 10m hold: the window keeps the rate up until 23m30s);
+//   - no replica for 30 minutes from 5m (a rollout whose pods all fail, no
+//     GPU capacity, a model that never loads) fires TritonUnavailable after
+//     its 25m hold and clears with the window; InferenceCallsFailing, whose
+//     reasons mean a running Triton cannot keep up, stays quiet.
+func TestNoReadyTritonWarnsOnlyPastAColdStart(t *testing.T) {
+	const min = time.Minute
+	p := signals.AlertParams{TritonNamespace: tritonNamespace}.WithDefaults()
+	lds := func(reason string, increments []float64) string {
+		return fmt.Sprintf(`  lds_triton_errors_total{namespace="lds",pod="lds-1",container="lds-service",reason=%q} %s
+`, reason, counterSteps(increments...))
+	}
+	const steps = 180 // 45 minutes of 15 s scrapes
+	// run is 2 failed calls/s from sample before+1, for during samples.
+	run := func(before, during int) []float64 {
+		return append(append(repeat(before, 0), repeat(during, 30)...), repeat(steps-before-during, 0)...)
+	}
+	for _, c := range []struct {
+		name, load  string
+		fires       bool
+		unavailable map[time.Duration]alertState
+	}{
+		{
+			name: "wake from zero",
+			// unreachable 10m15s..18m30s, model_not_ready 18m45s..19m.
+			load: lds("unreachable", run(40, 34)) + lds("model_not_ready", append(repeat(74, 0), run(0, 2)[:steps-74]...)) +
+				lds("server_error", repeat(steps, 0)) + lds("timeout", repeat(steps, 0)),
+			unavailable: map[time.Duration]alertState{
+				10 * min: {"inactive", ""}, 10*min + 15*time.Second: {"pending", "lds"},
+				// The last failure is between 18m45s and 19m.
+				23*min + 30*time.Second: {"pending", "lds"}, 23*min + 45*time.Second: {"inactive", ""}, 45 * min: {"inactive", ""},
+			},
+		},
+		{
+			name: "no replica for 30 minutes", fires: true,
+			load: lds("unreachable", run(20, 120)) + lds("model_not_ready", repeat(steps, 0)) +
+				lds("server_error", repeat(steps, 0)) + lds("timeout", repeat(steps, 0)),
+			unavailable: map[time.Duration]alertState{
+				5 * min: {"inactive", ""}, 5*min + 15*time.Second: {"pending", "lds"},
+				30 * min: {"pending", "lds"}, 30*min + 15*time.Second: {"firing", "lds"},
+				// The last failure is between 34m45s and 35m.
+				39*min + 30*time.Second: {"firing", "lds"}, 39*min + 45*time.Second: {"inactive", ""}, 45 * min: {"inactive", ""},
+			},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := loadSeries(t, "\nload 15s\n"+c.load)
+			unavailable := evalAlert(t, st, p, signals.AlertTritonUnavailable, "namespace", 45*min)
+			for at, w := range c.unavailable {
+				if unavailable[at] != w {
+					t.Errorf("%s at %v: %+v, want %+v", signals.AlertTritonUnavailable, at, unavailable[at], w)
+				}
+			}
+			fired := false
+			for at := time.Duration(0); at <= 45*min; at += evalEvery {
+				fired = fired || unavailable[at].state == "firing"
+			}
+			if fired != c.fires {
+				t.Errorf("%s fired: %v, want %v", signals.AlertTritonUnavailable, fired, c.fires)
+			}
+			capacity := evalAlert(t, st, p, signals.AlertInferenceCallsFailing, "namespace", 45*min)
+			for at := time.Duration(0); at <= 45*min; at += evalEvery {
+				if capacity[at].state != "inactive" {
+					t.Errorf("%s at %v: %+v, but no call failed for capacity", signals.AlertInferenceCallsFailing, at, capacity[at])
+				}
+			}
+			if t.Failed() {
+				for at := time.Duration(0); at <= 45*min; at += time.Minute {
+					t.Logf("%v %s %+v %s %+v", at, signals.AlertTritonUnavailable, unavailable[at], signals.AlertInferenceCallsFailing, capacity[at])
+				}
+			}
+		})
+	}
+
+	// The text Prometheus expands names the namespace, the rate, what to
+	// look at, and that a wake from zero is not this.
+	var rule signals.Rule
+	for _, g := range signals.AlertRuleGroups(p) {
+		for _, r := range g.Rules {
+			if r.Alert == signals.AlertTritonUnavailable {
+				rule = r
+			}
+		}
+	}
+	st := loadSeries(t, "\nload 15s\n"+lds("unreachable", run(20, 120)))
+	var description string
+	runRule(t, st, rule, "namespace", 31*min, func(_ time.Duration, a *rules.Alert) { description = a.Annotations.Get("description") })
+	for _, want := range []string{"The lds-service in lds finds no ready Triton replica for 2 calls/s", signals.AlertGPUPodPending,
+		"While Triton scales from zero the lds-service answers 503 with Retry-After and this alert does not fire", "for at least 25m."} {
 		if !strings.Contains(description, want) {
 			t.Errorf("description %q lacks %q", description, want)
 		}

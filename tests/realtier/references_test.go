@@ -127,3 +127,37 @@ func TestPodReferencesServiceAccounts(t *testing.T) {
 		}
 	}
 }
+
+// The KEDA metrics API server's shape (keda 2.20.2,
+// templates/metrics-server/deployment.yaml): it mounts Secret kedaorg-certs,
+// which the operator writes once it runs, so the Secret's absence here is
+// no dangling reference; the same name in another namespace, or a missing
+// key of it, still is.
+func TestCheckReferencesAllowsWhatAControllerWritesAtRunTime(t *testing.T) {
+	deploy := func(ns string) Object {
+		return mustObject(t, `{
+		  "kind": "Deployment",
+		  "metadata": {"name": "keda-operator-metrics-apiserver", "namespace": "`+ns+`"},
+		  "spec": {"template": {"spec": {
+		    "containers": [{"name": "keda-operator-metrics-apiserver"}],
+		    "volumes": [{"name": "certificates", "secret": {"defaultMode": 420, "secretName": "kedaorg-certs"}}]
+		  }}}
+		}`)
+	}
+	got, err := CheckReferences(context.Background(), fakeStore{}, []Object{deploy("keda"), deploy("other")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Deployment other/keda-operator-metrics-apiserver: volumes[certificates].secret needs Secret other/kedaorg-certs: Secret not found"
+	if len(got) != 1 || got[0].String() != want {
+		t.Errorf("dangling references %v, want only %q", got, want)
+	}
+	keyed := mustObject(t, `{
+	  "kind": "Deployment",
+	  "metadata": {"name": "keda-admission-webhooks", "namespace": "keda"},
+	  "spec": {"template": {"spec": {"volumes": [{"name": "certificates", "secret": {"secretName": "kedaorg-certs", "items": [{"key": "tls.crt", "path": "tls.crt"}]}}]}}}
+	}`)
+	if got, err := CheckReferences(context.Background(), fakeStore{}, []Object{keyed}); err != nil || len(got) != 1 {
+		t.Errorf("a key of a run-time Secret: %v (err %v), want it reported", got, err)
+	}
+}

@@ -33,7 +33,8 @@ const (
 // each chart at its pin read from the packaged charts in chartsDir
 // (workloads.Chart.From, the same path as the chartRepository stack
 // setting), composed as stacks/workloads.go composes them: the AWS Load
-// Balancer Controller first, everything else after it; Argo CD with an apps
+// Balancer Controller first, everything else after it (KEDA too, which the
+// stack installs only with triton.scaleToZero); Argo CD with an apps
 // Application, webhook notifications with a token and an admin password; an
 // app namespace; Triton (after the device plugin too) and lds-service. It
 // runs up, preview and destroy; the lock is the other scenarios' business.
@@ -86,6 +87,13 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 					HostedZoneIDs: []string{chZoneID},
 					OwnerID:       rtClusterName,
 					Chart:         from(workloads.ExternalDNSChart),
+				}, providers, afterLB); err != nil {
+					return err
+				}
+				// The stack installs KEDA only with triton.scaleToZero; here
+				// it is installed like every other add-on.
+				if _, err := addons.NewKEDA(ctx, "keda", &addons.KEDAArgs{
+					Chart: from(workloads.KEDAChart),
 				}, providers, afterLB); err != nil {
 					return err
 				}
@@ -196,6 +204,7 @@ func chartsObjects(ctx context.Context, api *KubeAPI) ([]Expect, error) {
 	roleArn := hasPrefix("arn:aws:iam::123456789012:role/", "metadata", "annotations", "eks.amazonaws.com/role-arn")
 	established := hasCondition("Established", "True")
 	disarmed := hasField(LabelWebhookDisarmed, "webhooks", "0", "objectSelector", "matchExpressions", "0", "key")
+	onSystemNodes := hasField(string(infra.SystemNodes), keyPath(pod, "nodeSelector", infra.NodeKindLabel)...)
 
 	out := []Expect{
 		// AWS Load Balancer Controller
@@ -243,6 +252,23 @@ func chartsObjects(ctx context.Context, api *KubeAPI) ([]Expect, error) {
 			hasItem("--txt-owner-id="+rtClusterName, keyPath(container, "args")...),
 		)},
 		{Path: apps(ks, "serviceaccounts", "external-dns", "v1"), Check: roleArn},
+
+		// KEDA: every pod on the system nodes; the external metrics API and
+		// the webhooks (failurePolicy Ignore) registered, with no pod behind
+		// them here (the Secret their pods mount comes from the operator:
+		// CreatedAtRunTime)
+		{Path: "/api/v1/namespaces/" + addons.KEDANamespace, Check: hasField("restricted", "metadata", "labels", "pod-security.kubernetes.io/enforce")},
+		{Path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/scaledobjects.keda.sh", Check: established},
+		{Path: apps(addons.KEDANamespace, "deployments", "keda-operator", "apps/v1"), Check: onSystemNodes},
+		{Path: apps(addons.KEDANamespace, "deployments", "keda-operator-metrics-apiserver", "apps/v1"), Check: onSystemNodes},
+		{Path: apps(addons.KEDANamespace, "deployments", "keda-admission-webhooks", "apps/v1"), Check: onSystemNodes},
+		{Path: "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.external.metrics.k8s.io", Check: all(
+			hasField("keda-operator-metrics-apiserver", "spec", "service", "name"),
+			hasField(addons.KEDANamespace, "spec", "service", "namespace"),
+		)},
+		{Path: "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/keda-admission", Check: all(
+			disarmed, hasField("vscaledobject.kb.io", "webhooks", "0", "name"), hasField("Ignore", "webhooks", "0", "failurePolicy"),
+		)},
 
 		// Argo CD
 		{Path: "/api/v1/namespaces/" + workloads.ArgoCDNamespace, Check: hasField("baseline", "metadata", "labels", "pod-security.kubernetes.io/enforce")},

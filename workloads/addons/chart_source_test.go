@@ -1,6 +1,7 @@
 package addons
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 
 // addonCharts are the charts this package installs.
 var addonCharts = []workloads.Chart{workloads.DevicePluginChart, workloads.MetricsServerChart, workloads.ClusterAutoscalerChart,
-	workloads.LoadBalancerControllerChart, workloads.ExternalDNSChart}
+	workloads.LoadBalancerControllerChart, workloads.ExternalDNSChart, workloads.KEDAChart}
 
 // chartValuesFor renders each add-on's values for a chart version with
 // placeholder inputs, so every key the program can set is there.
@@ -32,6 +33,8 @@ func chartValuesFor(chart workloads.Chart) pulumi.Map {
 	case workloads.ExternalDNSChart.Name:
 		return externalDNSValues(ExternalDNSArgs{Cluster: cluster, Domain: "ai.example.com", HostedZoneIDs: []string{"Z0123456789ABCDEFGHIJ"},
 			OwnerID: "aiplatform-dev", Chart: chart}.withDefaults(), arn)
+	case workloads.KEDAChart.Name:
+		return kedaValues()
 	}
 	panic("no values for chart " + chart.Name)
 }
@@ -52,6 +55,10 @@ func TestChartValuesUseOnlyKnownKeys(t *testing.T) {
 func TestChartValuesBranchOnTheVersion(t *testing.T) {
 	for _, c := range addonCharts {
 		row, _ := workloads.LookupAddonChart(c.Name)
+		if c.Name == workloads.KEDAChart.Name {
+			require.Empty(t, row.Previous, "keda is new (issue #20): no previous pin, so no branch yet")
+			continue
+		}
 		require.Len(t, row.Supported(), 2, "%s: the table keeps the previous pin for one release", c.Name)
 	}
 	keys := func(c workloads.Chart) []string {
@@ -143,4 +150,113 @@ func TestDevicePluginValuesKeepNFDHooksOut(t *testing.T) {
 			assert.Positive(t, hooks, "%s: NFD 0.19 ships the post-delete prune hooks", v)
 		}
 	}
+}
+
+// renderTimeFunction is a template action calling a function whose result
+// differs between renders or depends on the cluster (Helm's lookup, Sprig's
+// random, certificate, uuid and time functions).
+var renderTimeFunction = regexp.MustCompile(`\{\{[^}]*\b(lookup|rand[A-Z][A-Za-z]*|gen[A-Z][A-Za-z]*|uuidv4|now)\b`)
+
+// What the scale to zero needs of the KEDA chart, read from its templates
+// and values.yaml with the program's values (shared/charts/README.md: no
+// hooks, no lookup, no random values): the ScaledObject CRD, the operator,
+// the metrics API server behind APIService v1beta1.external.metrics.k8s.io
+// and the validating webhooks (failurePolicy Ignore) all render, with
+// certificates the operator generates (no cert-manager objects), and every
+// pod lands on the system nodes and is restricted-clean (namespace keda
+// enforces Pod Security restricted).
+func TestKEDAChartRendersWhatTheScaleToZeroNeeds(t *testing.T) {
+	row := workloads.KEDAChart
+	chart := wltest.ReadChart(t, wltest.ChartsDir(t), row.Name, row.Version)
+	defaults := chart.Values(t, "")
+	values := chartValuesFor(row)
+	get := func(m map[string]any, path ...string) any {
+		var v any = m
+		for _, k := range path {
+			v = v.(map[string]any)[k]
+		}
+		return v
+	}
+	templates := 0
+	for path, body := range chart.Files {
+		if !strings.HasPrefix(path, "templates/") {
+			continue
+		}
+		templates++
+		// Hooks never run under the Helm v4 Chart, a lookup or random value
+		// changes every preview, a kept resource outlives `pulumi destroy`.
+		assert.False(t, strings.Contains(body, "helm.sh/hook") || strings.Contains(body, "helm.sh/resource-policy"), "%s: a hook or kept resource", path)
+		assert.Empty(t, renderTimeFunction.FindAllString(body, -1), "%s: lookup or a render-time random value", path)
+	}
+	require.Positive(t, templates)
+
+	// The CRDs are templates (not the crds/ folder), gated by crds.install.
+	crd := chart.Files["templates/crds/crd-scaledobjects.yaml"]
+	assert.True(t, strings.HasPrefix(crd, "{{- if .Values.crds.install }}"))
+	assert.Contains(t, crd, "name: scaledobjects.keda.sh")
+	assert.Equal(t, true, get(defaults, "crds", "install"))
+
+	// The operator, named from operator.name.
+	assert.Contains(t, chart.Files["templates/manager/deployment.yaml"], "name: {{ .Values.operator.name }}\n")
+	assert.Equal(t, "keda-operator", get(defaults, "operator", "name"))
+
+	// The metrics API server and its APIService, gated by metricsServer.enabled.
+	api := chart.Files["templates/metrics-server/apiservice.yaml"]
+	assert.True(t, strings.HasPrefix(api, "{{- if .Values.metricsServer.enabled }}"))
+	assert.Contains(t, api, "name: v1beta1.external.metrics.k8s.io\nspec:\n  service:\n    name: {{ .Values.operator.name }}-metrics-apiserver")
+	assert.NotContains(t, api, "insecureSkipTLSVerify", "the operator patches the caBundle it generated")
+	assert.Equal(t, true, get(defaults, "metricsServer", "enabled"))
+
+	// The webhooks, on and with the chart's failurePolicy.
+	hooks := chart.Files["templates/webhooks/validatingconfiguration.yaml"]
+	assert.True(t, strings.HasPrefix(hooks, "{{- if and .Values.webhooks.enabled }}"))
+	assert.Contains(t, hooks, "name: vscaledobject.kb.io")
+	assert.Contains(t, hooks, "failurePolicy: {{ .Values.webhooks.failurePolicy }}")
+	assert.Equal(t, "Ignore", get(defaults, "webhooks", "failurePolicy"))
+	assert.Equal(t, pulumi.Map{"enabled": pulumi.Bool(true)}, values["webhooks"])
+
+	// Certificates: made by the operator into Secret KEDACertsSecret, which
+	// the operator mounts optionally (it writes it) and the other two pods
+	// require; cert-manager's objects stay out.
+	assert.Equal(t, pulumi.Map{"autoGenerated": pulumi.Bool(true)}, values["certificates"])
+	assert.Equal(t, KEDACertsSecret, get(defaults, "certificates", "secretName"))
+	mount := "      - name: certificates\n        secret:\n          defaultMode: 420\n          secretName: {{ .Values.certificates.secretName }}\n"
+	assert.Contains(t, chart.Files["templates/manager/deployment.yaml"],
+		mount+"          optional: {{ and .Values.certificates.autoGenerated ( not .Values.certificates.certManager.enabled ) }}\n")
+	for _, tpl := range []string{"metrics-server", "webhooks"} {
+		deploy := chart.Files["templates/"+tpl+"/deployment.yaml"]
+		require.Contains(t, deploy, mount, tpl)
+		assert.NotContains(t, deploy[strings.Index(deploy, mount)+len(mount):], "optional", "%s requires the Secret", tpl)
+	}
+	assert.Equal(t, false, get(defaults, "certificates", "certManager", "enabled"))
+	for path, body := range chart.Files {
+		if strings.HasPrefix(path, "templates/cert-manager/") {
+			assert.Contains(t, body[:strings.Index(body, "\n")], ".Values.certificates.certManager.enabled", "%s is gated by certManager.enabled", path)
+		}
+	}
+
+	// Placement and Pod Security of each pod: the component's own keys,
+	// empty by default, fall back to the global ones the program sets.
+	for component, tpl := range map[string]string{"operator": "manager", "metricsServer": "metrics-server", "webhooks": "webhooks"} {
+		deploy := chart.Files["templates/"+tpl+"/deployment.yaml"]
+		for _, key := range []string{"nodeSelector", "tolerations", "affinity"} {
+			assert.Contains(t, deploy, "{{- with .Values."+component+"."+key+" | default .Values."+key+" }}", "%s: %s", tpl, key)
+			assert.Empty(t, get(defaults, component, key), "%s.%s", component, key)
+		}
+		assert.Contains(t, deploy, "hostNetwork: {{ .Values."+component+".useHostNetwork }}", tpl)
+		assert.Equal(t, false, get(defaults, component, "useHostNetwork"), component)
+	}
+	assert.Equal(t, workloads.SystemNodeSelectorValues(), values["nodeSelector"])
+	assert.Equal(t, workloads.SystemTolerationValues(), values["tolerations"])
+	for _, sc := range []string{"operator", "metricServer", "webhooks"} {
+		assert.Equal(t, true, get(defaults, "podSecurityContext", sc, "runAsNonRoot"), sc)
+		assert.Equal(t, map[string]any{
+			"capabilities":             map[string]any{"drop": []any{"ALL"}},
+			"allowPrivilegeEscalation": false,
+			"readOnlyRootFilesystem":   true,
+			"seccompProfile":           map[string]any{"type": "RuntimeDefault"},
+		}, get(defaults, "securityContext", sc), sc)
+	}
+	assert.NotContains(t, values, "securityContext")
+	assert.NotContains(t, values, "podSecurityContext")
 }

@@ -39,6 +39,10 @@ func TestTritonSpecDefaults(t *testing.T) {
 	assert.Equal(t, TritonAutoscaling{Metric: "queueToComputeRatio", Target: 2}, set.Autoscaling)
 	assert.Equal(t, 8, set.MaxReplicas)
 
+	assert.Zero(t, s.ScaleToZero, "Triton keeps minReplicas up unless scaleToZero is turned on")
+	idle := TritonSpec{ScaleToZero: TritonScaleToZero{Enabled: true}}.WithDefaults(workloads.Defaults{})
+	assert.Equal(t, DefaultScaleToZeroIdleSeconds, idle.ScaleToZero.IdleSeconds)
+
 	inCluster := TritonSpec{Exposure: workloads.ClusterOnly}.WithDefaults(workloads.Defaults{Domain: "ai.example.com", CertificateARN: wltest.TestCert})
 	assert.Empty(t, inCluster.Host, "no DNS name without a load balancer")
 	assert.Empty(t, inCluster.CertificateARN)
@@ -92,6 +96,16 @@ func TestTritonSpecValidate(t *testing.T) {
 		{"model cache", ok(func(s *TritonSpec) { s.ModelCache = "120Gi" }), nil},
 		{"metrics namespace", ok(func(s *TritonSpec) { s.MetricsNamespace = "Prometheus Ops" }), []string{`triton.metricsNamespace: "Prometheus Ops" is not a namespace name`}},
 		{"metrics from kube-system", ok(func(s *TritonSpec) { s.MetricsNamespace = "kube-system" }), nil},
+		{"scale to zero in the cluster", ok(func(s *TritonSpec) {
+			s.Exposure, s.Host, s.ScaleToZero = workloads.ClusterOnly, "", TritonScaleToZero{Enabled: true, IdleSeconds: 1800}
+		}), nil},
+		{"scale to zero behind a load balancer", ok(func(s *TritonSpec) { s.ScaleToZero = TritonScaleToZero{Enabled: true, IdleSeconds: 1800} }),
+			[]string{`triton.scaleToZero.enabled: cannot be used with exposure "internal"`, "nothing would wake Triton", "set exposure: cluster"}},
+		{"idle too short", ok(func(s *TritonSpec) {
+			s.Exposure, s.Host, s.ScaleToZero = workloads.ClusterOnly, "", TritonScaleToZero{Enabled: true, IdleSeconds: 60}
+		}), []string{"triton.scaleToZero.idleSeconds: must be between 300 and 86400 seconds, got 60"}},
+		{"idle without scale to zero", ok(func(s *TritonSpec) { s.ScaleToZero.IdleSeconds = 600 }),
+			[]string{"triton.scaleToZero.idleSeconds: only used with triton.scaleToZero.enabled: true"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { wltest.ExpectErrors(t, c.spec.Validate("triton"), c.want...) })

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aiplatform/infra/infra"
 	"github.com/aiplatform/infra/workloads"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -50,6 +52,48 @@ type TritonArgs struct {
 	// Monitoring, when set, has the platform's Prometheus scrape the metrics
 	// port through a PodMonitor; nil: nothing scrapes it.
 	Monitoring *TritonMonitoring
+	// KEDA is set exactly when Spec.ScaleToZero is enabled: a KEDA
+	// ScaledObject then replaces the HPA (tritonScaledObjectSpec).
+	KEDA *TritonKEDA
+}
+
+// TritonKEDA is what the ScaledObject that lets Triton scale to zero
+// reads, resolved by the stack (this package cannot import observability).
+type TritonKEDA struct {
+	// PrometheusAddress is the Prometheus KEDA's prometheus scaler queries
+	// (http://<service>.<namespace>.svc:<port>).
+	PrometheusAddress string
+	// LoadQuery is the inference metric summed over Triton's pods; with
+	// metricType AverageValue the HPA KEDA owns asks for
+	// ceil(LoadQuery / LoadThreshold) replicas, what the HPA's Pods metric
+	// asks for with the same per-pod target.
+	LoadQuery string
+	// LoadThreshold is the per-pod target (triton.autoscaling.target).
+	LoadThreshold float64
+	// WakeQuery is non-zero while callers fail to reach a ready Triton
+	// (lds-service's unreachable and model_not_ready errors per second):
+	// the only signal there is while Triton has no pod.
+	WakeQuery string
+	// DependsOn installs the ScaledObject CRD and KEDA's webhooks (the KEDA
+	// chart).
+	DependsOn []pulumi.Resource
+}
+
+func (k TritonKEDA) validate(path string) error {
+	var errs []error
+	if !strings.HasPrefix(k.PrometheusAddress, "http://") && !strings.HasPrefix(k.PrometheusAddress, "https://") {
+		errs = append(errs, fmt.Errorf("%s.prometheusAddress: %q is not an http(s) URL", path, k.PrometheusAddress))
+	}
+	if k.LoadQuery == "" || k.WakeQuery == "" {
+		errs = append(errs, fmt.Errorf("%s: loadQuery and wakeQuery are required", path))
+	}
+	if !(k.LoadThreshold > 0) {
+		errs = append(errs, fmt.Errorf("%s.loadThreshold: must be > 0, got %v", path, k.LoadThreshold))
+	}
+	if len(k.DependsOn) == 0 {
+		errs = append(errs, fmt.Errorf("%s.dependsOn: the KEDA chart is required (it installs the ScaledObject CRD)", path))
+	}
+	return errors.Join(errs...)
 }
 
 // Validate reports every problem at once.
@@ -57,6 +101,14 @@ func (a TritonArgs) Validate() error {
 	errs := []error{a.Spec.Validate("spec"), a.Cluster.Validate(), a.HPAMetric.validate("hpaMetric")}
 	if a.Monitoring != nil {
 		errs = append(errs, a.Monitoring.validate("monitoring"))
+	}
+	switch {
+	case a.Spec.ScaleToZero.Enabled && a.KEDA == nil:
+		errs = append(errs, errors.New("keda: required with spec.scaleToZero.enabled (KEDA scales Triton to zero and wakes it)"))
+	case !a.Spec.ScaleToZero.Enabled && a.KEDA != nil:
+		errs = append(errs, errors.New("keda: only used with spec.scaleToZero.enabled"))
+	case a.KEDA != nil:
+		errs = append(errs, a.KEDA.validate("keda"))
 	}
 	if a.ModelBucket.Name == nil || a.ModelBucket.Arn == nil || a.ModelBucket.KMSKeyArn == nil {
 		errs = append(errs, errors.New("modelBucket: name, arn and kmsKeyArn are required"))
@@ -234,7 +286,19 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 	if err != nil {
 		return nil, err
 	}
-	if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+	if a.KEDA != nil {
+		// KEDA owns the HPA: one HPA per Deployment, or the two fight.
+		soMeta := meta(tritonName)
+		soMeta.Annotations = pulumi.StringMap{scaledObjectTransferHPAAnnotation: pulumi.String("true")}
+		if _, err := apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
+			ApiVersion:  pulumi.String("keda.sh/v1alpha1"),
+			Kind:        pulumi.String("ScaledObject"),
+			Metadata:    soMeta,
+			OtherFields: kubernetes.UntypedArgs{"spec": tritonScaledObjectSpec(s, *a.KEDA)},
+		}, parent, pulumi.DependsOn(append([]pulumi.Resource{deployment}, a.KEDA.DependsOn...))); err != nil {
+			return nil, err
+		}
+	} else if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
 		Metadata: meta(tritonName),
 		Spec:     hpaSpec(tritonName, s.MinReplicas, s.MaxReplicas, s.TargetCPUUtilization, a.HPAMetric, s.ScaleDownStabilizationSeconds),
 	}, parent, pulumi.DependsOn([]pulumi.Resource{deployment})); err != nil {
@@ -452,9 +516,7 @@ func hpaSpec(deployment string, min, max, cpuTarget int, pods PodsMetric, stabil
 			Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(cpuTarget)},
 		},
 	})
-	policy := func(kind string, value, period int) autoscalingv2.HPAScalingPolicyArgs {
-		return autoscalingv2.HPAScalingPolicyArgs{Type: pulumi.String(kind), Value: pulumi.Int(value), PeriodSeconds: pulumi.Int(period)}
-	}
+	up, down := tritonBehavior(stabilizeDown)
 	return &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
 		ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
 			ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: pulumi.String(deployment),
@@ -462,18 +524,22 @@ func hpaSpec(deployment string, min, max, cpuTarget int, pods PodsMetric, stabil
 		MinReplicas: pulumi.Int(min),
 		MaxReplicas: pulumi.Int(max),
 		Metrics:     metrics,
-		Behavior: &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{
-			ScaleUp: &autoscalingv2.HPAScalingRulesArgs{
-				StabilizationWindowSeconds: pulumi.Int(0),
-				SelectPolicy:               pulumi.String("Max"),
-				Policies:                   autoscalingv2.HPAScalingPolicyArray{policy("Percent", 100, 15), policy("Pods", 4, 15)},
-			},
-			ScaleDown: &autoscalingv2.HPAScalingRulesArgs{
-				StabilizationWindowSeconds: pulumi.Int(stabilizeDown),
-				Policies:                   autoscalingv2.HPAScalingPolicyArray{policy("Pods", 1, 120)},
-			},
-		},
+		Behavior:    &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{ScaleUp: up.typed(), ScaleDown: down.typed()},
 	}
+}
+
+func (r scalingRules) typed() *autoscalingv2.HPAScalingRulesArgs {
+	var policies autoscalingv2.HPAScalingPolicyArray
+	for _, p := range r.Policies {
+		policies = append(policies, autoscalingv2.HPAScalingPolicyArgs{
+			Type: pulumi.String(p.Type), Value: pulumi.Int(p.Value), PeriodSeconds: pulumi.Int(p.PeriodSeconds),
+		})
+	}
+	args := &autoscalingv2.HPAScalingRulesArgs{StabilizationWindowSeconds: pulumi.Int(r.StabilizationWindowSeconds), Policies: policies}
+	if r.SelectPolicy != "" {
+		args.SelectPolicy = pulumi.String(r.SelectPolicy)
+	}
+	return args
 }
 
 // TritonClusterURL is Triton's in-cluster HTTP endpoint in namespace: what

@@ -79,11 +79,14 @@ type TritonSpec struct {
 	Autoscaling TritonAutoscaling `json:"autoscaling,omitempty"`
 	// ScaleDownStabilizationSeconds keeps replicas (and GPU nodes) around
 	// through short dips in load.
-	ScaleDownStabilizationSeconds int                `json:"scaleDownStabilizationSeconds,omitempty"`
-	Exposure                      workloads.Exposure `json:"exposure,omitempty"`
-	Host                          string             `json:"host,omitempty"`
-	AllowedCIDRs                  []string           `json:"allowedCidrs,omitempty"`
-	CertificateARN                string             `json:"certificateArn,omitempty"`
+	ScaleDownStabilizationSeconds int `json:"scaleDownStabilizationSeconds,omitempty"`
+	// ScaleToZero lets Triton, and so its GPU nodes, go to zero replicas
+	// when idle: KEDA replaces the HPA (docs/autoscaling-and-observability.md).
+	ScaleToZero    TritonScaleToZero  `json:"scaleToZero,omitempty"`
+	Exposure       workloads.Exposure `json:"exposure,omitempty"`
+	Host           string             `json:"host,omitempty"`
+	AllowedCIDRs   []string           `json:"allowedCidrs,omitempty"`
+	CertificateARN string             `json:"certificateArn,omitempty"`
 	// MetricsNamespace is where the Prometheus that scrapes the metrics port
 	// runs; only pods there may reach it.
 	MetricsNamespace string `json:"metricsNamespace,omitempty"`
@@ -101,6 +104,46 @@ type TritonAutoscaling struct {
 	// Target is the per-pod average the HPA aims for, in the metric's unit;
 	// 0: the metric's default target.
 	Target float64 `json:"target,omitempty"`
+}
+
+// TritonScaleToZero is the triton.scaleToZero key. When Enabled, a KEDA
+// ScaledObject replaces the HPA: after IdleSeconds with no request in
+// flight and no caller waiting, Triton goes to 0 replicas and the Cluster
+// Autoscaler then removes the idle GPU nodes; the first call after that
+// wakes it, and lds-service answers 503 with Retry-After until a replica is
+// ready (the cold start: GPU node boot, image pull, model load).
+type TritonScaleToZero struct {
+	Enabled bool `json:"enabled,omitempty"`
+	// IdleSeconds is KEDA's cooldownPeriod: how long Triton stays up with
+	// nothing to do before it goes to zero.
+	IdleSeconds int `json:"idleSeconds,omitempty"`
+}
+
+// DefaultScaleToZeroIdleSeconds is 30 minutes: about 4 cold starts
+// (docs/closed-loop.md: 7m44s from a call to the first answer), so a pause
+// within a working session does not pay one, and a night or weekend costs
+// no GPU.
+const DefaultScaleToZeroIdleSeconds = 1800
+
+// Bounds of triton.scaleToZero.idleSeconds: at least the HPA's own
+// scale-down window of 5 minutes, at most a day.
+const (
+	MinScaleToZeroIdleSeconds = 300
+	MaxScaleToZeroIdleSeconds = 86400
+)
+
+func (z TritonScaleToZero) validate(path string) []error {
+	if !z.Enabled {
+		if z.IdleSeconds != 0 {
+			return []error{fmt.Errorf("%s.idleSeconds: only used with %s.enabled: true; set it or delete idleSeconds", path, path)}
+		}
+		return nil
+	}
+	if z.IdleSeconds < MinScaleToZeroIdleSeconds || z.IdleSeconds > MaxScaleToZeroIdleSeconds {
+		return []error{fmt.Errorf("%s.idleSeconds: must be between %d and %d seconds, got %d (%d, 30 minutes, is the default)",
+			path, MinScaleToZeroIdleSeconds, MaxScaleToZeroIdleSeconds, z.IdleSeconds, DefaultScaleToZeroIdleSeconds)}
+	}
+	return nil
 }
 
 // validate checks what needs no metric table: the target is a positive
@@ -165,6 +208,9 @@ func (s TritonSpec) WithDefaults(d workloads.Defaults) TritonSpec {
 	num(&s.MaxReplicas, 3)
 	num(&s.TargetCPUUtilization, 70)
 	num(&s.ScaleDownStabilizationSeconds, 300)
+	if s.ScaleToZero.Enabled {
+		num(&s.ScaleToZero.IdleSeconds, DefaultScaleToZeroIdleSeconds)
+	}
 	str(&s.MetricsNamespace, DefaultMetricsNamespace)
 	if s.Exposure == "" {
 		s.Exposure = workloads.Internal
@@ -234,6 +280,14 @@ func (s TritonSpec) Validate(path string) error {
 	errs = append(errs, s.Autoscaling.validate(path+".autoscaling")...)
 	if s.ScaleDownStabilizationSeconds < 0 || s.ScaleDownStabilizationSeconds > 3600 {
 		bad("scaleDownStabilizationSeconds", "must be between 0 and 3600, got %d", s.ScaleDownStabilizationSeconds)
+	}
+	errs = append(errs, s.ScaleToZero.validate(path+".scaleToZero")...)
+	// Only lds-service's failed calls wake Triton from zero (the stack's
+	// wake trigger); a caller through the load balancer would find no
+	// target and wake nothing.
+	if s.ScaleToZero.Enabled && s.Exposure.LoadBalanced() {
+		bad("scaleToZero.enabled", "cannot be used with exposure %q: callers through the load balancer would find no replica and nothing would wake Triton "+
+			"(only lds-service's failed calls do); set exposure: %s and call Triton through lds-service, or turn scaleToZero off", s.Exposure, workloads.ClusterOnly)
 	}
 	return errors.Join(errs...)
 }

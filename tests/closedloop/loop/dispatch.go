@@ -4,23 +4,22 @@ import (
 	"net"
 	"net/http"
 	"sync"
-
-	"github.com/aiplatform/infra/tests/closedloop/tritonsim"
 )
 
 // podServer answers every scenario's pods on one listener (0.0.0.0 and
 // Triton's metrics port): each kwok pod's IP is a loopback address from its
 // node's podCIDR (127.x.y.0/24), so the address Prometheus connected to names
-// the pod (docs: "Closed loop", networking).
+// the pod (docs: "Closed loop", networking). A pod is the simulator's
+// Triton pod or a scenario's lds-service stand-in.
 type podServer struct {
 	mu   sync.RWMutex
-	pods map[string]podRef // pod IP → scenario simulator and pod name
+	pods map[string]podRef // pod IP → its owner's handler
 	srv  *http.Server
 }
 
 type podRef struct {
-	sim  *tritonsim.Sim
-	name string
+	owner any // the scenario's simulator: set replaces its pods
+	h     http.Handler
 }
 
 func newPodServer(ln net.Listener) *podServer {
@@ -43,19 +42,19 @@ func (ps *podServer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no pod has IP "+host, http.StatusNotFound)
 		return
 	}
-	ref.sim.PodHandler(ref.name).ServeHTTP(w, r)
+	ref.h.ServeHTTP(w, r)
 }
 
-// set replaces the pods of one simulator.
-func (ps *podServer) set(sim *tritonsim.Sim, byIP map[string]string) {
+// set replaces the pods of one owner.
+func (ps *podServer) set(owner any, byIP map[string]http.Handler) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	for ip, ref := range ps.pods {
-		if ref.sim == sim {
+		if ref.owner == owner {
 			delete(ps.pods, ip)
 		}
 	}
-	for ip, name := range byIP {
-		ps.pods[ip] = podRef{sim: sim, name: name}
+	for ip, h := range byIP {
+		ps.pods[ip] = podRef{owner: owner, h: h}
 	}
 }

@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"github.com/aiplatform/infra/tests/closedloop/cluster"
+	"github.com/aiplatform/infra/tests/closedloop/kedastandin"
 	"github.com/aiplatform/infra/tests/closedloop/metricsapi"
 	"github.com/aiplatform/infra/tests/closedloop/program"
 )
 
 // Env is what the scenarios share: one control plane with the real
 // controllers, Prometheus scraping every scenario's pods with the
-// program's PodMonitor, prometheus-adapter with the program's rules, the
-// metrics.k8s.io stand-in, and the pod server answering for every pod.
+// program's PodMonitors (Triton's and the lds-service's), prometheus-adapter
+// with the program's rules, the metrics.k8s.io stand-in, KEDA's metrics
+// server stand-in, and the pod server answering for every pod.
 type Env struct {
 	C       *cluster.Cluster
 	F       float64
@@ -26,9 +28,13 @@ type Env struct {
 	Prom    *metricsapi.Prometheus
 	Adapter *metricsapi.Adapter
 	Res     *metricsapi.ResourceMetrics
+	// KEDA serves the External metrics of the scale-to-zero scenarios'
+	// ScaledObjects (kedastandin).
+	KEDA *kedastandin.MetricsServer
 
-	pods  *podServer
-	slots *nodeSlots
+	pods    *podServer
+	slots   *nodeSlots
+	callers callersNodeOnce
 
 	mu  sync.Mutex
 	cpu map[string]int64 // "ns/pod" → CPU use in millicores
@@ -110,10 +116,14 @@ func StartEnv(ctx context.Context, dir string, f float64, namespaces []string, l
 	if err := os.WriteFile(rulesFile, rules, 0o600); err != nil {
 		return nil, err
 	}
+	var more []map[string]any
+	if objs.LDSPodMonitor != nil {
+		more = append(more, objs.LDSPodMonitor) // scrapes the lds-service stand-ins
+	}
 	promCfg, err := metricsapi.PrometheusConfig(objs.PodMonitor, metricsapi.PromOptions{
 		APIServer: e.C.URL, CAFile: e.C.CAFile, CertFile: e.C.CertFile, KeyFile: e.C.KeyFile,
 		Compression: e.F, NamespaceOverride: namespaces, RuleFiles: []string{rulesFile},
-	})
+	}, more...)
 	if err != nil {
 		return nil, fmt.Errorf("Prometheus config from the program's PodMonitor: %w", err)
 	}
@@ -134,6 +144,9 @@ func StartEnv(ctx context.Context, dir string, f float64, namespaces []string, l
 	}
 	if e.Res, err = metricsapi.StartResourceMetrics(ctx, e.C, e.usage, e.F); err != nil {
 		return nil, err
+	}
+	if e.KEDA, err = kedastandin.StartMetricsServer(ctx, e.C, e.promValues); err != nil {
+		return nil, fmt.Errorf("KEDA's metrics server stand-in: %w", err)
 	}
 	ok = true
 	return e, nil
@@ -180,8 +193,25 @@ func (e *Env) setCPU(namespace, pod string, milli int64) {
 	e.cpu[namespace+"/"+pod] = milli
 }
 
+// promValues runs a PromQL query against the loop's Prometheus for the KEDA
+// stand-in: the value of each series.
+func (e *Env) promValues(ctx context.Context, q string) ([]float64, error) {
+	samples, err := e.Prom.Query(ctx, q, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(samples))
+	for i, s := range samples {
+		out[i] = s.Value
+	}
+	return out, nil
+}
+
 // Stop stops everything (safe on a partly started Env).
 func (e *Env) Stop() {
+	if e.KEDA != nil {
+		e.KEDA.Stop()
+	}
 	if e.Res != nil {
 		e.Res.Stop()
 	}

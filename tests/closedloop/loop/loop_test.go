@@ -34,12 +34,15 @@ type run struct {
 }
 
 // TestClosedLoop runs every scenario with every signal side by side in one
-// cluster at the compression factor, and beside it one short uncompressed
-// run that proves the wiring in real time. It prints the figures (the
-// table in docs/autoscaling-and-observability.md) and fails when the loop
-// is not closed: no load served, no scale-up on a ×4 step, no scale-down
-// after the load is gone. The figures themselves are reported, not
-// asserted: they choose the default signal.
+// cluster at the compression factor, the scale-to-zero variant of
+// scenarios 3 and 4 with the default signal (KEDA's ScaledObject instead of
+// the HPA), and beside them one short uncompressed run that proves the
+// wiring in real time. It prints the figures (the tables in
+// docs/closed-loop.md) and fails when the loop is not closed: no load
+// served, no scale-up on a ×4 step, no scale-down after the load is gone;
+// under scale to zero, no way down to 0 replicas and 0 GPU nodes, or a
+// first call after idle not served within the cold-start bound. The other
+// figures are reported, not asserted: they choose the default signal.
 func TestClosedLoop(t *testing.T) {
 	requireBinaries(t)
 	var runs []*run
@@ -47,6 +50,17 @@ func TestClosedLoop(t *testing.T) {
 		for i, sc := range Scenarios(sig) {
 			runs = append(runs, &run{sc: sc, ns: fmt.Sprintf("cl-%s-%d", strings.ToLower(sig[:5]), i+1)})
 		}
+	}
+	so, unneeded, err := ProgramScaleToZero()
+	if err != nil {
+		t.Fatalf("the program with triton.scaleToZero: %v", err)
+	}
+	zero, err := ScaleToZeroScenarios(signals.DefaultInferenceMetricKey, so, unneeded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range zero {
+		runs = append(runs, &run{sc: sc, ns: fmt.Sprintf("cl-%s-z%s", strings.ToLower(sc.Signal[:5]), sc.Name[:1])})
 	}
 	if only := os.Getenv("CLOSEDLOOP_ONLY"); only != "" {
 		var r []*run
@@ -131,9 +145,17 @@ func TestClosedLoop(t *testing.T) {
 		fmt.Printf("  %-40s %6v  %s\n", d.Name, d.D, d.Source)
 	}
 	fmt.Println(report.Table(figures))
+	if w := report.WakeTable(figures); w != "" {
+		fmt.Printf("scale to zero (KEDA): the first call after idle waits for the cold start %v + KEDA's polling interval + the wake query's rate window\n%s\n",
+			env.Delays.ColdStart(), w)
+	}
 	fmt.Print(traj.String())
 	if out := os.Getenv("CLOSEDLOOP_MARKDOWN"); out != "" {
-		if err := os.WriteFile(out, []byte(report.Markdown(figures)), 0o644); err != nil {
+		md := report.Markdown(figures)
+		if w := report.WakeMarkdown(figures); w != "" {
+			md += "\n" + w
+		}
+		if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 			t.Error(err)
 		}
 	}
@@ -144,6 +166,10 @@ func checkClosed(t *testing.T, sc Scenario, res *Result, f report.Result) {
 	t.Helper()
 	if f.Served == 0 {
 		t.Errorf("%s / %s: no request was served: the load never reached a ready pod", sc.Name, sc.Signal)
+	}
+	if sc.ScaleToZero {
+		checkScaleToZero(t, sc, f)
+		return
 	}
 	warm := max(sc.WarmReplicas, sc.MinReplicas)
 	switch {
@@ -161,6 +187,49 @@ func checkClosed(t *testing.T, sc Scenario, res *Result, f report.Result) {
 			t.Errorf("%s / %s: nodes never came down after the load went to zero (nodes %s)", sc.Name, sc.Signal, Trajectory(f.Nodes))
 		}
 	}
+}
+
+// checkScaleToZero fails a scale-to-zero run that did not reach zero (3) or
+// did not wake from it in time (4).
+func checkScaleToZero(t *testing.T, sc Scenario, f report.Result) {
+	t.Helper()
+	for _, p := range scaleToZeroFailures(sc, f) {
+		t.Errorf("%s / %s: %s", sc.Name, sc.Signal, p)
+	}
+}
+
+// scaleToZeroFailures: scenario 3 must end at 0 replicas and 0 GPU nodes;
+// scenario 4 must start there, its first call after idle must be followed
+// by a served one within the wake bound, and the HPA must then size Triton
+// for the burst from the External metrics KEDA's metrics server serves.
+func scaleToZeroFailures(sc Scenario, f report.Result) []string {
+	var out []string
+	switch {
+	case strings.HasPrefix(sc.Name, "3 "):
+		if f.ReplicasAtEnd != 0 || f.NodesAtEnd != 0 {
+			out = append(out, fmt.Sprintf("%d replicas and %d GPU nodes at the end, want 0 and 0 (replicas %s, nodes %s)",
+				f.ReplicasAtEnd, f.NodesAtEnd, Trajectory(f.Replicas), Trajectory(f.Nodes)))
+		}
+	case strings.HasPrefix(sc.Name, "4 "):
+		if len(f.Replicas) == 0 || f.Replicas[0].Value != 0 || len(f.Nodes) == 0 || f.Nodes[0].Value != 0 {
+			out = append(out, fmt.Sprintf("did not start at 0 replicas and 0 GPU nodes (replicas %s, nodes %s)", Trajectory(f.Replicas), Trajectory(f.Nodes)))
+		}
+		if peakOf(f.Replicas) <= 1 {
+			out = append(out, fmt.Sprintf("the HPA KEDA creates never scaled past the wake's one replica under a burst of two pods' worth: its External metrics did not reach it (replicas %s)", Trajectory(f.Replicas)))
+		}
+		switch w := f.Wake; {
+		case w == nil || !w.Refused:
+			out = append(out, "no call found Triton at zero: nothing woke it")
+		case !w.Served:
+			out = append(out, fmt.Sprintf("the first call after idle (%s) was never followed by a served one (replicas %s)", fmtMinutes(w.From), Trajectory(f.Replicas)))
+		case !w.Within():
+			out = append(out, fmt.Sprintf("the first call after idle waited %v for a ready replica, over the bound %v (cold start + KEDA polling + rate window)",
+				w.Latency.Round(time.Second), w.Bound))
+		}
+	default:
+		out = append(out, "no scale-to-zero check for this scenario")
+	}
+	return out
 }
 
 func peakOf(points []report.Point) int {

@@ -4,7 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"time"
+
+	"github.com/aiplatform/infra/tests/closedloop/kedastandin"
+	"github.com/aiplatform/infra/tests/closedloop/metricsapi"
 )
 
 // ScenarioLabel pins a scenario's pods to its own nodes: the scenarios run
@@ -90,6 +95,49 @@ func compressSeconds(s, f float64, path string) (float64, error) {
 		return 0, fmt.Errorf("%s: %vs / %v is not a whole number of seconds; choose a compression factor that divides it", path, s, f)
 	}
 	return c, nil
+}
+
+// namespaceMatcher is a PromQL equality matcher on the namespace label.
+var namespaceMatcher = regexp.MustCompile(`\bnamespace="([^"]*)"`)
+
+// scaledObjectFor is the program's ScaledObject in namespace ns, as the
+// harness re-namespaces the program's other objects: every namespace
+// matcher of a trigger's query that names one of the program's namespaces
+// (Triton's, the lds-service's) names ns instead, and every PromQL window
+// is divided by the factor, as for the adapter rules and the alerts
+// (alertRules). pollingInterval and cooldownPeriod stay: the stand-in's
+// operator runs on the loop's simulated clock. A query that names none of
+// the program's namespaces is an error: it would read every scenario's
+// series. It returns the program's object parsed, and the loop's.
+func scaledObjectFor(prog map[string]any, ns string, f float64, programNamespaces ...string) (orig, inLoop kedastandin.ScaledObject, err error) {
+	if orig, err = kedastandin.Parse(prog); err != nil {
+		return orig, inLoop, fmt.Errorf("the program's ScaledObject: %w", err)
+	}
+	inLoop = orig
+	inLoop.Namespace = ns
+	inLoop.Triggers = slices.Clone(orig.Triggers)
+	for i, t := range inLoop.Triggers {
+		if !t.External() {
+			continue
+		}
+		renamed := 0
+		q := namespaceMatcher.ReplaceAllStringFunc(t.Query, func(m string) string {
+			if !slices.Contains(programNamespaces, namespaceMatcher.FindStringSubmatch(m)[1]) {
+				return m
+			}
+			renamed++
+			return fmt.Sprintf("namespace=%q", ns)
+		})
+		if renamed == 0 {
+			return orig, inLoop, fmt.Errorf("the program's ScaledObject trigger %q: its query selects none of the namespaces %v, so in the loop it would read every scenario's series: %s",
+				t.Name, programNamespaces, t.Query)
+		}
+		if q, err = metricsapi.CompressPromQL(q, f); err != nil {
+			return orig, inLoop, fmt.Errorf("the program's ScaledObject trigger %q: %w", t.Name, err)
+		}
+		inLoop.Triggers[i].Query = q
+	}
+	return orig, inLoop, nil
 }
 
 // compress divides a duration by the factor.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/aiplatform/infra/tests/closedloop/cluster"
+	"github.com/aiplatform/infra/tests/closedloop/kedastandin"
 	"github.com/aiplatform/infra/tests/closedloop/nodegroups"
 	"github.com/aiplatform/infra/tests/closedloop/program"
 	"github.com/aiplatform/infra/tests/closedloop/tritonsim"
+	"github.com/aiplatform/infra/workloads/inference"
 )
 
 // Sample is the loop's state at one simulated time.
@@ -36,6 +39,11 @@ type Result struct {
 	// Alerts are the program's alerts that fired for the scenario's
 	// namespace, with the first time each was seen firing.
 	Alerts map[string]time.Duration
+	// WakeBound, for a scale-to-zero scenario, is how long the first call
+	// after idle may wait for a ready replica: the cold start (node boot,
+	// image pull, model load) plus KEDA's polling interval plus the wake
+	// query's rate window.
+	WakeBound time.Duration
 }
 
 // nodeSlots hands out unique loopback pod CIDRs 127.<a>.<b>.0/24 to nodes
@@ -71,6 +79,9 @@ type runner struct {
 	gpuPerPod int64
 	cpuReq    int64
 	prevBusy  map[string][2]float64 // pod → busy and instance seconds at the last sample
+	// keda is KEDA's scale loop for the scale-to-zero scenarios (nil for
+	// the HPA's).
+	keda *kedastandin.Operator
 }
 
 func (r *runner) now() time.Duration {
@@ -91,7 +102,8 @@ func (e *Env) Run(ctx context.Context, sc Scenario, ns string) (*Result, error) 
 		tr["maxReplicas"] = sc.MaxReplicas
 	}
 	raw, _ := json.Marshal(tr)
-	objs, err := program.Render(program.Options{Overrides: map[string]string{"aiplatform:triton": string(raw)}, GPUMaxSize: sc.GPUMax})
+	scaleToZero := sc.ScaleToZero
+	objs, err := program.Render(program.Options{Overrides: map[string]string{"aiplatform:triton": string(raw)}, GPUMaxSize: sc.GPUMax, ScaleToZero: &scaleToZero})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.Name, err)
 	}
@@ -101,6 +113,9 @@ func (e *Env) Run(ctx context.Context, sc Scenario, ns string) (*Result, error) 
 		return nil, fmt.Errorf("%s: %w", sc.Name, err)
 	}
 	defer e.pods.set(r.sim, nil)
+	if r.keda != nil {
+		defer e.KEDA.Unregister(r.ns, r.keda.ScaledObject().Name)
+	}
 	if err := r.loop(ctx); err != nil {
 		return &r.res, fmt.Errorf("%s: %w", sc.Name, err)
 	}
@@ -161,7 +176,7 @@ func (r *runner) setup(ctx context.Context, objs *program.Objects) error {
 	r.gpuPerPod = gpuRequest(dep)
 	r.cpuReq = milli(containerRequest(dep, "cpu"))
 	r.prevBusy = map[string][2]float64{}
-	hpa, err := hpaFor(objs.HPA, r.ns, e.F)
+	hpa, so, err := r.autoscaler(ctx, objs)
 	if err != nil {
 		return err
 	}
@@ -171,7 +186,7 @@ func (r *runner) setup(ctx context.Context, objs *program.Objects) error {
 	// clock starts once they are ready; the simulator sees no load before.
 	r.start = time.Now()
 	warm := r.sc.WarmReplicas
-	if warm == 0 {
+	if warm == 0 && !r.sc.StartIdle {
 		warm = r.sc.MinReplicas
 	}
 	child(dep, "spec")["replicas"] = warm
@@ -191,6 +206,7 @@ func (r *runner) setup(ctx context.Context, objs *program.Objects) error {
 		if err != nil {
 			return err
 		}
+		pods = r.tritonPods(pods)
 		if err := r.syncPods(ctx, pods); err != nil {
 			return err
 		}
@@ -214,12 +230,110 @@ func (r *runner) setup(ctx context.Context, objs *program.Objects) error {
 	}
 	// The HPA takes the replica count over from here (it writes the scale
 	// subresource; the Deployment's spec.replicas above was only the start).
+	// Under KEDA, the HPA is the one its operator creates from the
+	// ScaledObject.
 	if err := e.C.Apply(ctx, hpa); err != nil {
-		return fmt.Errorf("the program's HPA: %w", err)
+		return fmt.Errorf("the HPA: %w", err)
 	}
 	r.res.Events = nil
 	r.start = time.Now()
-	r.logf("warm start: %d pod(s) ready; applied the program's HPA (signal %s)", warm, r.sc.Signal)
+	if so == nil {
+		r.logf("warm start: %d pod(s) ready; applied the program's HPA (signal %s)", warm, r.sc.Signal)
+		return nil
+	}
+	r.keda = kedastandin.NewOperator(*so, e.promValues, 0)
+	if warm > 0 {
+		// A platform serving this load has been active until now.
+		r.keda.MarkActive(0)
+	}
+	r.logf("start: %d pod(s) ready; the program's ScaledObject (signal %s) run by the KEDA stand-in, with the HPA it creates", warm, r.sc.Signal)
+	return nil
+}
+
+// autoscaler is the HPA that sizes Triton in the scenario, in its
+// namespace and compressed: the program's, or under triton.scaleToZero the
+// one KEDA's operator creates from the program's ScaledObject. so is then
+// that ScaledObject as the loop runs it, registered with the KEDA
+// stand-in's metrics server, and the lds-service stand-in's pod, whose
+// failed calls wake Triton, is created.
+func (r *runner) autoscaler(ctx context.Context, objs *program.Objects) (hpa map[string]any, so *kedastandin.ScaledObject, err error) {
+	e := r.env
+	if !r.sc.ScaleToZero {
+		if objs.HPA == nil {
+			return nil, nil, fmt.Errorf("the program renders no HPA for Triton with triton.scaleToZero off")
+		}
+		hpa, err = hpaFor(objs.HPA, r.ns, e.F)
+		return hpa, nil, err
+	}
+	if objs.ScaledObject == nil || objs.LDSDeployment == nil || objs.LDSPodMonitor == nil {
+		return nil, nil, fmt.Errorf("scale to zero: the program renders ScaledObject %v, lds-service Deployment %v, lds-service PodMonitor %v; all three are needed (triton.scaleToZero, ldsService, observability)",
+			objs.ScaledObject != nil, objs.LDSDeployment != nil, objs.LDSPodMonitor != nil)
+	}
+	tritonNS, _ := child(objs.Deployment, "metadata")["namespace"].(string)
+	ldsNS, _ := child(objs.LDSPodMonitor, "metadata")["namespace"].(string)
+	orig, inLoop, err := scaledObjectFor(objs.ScaledObject, r.ns, e.F, tritonNS, ldsNS)
+	if err != nil {
+		return nil, nil, err
+	}
+	wake, ok := orig.TriggerNamed(inference.KEDAWakeTrigger)
+	if !ok {
+		return nil, nil, fmt.Errorf("the program's ScaledObject has no %q trigger (workloads/inference KEDAWakeTrigger)", inference.KEDAWakeTrigger)
+	}
+	window, err := queryWindow(wake.Query)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trigger %s: %w", wake.Name, err)
+	}
+	r.res.WakeBound = e.Delays.ColdStart() + orig.PollingInterval + window
+	if hpa, err = hpaFor(kedastandin.HPA(inLoop), r.ns, e.F); err != nil {
+		return nil, nil, fmt.Errorf("the HPA KEDA creates: %w", err)
+	}
+	if err := e.ensureCallersNode(ctx); err != nil {
+		return nil, nil, err
+	}
+	pod, err := callerPod(objs.LDSDeployment, r.ns, callersNode)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := e.C.Apply(ctx, pod); err != nil {
+		return nil, nil, fmt.Errorf("the lds-service stand-in's pod: %w", err)
+	}
+	e.KEDA.Register(inLoop)
+	return hpa, &inLoop, nil
+}
+
+// tritonPods leaves out the lds-service stand-in's pod.
+func (r *runner) tritonPods(pods []podView) []podView {
+	out := pods[:0:0]
+	for _, p := range pods {
+		if p.Metadata.Name != callerPodName {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pollKEDA runs one poll of the KEDA stand-in's operator and sets the
+// replicas it decides through the scale subresource, as KEDA does
+// (scale_scaledobjects.go updateScaleOnScaleTarget).
+func (r *runner) pollKEDA(ctx context.Context, t time.Duration) error {
+	path := fmt.Sprintf("/apis/apps/v1/namespaces/%s/deployments/%s/scale", r.ns, r.keda.ScaledObject().Target.Name)
+	var scale map[string]any
+	if err := r.env.C.Do(ctx, "GET", path, nil, &scale); err != nil {
+		return fmt.Errorf("KEDA stand-in: reading the scale: %w", err)
+	}
+	current, _ := child(scale, "spec")["replicas"].(float64)
+	p := r.keda.Poll(ctx, t, int(current))
+	if p.ScaleTo == kedastandin.NoChange {
+		if p.IsErr {
+			r.logf("%s", p)
+		}
+		return nil
+	}
+	child(scale, "spec")["replicas"] = p.ScaleTo
+	if err := r.env.C.Do(ctx, "PUT", path, scale, nil); err != nil {
+		return fmt.Errorf("KEDA stand-in: setting %d replicas: %w", p.ScaleTo, err)
+	}
+	r.logf("%s", p)
 	return nil
 }
 
@@ -265,9 +379,15 @@ func (r *runner) loop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		pods, nodes := snap.pods[r.ns], snap.nodes[r.ns]
-		if err := r.syncPods(ctx, pods); err != nil {
+		all, nodes := snap.pods[r.ns], snap.nodes[r.ns]
+		pods := r.tritonPods(all)
+		if err := r.syncPods(ctx, all); err != nil {
 			return err
+		}
+		if r.keda != nil && r.keda.Due(t) {
+			if err := r.pollKEDA(ctx, t); err != nil {
+				return err
+			}
 		}
 		if t-lastScan >= nodegroups.DefaultScanInterval {
 			lastScan = t
@@ -379,10 +499,16 @@ func compressInverse(d time.Duration, f float64) time.Duration { return time.Dur
 // yet, then the model load (kwok's stage waits that long, compressed).
 func (r *runner) syncPods(ctx context.Context, pods []podView) error {
 	var ready []string
-	byIP := map[string]string{}
+	byIP := map[string]http.Handler{}
 	for _, p := range pods {
+		if p.Metadata.Name == callerPodName {
+			if p.Status.PodIP != "" {
+				byIP[p.Status.PodIP] = callerMetrics(r.sim, r.env.F)
+			}
+			continue
+		}
 		if p.Status.PodIP != "" {
-			byIP[p.Status.PodIP] = p.Metadata.Name
+			byIP[p.Status.PodIP] = r.sim.PodHandler(p.Metadata.Name)
 		}
 		if p.Ready() {
 			ready = append(ready, p.Metadata.Name)

@@ -39,4 +39,11 @@ type Scenario struct {
 	// Capacity is one pod's throughput for the oracle (requests/s).
 	Capacity float64
 	Seed     uint64
+	// ScaleToZero runs the program with triton.scaleToZero on: its KEDA
+	// ScaledObject (run by the kedastandin stand-in) instead of the HPA,
+	// and an lds-service stand-in whose failed calls wake Triton from zero.
+	ScaleToZero bool
+	// StartIdle starts the clock at 0 replicas and no GPU node, where a
+	// platform that scaled to zero is (ScaleToZero only).
+	StartIdle bool
 }

@@ -1,10 +1,19 @@
 package loop
 
 import (
+	"fmt"
+	"regexp"
+	"strings"
 	"time"
+
+	"github.com/aiplatform/infra/tests/closedloop/kedastandin"
+	"github.com/aiplatform/infra/tests/closedloop/metricsapi"
+	"github.com/aiplatform/infra/tests/closedloop/nodegroups"
+	"github.com/aiplatform/infra/tests/closedloop/program"
 
 	"github.com/aiplatform/infra/tests/closedloop/report"
 	"github.com/aiplatform/infra/tests/closedloop/tritonsim"
+	"github.com/aiplatform/infra/workloads/inference"
 	"github.com/aiplatform/infra/workloads/observability/signals"
 )
 
@@ -73,11 +82,100 @@ func Scenarios(signal string) []Scenario {
 	return []Scenario{steady, step, down, burst, spot, ensemble, overload}
 }
 
+// ScaleToZeroScenarios are scenarios 3 and 4 with triton.scaleToZero on
+// (issue 20, "a dev GPU idles at $0"), for one signal: KEDA's ScaledObject
+// so (the program's, as rendered) instead of the HPA.
+//
+//   - 3: the ramp to zero, moved to 1–6 min so that the run ends soon
+//     after the GPU node is gone: KEDA scales to zero cooldownPeriod after
+//     the last active poll (the load trigger's rate window after the last
+//     request), and the autoscaler removes the empty node unneeded later;
+//     the run lasts that long plus a poll, a scan and 2.5 minutes, in
+//     whole minutes.
+//   - 4: idle at 0 replicas and no GPU node for 5 min, then the burst of 4:
+//     the first call wakes Triton through the lds-service's failed calls.
+func ScaleToZeroScenarios(signal string, so kedastandin.ScaledObject, unneeded time.Duration) ([]Scenario, error) {
+	load, ok := so.TriggerNamed(inference.KEDALoadTrigger)
+	if !ok {
+		return nil, fmt.Errorf("the program's ScaledObject has no %q trigger (workloads/inference KEDALoadTrigger)", inference.KEDALoadTrigger)
+	}
+	window, err := queryWindow(load.Query)
+	if err != nil {
+		return nil, fmt.Errorf("trigger %s: %w", load.Name, err)
+	}
+	var out []Scenario
+	for _, sc := range Scenarios(signal) {
+		sc.ScaleToZero = true
+		switch {
+		case strings.HasPrefix(sc.Name, "3 "):
+			sc.Name = "3 ramp down to zero (KEDA)"
+			rampEnd := 6 * time.Minute
+			sc.Load = []tritonsim.Stream{{Model: "detect", Trace: tritonsim.Ramp(1.2*sc.Capacity, 0, time.Minute, rampEnd)}}
+			sc.StepAt, sc.Settle = time.Minute, 5*time.Minute
+			end := rampEnd + window + so.CooldownPeriod + so.PollingInterval + unneeded + nodegroups.DefaultScanInterval + 150*time.Second
+			sc.Duration = (end + time.Minute - 1).Truncate(time.Minute)
+		case strings.HasPrefix(sc.Name, "4 "):
+			sc.Name = "4 idle at zero → burst (KEDA)"
+			sc.StartIdle = true
+		default:
+			continue
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// ProgramScaleToZero is the dev stack's ScaledObject for Triton (with
+// triton.scaleToZero on) and the Cluster Autoscaler's
+// scale-down-unneeded-time, which the scale-to-zero scenarios' lengths
+// derive from.
+func ProgramScaleToZero() (kedastandin.ScaledObject, time.Duration, error) {
+	on := true
+	objs, err := program.Render(program.Options{ScaleToZero: &on})
+	if err != nil {
+		return kedastandin.ScaledObject{}, 0, err
+	}
+	if objs.ScaledObject == nil {
+		return kedastandin.ScaledObject{}, 0, fmt.Errorf("triton.scaleToZero on renders no ScaledObject")
+	}
+	so, err := kedastandin.Parse(objs.ScaledObject)
+	if err != nil {
+		return kedastandin.ScaledObject{}, 0, fmt.Errorf("the program's ScaledObject: %w", err)
+	}
+	unneeded := nodegroups.PlatformParams().UnneededTime
+	if v, ok := objs.AutoscalerArgs["scale-down-unneeded-time"].(string); ok {
+		if unneeded, err = time.ParseDuration(v); err != nil {
+			return kedastandin.ScaledObject{}, 0, fmt.Errorf("cluster-autoscaler scale-down-unneeded-time %q: %w", v, err)
+		}
+	}
+	return so, unneeded, nil
+}
+
+// rangeWindow is a PromQL range selector's window, [1m].
+var rangeWindow = regexp.MustCompile(`\[([0-9a-z]+)\]`)
+
+// queryWindow is the longest range window of a PromQL query: how long a
+// rate() keeps reading a change after it stops.
+func queryWindow(q string) (time.Duration, error) {
+	var longest time.Duration
+	for _, m := range rangeWindow.FindAllStringSubmatch(q, -1) {
+		d, err := metricsapi.ParsePromDuration(m[1])
+		if err != nil {
+			return 0, err
+		}
+		longest = max(longest, d)
+	}
+	if longest == 0 {
+		return 0, fmt.Errorf("no range window in %q", q)
+	}
+	return longest, nil
+}
+
 // Figures turns a run into the report's figures.
 func Figures(res *Result) (report.Result, error) {
 	sc := res.Scenario
 	rs := report.Scenario{Name: sc.Name, Signal: sc.Signal, Objective: sc.Objective, StepAt: sc.StepAt, Settle: sc.Settle,
-		NodeHourPrice: gpuNodeHourPrice}
+		NodeHourPrice: gpuNodeHourPrice, WakeBound: res.WakeBound}
 	for _, q := range res.Requests {
 		rs.Requests = append(rs.Requests, report.Request{At: q.Arrival, Latency: q.Queue, Outcome: report.Outcome(q.Outcome)})
 	}

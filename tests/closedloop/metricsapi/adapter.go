@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aiplatform/infra/tests/closedloop/internal/apijson"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,7 +71,7 @@ func AdapterConfig(rules []map[string]any, compression float64) ([]byte, error) 
 	var errs []error
 	for i, raw := range rules {
 		var r adapterRule
-		if err := decodeStrict(raw, &r); err != nil {
+		if err := apijson.DecodeStrict(raw, &r); err != nil {
 			errs = append(errs, fmt.Errorf("rules[%d]: %w (allowed keys: seriesQuery, seriesFilters[].{is, isNot}, resources.{template, overrides.<label>.{group, resource}, namespaced}, name.{matches, as}, metricsQuery)", i, err))
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aiplatform/infra/tests/closedloop/internal/apijson"
 	"regexp"
 	"sort"
 	"strconv"
@@ -155,12 +156,17 @@ type operatorRelabel struct {
 }
 
 // PrometheusConfig translates the program's PodMonitor (a JSON-decoded
-// monitoring.coreos.com/v1 object) into a Prometheus configuration file
-// with one scrape job per podMetricsEndpoint, as prometheus-operator does.
-func PrometheusConfig(pm map[string]any, o PromOptions) ([]byte, error) {
-	jobs, err := PodMonitorScrapeConfigs(pm, o)
-	if err != nil {
-		return nil, err
+// monitoring.coreos.com/v1 object), and any more, into a Prometheus
+// configuration file with one scrape job per podMetricsEndpoint, as
+// prometheus-operator does.
+func PrometheusConfig(pm map[string]any, o PromOptions, more ...map[string]any) ([]byte, error) {
+	var jobs []ScrapeConfig
+	for _, m := range append([]map[string]any{pm}, more...) {
+		j, err := PodMonitorScrapeConfigs(m, o)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j...)
 	}
 	cfg := PromConfig{
 		Global: PromGlobal{
@@ -236,7 +242,7 @@ func PodMonitorScrapeConfigs(pm map[string]any, o PromOptions) ([]ScrapeConfig, 
 		return nil, fmt.Errorf("podMonitor metadata.name and metadata.namespace: both required (the job is podMonitor/<namespace>/<name>), got %q and %q", name, namespace)
 	}
 	var spec podMonitorSpec
-	if err := decodeStrict(pm["spec"], &spec); err != nil {
+	if err := apijson.DecodeStrict(pm["spec"], &spec); err != nil {
 		return nil, fmt.Errorf("podMonitor %s/%s spec: %w (supported: selector, namespaceSelector, podMetricsEndpoints[].{port, portNumber, path, scheme, params, interval, scrapeTimeout, honorLabels, honorTimestamps, filterRunning, relabelings, metricRelabelings}, podTargetLabels, jobLabel)", namespace, name, err)
 	}
 	if len(spec.PodMetricsEndpoints) == 0 {
@@ -415,14 +421,5 @@ func compressField(s string, f float64) (string, error) {
 
 // decodeStrict re-decodes a JSON-shaped value into a typed one, rejecting
 // unknown keys.
-func decodeStrict(in, out any) error {
-	raw, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	return dec.Decode(out)
-}
 
 func ptr[T any](v T) *T { return &v }

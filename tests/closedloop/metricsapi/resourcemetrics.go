@@ -2,15 +2,11 @@ package metricsapi
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/aiplatform/infra/tests/closedloop/internal/apijson"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -50,15 +46,12 @@ const (
 type ResourceMetrics struct {
 	// URL is its HTTPS endpoint, https://127.0.0.1:<port>.
 	URL string
-	srv *http.Server
+	ext *Extension
 }
 
-// StartResourceMetrics serves the stand-in on a free loopback port with a
-// serving certificate from the cluster CA, accepting only clients with a
-// certificate from the front-proxy CA (kube-apiserver's aggregator, which
-// also uses it for its availability checks, kube-aggregator
-// pkg/controllers/status/remote/remote_available_controller.go), and
-// registers metrics.k8s.io/v1beta1, waiting until it is Available.
+// StartResourceMetrics serves the stand-in through the aggregator
+// (ServeExtension) and registers metrics.k8s.io/v1beta1, waiting until it
+// is Available.
 // compression is the cluster's (cluster.Options.Compression, which
 // *cluster.Cluster does not export).
 func StartResourceMetrics(ctx context.Context, c *cluster.Cluster, usage UsageFunc, compression float64) (*ResourceMetrics, error) {
@@ -66,26 +59,6 @@ func StartResourceMetrics(ctx context.Context, c *cluster.Cluster, usage UsageFu
 		return nil, errors.New("StartResourceMetrics: a cluster and a usage function are required")
 	}
 	if err := checkFactor("StartResourceMetrics compression", compression); err != nil {
-		return nil, err
-	}
-	frontProxyCA, err := os.ReadFile(c.FrontProxyCAFile)
-	if err != nil {
-		return nil, fmt.Errorf("front-proxy CA: %w", err)
-	}
-	clients := x509.NewCertPool()
-	if !clients.AppendCertsFromPEM(frontProxyCA) {
-		return nil, fmt.Errorf("front-proxy CA %s: no certificate", c.FrontProxyCAFile)
-	}
-	certFile, keyFile, caPEM, err := c.IssueServingCert("metrics-server", nil)
-	if err != nil {
-		return nil, fmt.Errorf("stand-in serving certificate: %w", err)
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
 		return nil, err
 	}
 	h := &resourceMetricsHandler{
@@ -105,30 +78,15 @@ func StartResourceMetrics(ctx context.Context, c *cluster.Cluster, usage UsageFu
 			return list.Items, nil
 		},
 	}
-	r := &ResourceMetrics{
-		URL: "https://" + ln.Addr().String(),
-		srv: &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			TLSConfig: &tls.Config{
-				Certificates: []tls.Certificate{cert},
-				ClientAuth:   tls.RequireAndVerifyClientCert,
-				ClientCAs:    clients,
-				MinVersion:   tls.VersionTLS12,
-			},
-		},
+	ext, err := ServeExtension(ctx, c, "metrics-server", "metrics.k8s.io", "v1beta1", h)
+	if err != nil {
+		return nil, err
 	}
-	go func() { _ = r.srv.ServeTLS(ln, "", "") }()
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := c.RegisterAPIService(ctx, "metrics.k8s.io", "v1beta1", port, caPEM); err != nil {
-		r.Stop()
-		return nil, fmt.Errorf("register metrics.k8s.io/v1beta1: %w", err)
-	}
-	return r, nil
+	return &ResourceMetrics{URL: ext.URL, ext: ext}, nil
 }
 
 // Stop closes the server. The APIService stays; it turns unavailable.
-func (r *ResourceMetrics) Stop() { _ = r.srv.Close() }
+func (r *ResourceMetrics) Stop() { r.ext.Stop() }
 
 // podInfo is the part of a Pod the stand-in reads.
 type podInfo struct {
@@ -199,17 +157,17 @@ type (
 
 func (h *resourceMetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported; the metrics API is read-only (get, list)")
+		apijson.WriteStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported; the metrics API is read-only (get, list)")
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
 	case r.URL.Path == "/apis":
-		writeJSON(w, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{metricsAPIGroup()}})
+		apijson.Write(w, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{metricsAPIGroup()}})
 	case r.URL.Path == "/apis/metrics.k8s.io":
-		writeJSON(w, metricsAPIGroup())
+		apijson.Write(w, metricsAPIGroup())
 	case r.URL.Path == "/apis/"+metricsGroupVersion:
-		writeJSON(w, map[string]any{
+		apijson.Write(w, map[string]any{
 			"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": metricsGroupVersion,
 			"resources": []map[string]any{
 				{"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": []string{"get", "list"}},
@@ -217,7 +175,7 @@ func (h *resourceMetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Reques
 			},
 		})
 	case len(parts) < 4 || parts[0] != "apis" || parts[1]+"/"+parts[2] != metricsGroupVersion:
-		writeStatus(w, http.StatusNotFound, "NotFound", "the stand-in serves only /apis/"+metricsGroupVersion)
+		apijson.WriteStatus(w, http.StatusNotFound, "NotFound", "the stand-in serves only /apis/"+metricsGroupVersion)
 	default:
 		h.serveResource(w, r, parts[3:])
 	}
@@ -233,12 +191,12 @@ func metricsAPIGroup() map[string]any {
 func (h *resourceMetricsHandler) serveResource(w http.ResponseWriter, r *http.Request, rest []string) {
 	q := r.URL.Query()
 	if q.Get("fieldSelector") != "" {
-		writeStatus(w, http.StatusBadRequest, "BadRequest", "fieldSelector: not supported by the metrics-server stand-in; use labelSelector")
+		apijson.WriteStatus(w, http.StatusBadRequest, "BadRequest", "fieldSelector: not supported by the metrics-server stand-in; use labelSelector")
 		return
 	}
 	selector, err := parseLabelSelector(q.Get("labelSelector"))
 	if err != nil {
-		writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
+		apijson.WriteStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
 		return
 	}
 	namespace := ""
@@ -251,16 +209,16 @@ func (h *resourceMetricsHandler) serveResource(w http.ResponseWriter, r *http.Re
 	case len(rest) == 2:
 		name = rest[1]
 	default:
-		writeStatus(w, http.StatusNotFound, "NotFound", "no such path in "+metricsGroupVersion)
+		apijson.WriteStatus(w, http.StatusNotFound, "NotFound", "no such path in "+metricsGroupVersion)
 		return
 	}
 	if rest[0] == "nodes" && namespace != "" || rest[0] != "nodes" && rest[0] != "pods" {
-		writeStatus(w, http.StatusNotFound, "NotFound", "no such path in "+metricsGroupVersion+" (resources: pods, nodes)")
+		apijson.WriteStatus(w, http.StatusNotFound, "NotFound", "no such path in "+metricsGroupVersion+" (resources: pods, nodes)")
 		return
 	}
 	pods, err := h.listPods(r.Context(), namespace)
 	if err != nil {
-		writeStatus(w, http.StatusInternalServerError, "InternalError", "listing pods: "+err.Error())
+		apijson.WriteStatus(w, http.StatusInternalServerError, "InternalError", "listing pods: "+err.Error())
 		return
 	}
 	ts, window := h.scrapeTime()
@@ -285,14 +243,14 @@ func (h *resourceMetricsHandler) serveResource(w http.ResponseWriter, r *http.Re
 	})
 	if name != "" {
 		if len(items) == 0 {
-			writeStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("podmetrics.metrics.k8s.io %q not found", namespace+"/"+name))
+			apijson.WriteStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("podmetrics.metrics.k8s.io %q not found", namespace+"/"+name))
 			return
 		}
 		items[0].Kind, items[0].APIVersion = "PodMetrics", metricsGroupVersion
-		writeJSON(w, items[0])
+		apijson.Write(w, items[0])
 		return
 	}
-	writeJSON(w, metricsList[podMetrics]{Kind: "PodMetricsList", APIVersion: metricsGroupVersion, Metadata: map[string]any{}, Items: nonNil(items)})
+	apijson.Write(w, metricsList[podMetrics]{Kind: "PodMetricsList", APIVersion: metricsGroupVersion, Metadata: map[string]any{}, Items: nonNil(items)})
 }
 
 // scrapeTime is the latest scrape tick (ticks every resolution since the
@@ -339,7 +297,7 @@ func (h *resourceMetricsHandler) podMetrics(p podInfo, ts time.Time, window time
 // metrics is left out.
 func (h *resourceMetricsHandler) serveNodes(w http.ResponseWriter, pods []podInfo, name string, selector []labelRequirement, ts time.Time, window time.Duration) {
 	if len(selector) > 0 {
-		writeStatus(w, http.StatusBadRequest, "BadRequest", "labelSelector on nodes: not supported by the metrics-server stand-in")
+		apijson.WriteStatus(w, http.StatusBadRequest, "BadRequest", "labelSelector on nodes: not supported by the metrics-server stand-in")
 		return
 	}
 	type total struct{ cpu, mem int64 }
@@ -370,14 +328,14 @@ func (h *resourceMetricsHandler) serveNodes(w http.ResponseWriter, pods []podInf
 	sort.Slice(items, func(i, j int) bool { return items[i].Metadata.Name < items[j].Metadata.Name })
 	if name != "" {
 		if len(items) == 0 {
-			writeStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("nodemetrics.metrics.k8s.io %q not found", name))
+			apijson.WriteStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("nodemetrics.metrics.k8s.io %q not found", name))
 			return
 		}
 		items[0].Kind, items[0].APIVersion = "NodeMetrics", metricsGroupVersion
-		writeJSON(w, items[0])
+		apijson.Write(w, items[0])
 		return
 	}
-	writeJSON(w, metricsList[nodeMetrics]{Kind: "NodeMetricsList", APIVersion: metricsGroupVersion, Metadata: map[string]any{}, Items: nonNil(items)})
+	apijson.Write(w, metricsList[nodeMetrics]{Kind: "NodeMetricsList", APIVersion: metricsGroupVersion, Metadata: map[string]any{}, Items: nonNil(items)})
 }
 
 // cpuQuantity is metrics-server's CPU (a DecimalSI quantity of nanocores)
@@ -408,17 +366,4 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // writeStatus writes a metav1.Status, which clients turn into API errors.
-func writeStatus(w http.ResponseWriter, code int, reason, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{},
-		"status": "Failure", "message": msg, "reason": reason, "code": code,
-	})
-}

@@ -2,8 +2,10 @@
 // it runs the whole program (stacks.Run) under the unit tests' mocks with
 // the dev stack's config plus the scenario's overrides, and returns the
 // objects the loop needs as plain JSON-shaped maps — the Triton Deployment,
-// its HPA and PodMonitor, prometheus-adapter's rules, the GPU node groups
-// and the Cluster Autoscaler's flags. Nothing the loop scales on is
+// its HPA (or, with triton.scaleToZero, its KEDA ScaledObject) and
+// PodMonitor, the lds-service's Deployment and PodMonitor,
+// prometheus-adapter's rules, the GPU node groups and the Cluster
+// Autoscaler's flags. Nothing the loop scales on is
 // re-typed in the test: change the program and the loop runs the change.
 package program
 
@@ -30,6 +32,7 @@ const (
 	// TypePrometheusRule: the SDK's CustomResource registers under its
 	// apiVersion and kind.
 	TypePrometheusRule = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+	TypeScaledObject   = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 	// TypeNodeGroup is pulumi-eks's managed node group component (its
 	// inputs are the aws:eks NodeGroup's: nodeGroupName, scalingConfig,
 	// labels, taints, instanceTypes).
@@ -53,8 +56,15 @@ type Taint struct{ Key, Value, Effect string }
 // Objects are the program's objects for one configuration.
 type Objects struct {
 	Deployment map[string]any
-	HPA        map[string]any
-	PodMonitor map[string]any
+	// HPA is Triton's HorizontalPodAutoscaler; nil when the program renders
+	// a ScaledObject instead (triton.scaleToZero), whose HPA KEDA creates.
+	HPA          map[string]any
+	ScaledObject map[string]any
+	PodMonitor   map[string]any
+	// LDSDeployment and LDSPodMonitor are the lds-service's (the caller of
+	// Triton); nil when the stack deploys none (ldsService unset) or does
+	// not scrape it (observability off).
+	LDSDeployment, LDSPodMonitor map[string]any
 	// AdapterRules is prometheus-adapter's rules.custom as the chart gets it.
 	AdapterRules []map[string]any
 	// AutoscalerArgs are the Cluster Autoscaler chart's extraArgs.
@@ -79,6 +89,10 @@ type Options struct {
 	// GPUMaxSize, when > 0, is the maxSize of the dev stack's gpu-kind node
 	// groups (the dev stack allows 2 GPU nodes; a ×4 step needs more).
 	GPUMaxSize int
+	// ScaleToZero, when set, turns triton.scaleToZero on (keeping the
+	// stack's idleSeconds) or off (the key without idleSeconds, as the
+	// config requires). Applied after Overrides.
+	ScaleToZero *bool
 }
 
 // renderMu serialises Render: the mocks hand the config to the program
@@ -115,6 +129,11 @@ func Render(o Options) (*Objects, error) {
 		}
 		cfg[k] = merged
 	}
+	if o.ScaleToZero != nil {
+		if err := setScaleToZero(cfg, *o.ScaleToZero); err != nil {
+			return nil, err
+		}
+	}
 	rec, err := mocks.Run(cfg, stacks.Run)
 	if err != nil {
 		return nil, fmt.Errorf("the program failed under the mocks: %w", err)
@@ -128,10 +147,23 @@ func extract(rec *mocks.Recorder) (*Objects, error) {
 	if o.Deployment, err = one(rec, TypeDeployment, isTriton); err != nil {
 		return nil, err
 	}
-	if o.HPA, err = one(rec, TypeHPA, isTriton); err != nil {
+	if o.ScaledObject, err = optional(rec, TypeScaledObject, isTriton); err != nil {
 		return nil, err
 	}
+	if o.ScaledObject == nil {
+		if o.HPA, err = one(rec, TypeHPA, isTriton); err != nil {
+			return nil, err
+		}
+	} else if hpa, _ := optional(rec, TypeHPA, isTriton); hpa != nil {
+		return nil, fmt.Errorf("the program renders both a ScaledObject and an HPA for Triton: KEDA owns the HPA, and two would fight over the replicas")
+	}
 	if o.PodMonitor, err = one(rec, TypePodMonitor, isTriton); err != nil {
+		return nil, err
+	}
+	if o.LDSDeployment, err = optional(rec, TypeDeployment, isLDS); err != nil {
+		return nil, err
+	}
+	if o.LDSPodMonitor, err = optional(rec, TypePodMonitor, isLDS); err != nil {
 		return nil, err
 	}
 	adapter, err := chartValues(rec, "prometheus-adapter")
@@ -177,7 +209,21 @@ func isTriton(r mocks.Resource, obj map[string]any) bool {
 	return name == "triton" || strings.HasSuffix(r.Name, "triton")
 }
 
+// isLDS: the stack registers the lds-service and its children under the
+// resource name "lds-service" (stacks/workloads.go; the object names follow
+// ldsService.name).
+func isLDS(r mocks.Resource, _ map[string]any) bool { return r.Name == "lds-service" }
+
 func one(rec *mocks.Recorder, typ string, match func(mocks.Resource, map[string]any) bool) (map[string]any, error) {
+	obj, err := optional(rec, typ, match)
+	if err == nil && obj == nil {
+		err = fmt.Errorf("want one Triton %s in the program, found none", typ)
+	}
+	return obj, err
+}
+
+// optional is the one matching object, nil for none; more is an error.
+func optional(rec *mocks.Recorder, typ string, match func(mocks.Resource, map[string]any) bool) (map[string]any, error) {
 	var found []map[string]any
 	for _, r := range rec.ByType(typ) {
 		obj := estimate.Plain(r.Inputs)
@@ -185,8 +231,11 @@ func one(rec *mocks.Recorder, typ string, match func(mocks.Resource, map[string]
 			found = append(found, obj)
 		}
 	}
-	if len(found) != 1 {
-		return nil, fmt.Errorf("want one Triton %s in the program, found %d", typ, len(found))
+	if len(found) > 1 {
+		return nil, fmt.Errorf("want at most one matching %s in the program, found %d", typ, len(found))
+	}
+	if len(found) == 0 {
+		return nil, nil
 	}
 	obj := found[0]
 	if _, ok := obj["apiVersion"]; !ok {
@@ -229,6 +278,31 @@ func nodeGroup(in map[string]any) NodeGroup {
 	g.Min = estimate.Integer(estimate.Path(in, "scalingConfig", "minSize"))
 	g.Max = estimate.Integer(estimate.Path(in, "scalingConfig", "maxSize"))
 	return g
+}
+
+// setScaleToZero sets triton.scaleToZero.enabled in the stack's config.
+// Off on a stack that does not set the key changes nothing (off is the
+// default).
+func setScaleToZero(cfg map[string]string, on bool) error {
+	const key = "aiplatform:triton"
+	var triton map[string]any
+	if err := json.Unmarshal([]byte(cfg[key]), &triton); err != nil {
+		return fmt.Errorf("ScaleToZero: the stack's %s is not a JSON object: %w", key, err)
+	}
+	z, _ := triton["scaleToZero"].(map[string]any)
+	switch {
+	case on && z == nil:
+		triton["scaleToZero"] = map[string]any{"enabled": true}
+	case on:
+		z["enabled"] = true
+	case z == nil:
+		return nil
+	default:
+		triton["scaleToZero"] = map[string]any{"enabled": false}
+	}
+	raw, err := json.Marshal(triton)
+	cfg[key] = string(raw)
+	return err
 }
 
 func merge(base, override string) (string, error) {

@@ -8,7 +8,8 @@ import (
 
 // The dev stack renders the objects the loop needs, with their real values.
 func TestRenderDevStack(t *testing.T) {
-	o, err := Render(Options{Overrides: map[string]string{"aiplatform:triton": `{"maxReplicas":6}`}, GPUMaxSize: 6})
+	off := false
+	o, err := Render(Options{Overrides: map[string]string{"aiplatform:triton": `{"maxReplicas":6}`}, GPUMaxSize: 6, ScaleToZero: &off})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,6 +21,9 @@ func TestRenderDevStack(t *testing.T) {
 	}
 	if estimate.Path(o.Deployment, "spec", "template", "spec") == nil {
 		t.Errorf("Deployment without a pod template: %v", o.Deployment)
+	}
+	if o.ScaledObject != nil {
+		t.Errorf("scaleToZero off renders a ScaledObject: %v", o.ScaledObject)
 	}
 	if o.Deployment["kind"] != "Deployment" || o.HPA["kind"] != "HorizontalPodAutoscaler" {
 		t.Errorf("kinds: %v %v", o.Deployment["kind"], o.HPA["kind"])
@@ -47,4 +51,27 @@ func TestRenderDevStack(t *testing.T) {
 		t.Errorf("GPU group taint effect %q, want Kubernetes' NoSchedule", eff)
 	}
 	t.Logf("gpu group %+v", *gpu)
+}
+
+// With triton.scaleToZero (the dev stack's setting), KEDA's ScaledObject
+// replaces the HPA, and the caller whose failed calls wake Triton, the
+// lds-service, is rendered with its PodMonitor.
+func TestRenderScaleToZero(t *testing.T) {
+	on := true
+	o, err := Render(Options{ScaleToZero: &on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.HPA != nil || o.ScaledObject == nil {
+		t.Fatalf("HPA %v, ScaledObject %v: want the ScaledObject alone", o.HPA != nil, o.ScaledObject != nil)
+	}
+	if got := estimate.Path(o.ScaledObject, "spec", "idleReplicaCount"); got != 0.0 {
+		t.Errorf("idleReplicaCount = %v, want 0", got)
+	}
+	if o.LDSDeployment == nil || o.LDSPodMonitor == nil {
+		t.Fatalf("lds-service Deployment %v, PodMonitor %v: both wanted", o.LDSDeployment != nil, o.LDSPodMonitor != nil)
+	}
+	if ns := estimate.Path(o.LDSPodMonitor, "metadata", "namespace"); ns != "lds" {
+		t.Errorf("lds-service PodMonitor namespace %v, want lds (the dev stack's default)", ns)
+	}
 }

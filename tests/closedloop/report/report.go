@@ -83,7 +83,30 @@ type Scenario struct {
 	OracleNodes func(at time.Duration) int
 	// NodeHourPrice is the price of one node for one hour (USD).
 	NodeHourPrice float64
+	// WakeBound, when > 0, says the scenario's workload can scale to zero:
+	// Figures then reports how it woke (Result.Wake), against this bound.
+	WakeBound time.Duration
 }
+
+// Wake is how a workload that scaled to zero woke up: from the first
+// request that found no ready replica (its caller answers it at once with
+// a retryable refusal, lds-service's 503 and Retry-After) to the first
+// request served after it.
+type Wake struct {
+	// Refused: some request found no ready replica; Served: a request was
+	// served after the first of them.
+	Refused, Served bool
+	// From is the first refused request's arrival, To the arrival of the
+	// first request served after it (served within its compute time).
+	From, To time.Duration
+	// Latency is To - From; Bound the scenario's WakeBound.
+	Latency, Bound time.Duration
+	// Answered counts the requests refused from From until To, each at once.
+	Answered int
+}
+
+// Within: the first request after idle found a replica ready within the bound.
+func (w Wake) Within() bool { return w.Served && w.Latency <= w.Bound }
 
 // Point is a value of a trajectory from At until the next point.
 type Point struct {
@@ -127,8 +150,11 @@ type Result struct {
 	// the oracle needs no node).
 	NodeHours, OracleNodeHours, NodeHoursRatio float64
 	// Cost is NodeHours at NodeHourPrice.
-	Cost       float64
-	NodesAtEnd int
+	Cost float64
+	// NodesAtEnd and ReplicasAtEnd are the last sample's.
+	NodesAtEnd, ReplicasAtEnd int
+	// Wake is set for a scenario with a WakeBound.
+	Wake *Wake
 }
 
 func (s Scenario) withDefaults() Scenario {
@@ -177,6 +203,9 @@ func (s Scenario) validate() error {
 	}
 	if s.MaxShareOver < 0 || s.MaxShareOver >= 1 {
 		add("maxShareOver: %v must be in (0, 1) (0 takes the default %v)", s.MaxShareOver, DefaultMaxShareOver)
+	}
+	if s.WakeBound < 0 {
+		add("wakeBound: %v must not be negative (0: the workload does not scale to zero)", s.WakeBound)
 	}
 	if s.NodeHourPrice < 0 {
 		add("nodeHourPrice: %v must not be negative", s.NodeHourPrice)
@@ -234,7 +263,32 @@ func Figures(s Scenario) (Result, error) {
 	}
 	r.Cost = r.NodeHours * s.NodeHourPrice
 	r.NodesAtEnd = s.Samples[len(s.Samples)-1].Nodes
+	r.ReplicasAtEnd = s.Samples[len(s.Samples)-1].Replicas
+	if s.WakeBound > 0 {
+		w := s.wake()
+		r.Wake = &w
+	}
 	return r, nil
+}
+
+// wake finds the first request refused for want of a ready replica and
+// the first one served after it.
+func (s Scenario) wake() Wake {
+	w := Wake{Bound: s.WakeBound}
+	reqs := slices.SortedFunc(slices.Values(s.Requests), func(x, y Request) int { return cmp.Compare(x.At, y.At) })
+	for _, q := range reqs {
+		switch {
+		case !w.Refused && q.Outcome == NoEndpoint:
+			w.Refused, w.From = true, q.At
+			w.Answered++
+		case w.Refused && q.Outcome == NoEndpoint:
+			w.Answered++
+		case w.Refused && q.Outcome == Served:
+			w.Served, w.To, w.Latency = true, q.At, q.At-w.From
+			return w
+		}
+	}
+	return w
 }
 
 func (s Scenario) isOver(q Request) bool {

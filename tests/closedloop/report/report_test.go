@@ -235,8 +235,9 @@ func TestFiguresRejectsBadScenarios(t *testing.T) {
 			`requests[1]: outcome "", latency 0s: outcome must be one of`}},
 		{"run shorter than a window after the step", func(s *Scenario) { s.StepAt = 9*time.Minute + 30*time.Second }, []string{
 			"window: the run ends at 10m0s, before the first window after the step ends"}},
-		{"negative settings", func(s *Scenario) { s.MaxShareOver, s.NodeHourPrice, s.Settle = -1, -1, -1 }, []string{
-			"maxShareOver: -1 must be in (0, 1)", "nodeHourPrice: -1 must not be negative", "stepAt, settle: 0s, -1ns must not be negative"}},
+		{"negative settings", func(s *Scenario) { s.MaxShareOver, s.NodeHourPrice, s.Settle, s.WakeBound = -1, -1, -1, -1 }, []string{
+			"maxShareOver: -1 must be in (0, 1)", "nodeHourPrice: -1 must not be negative", "stepAt, settle: 0s, -1ns must not be negative",
+			"wakeBound: -1ns must not be negative"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := run()
@@ -251,6 +252,59 @@ func TestFiguresRejectsBadScenarios(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A workload at zero wakes from the first refused request to the first
+// one served; the refusals in between are counted, the ones after are not,
+// and requests served before the first refusal do not count as the wake.
+func TestWake(t *testing.T) {
+	s := run()
+	s.WakeBound = 9 * time.Minute
+	refused := func(at time.Duration) Request { return Request{At: at, Outcome: NoEndpoint} }
+	s.Requests = []Request{served(10*time.Second, ms), refused(5 * time.Minute), refused(6 * time.Minute), refused(7 * time.Minute),
+		served(13*time.Minute+30*time.Second, ms), refused(14 * time.Minute), served(15*time.Minute, ms)}
+	s.Samples[10].Replicas = 0
+	r := figures(t, s)
+	want := Wake{Refused: true, Served: true, From: 5 * time.Minute, To: 13*time.Minute + 30*time.Second,
+		Latency: 8*time.Minute + 30*time.Second, Bound: 9 * time.Minute, Answered: 3}
+	if r.Wake == nil || *r.Wake != want {
+		t.Fatalf("wake %+v, want %+v", r.Wake, want)
+	}
+	if !r.Wake.Within() || r.ReplicasAtEnd != 0 || r.NodesAtEnd != 1 {
+		t.Errorf("within %v, replicas at end %d, nodes at end %d", r.Wake.Within(), r.ReplicasAtEnd, r.NodesAtEnd)
+	}
+	s.WakeBound = 8 * time.Minute
+	if r := figures(t, s); r.Wake.Within() {
+		t.Error("8m30s is within an 8m bound")
+	}
+	s.Requests = s.Requests[:4]
+	if r := figures(t, s); r.Wake.Served || r.Wake.Within() {
+		t.Errorf("never served: %+v", r.Wake)
+	}
+	s.WakeBound = 0
+	if r := figures(t, s); r.Wake != nil {
+		t.Errorf("a scenario without a wake bound has a wake: %+v", r.Wake)
+	}
+}
+
+func TestWakeTable(t *testing.T) {
+	results := []Result{
+		{Name: "3 ramp", Signal: "concurrency", Wake: &Wake{Bound: 9 * time.Minute}},
+		{Name: "4 burst", Signal: "concurrency", ReplicasAtEnd: 2, NodesAtEnd: 2, Wake: &Wake{Refused: true, Served: true,
+			From: 5 * time.Minute, To: 13*time.Minute + 30*time.Second, Latency: 8*time.Minute + 30*time.Second, Bound: 9 * time.Minute, Answered: 1234}},
+		{Name: "1 steady", Signal: "concurrency"},
+	}
+	want := `| scenario | signal | replicas at end | nodes at end | first call after idle | first served | wake | bound | within | answered 503 meanwhile |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| 3 ramp | concurrency | 0 | 0 | - | - | - | - | - | - |
+| 4 burst | concurrency | 2 | 2 | 5.0m | 13.5m | 8m30s | 9m0s | yes | 1234 |
+`
+	if got := WakeMarkdown(results); got != want {
+		t.Errorf("markdown:\n%s\nwant:\n%s", got, want)
+	}
+	if got := WakeTable(results[2:]); got != "" {
+		t.Errorf("no result with a wake: %q, want none", got)
 	}
 }
 

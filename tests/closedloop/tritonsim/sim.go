@@ -36,6 +36,7 @@ type Sim struct {
 	history   []*pod          // every pod ever started, in start order
 
 	samples  []Sample
+	finished map[Outcome]uint64 // every request finished since time 0, by outcome (DrainSamples keeps these)
 	nextID   uint64
 	inSystem int
 	area     float64 // ∫ requests in system dt, request-seconds
@@ -184,10 +185,11 @@ func New(cfg Config) (*Sim, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Sim{
-		cfg:    cfg,
-		models: map[string]*Model{},
-		route:  rand.New(rand.NewPCG(cfg.Seed, 0)),
-		live:   map[string]*pod{},
+		cfg:      cfg,
+		models:   map[string]*Model{},
+		route:    rand.New(rand.NewPCG(cfg.Seed, 0)),
+		live:     map[string]*pod{},
+		finished: map[Outcome]uint64{},
 	}
 	for i := range s.cfg.Models {
 		m := &s.cfg.Models[i]
@@ -381,6 +383,7 @@ func (s *Sim) arrive(m *Model) {
 	p := s.pick()
 	if p == nil {
 		s.samples = append(s.samples, Sample{ID: c.id, Model: m.Name, Arrival: s.now, End: s.now, Outcome: OutcomeNoEndpoint})
+		s.finished[OutcomeNoEndpoint]++
 		return
 	}
 	c.pod = p
@@ -559,6 +562,7 @@ func (s *Sim) finish(c *client, outcome Outcome) {
 		ID: c.id, Model: c.model.Name, Pod: c.pod.name,
 		Arrival: c.arrival, End: s.now, Queue: c.queue, Outcome: outcome,
 	})
+	s.finished[outcome]++
 	delete(c.pod.inflight, c.id)
 	s.inSystem--
 }

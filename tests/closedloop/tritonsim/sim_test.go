@@ -501,6 +501,28 @@ func TestNoReadyPodRefusesRequests(t *testing.T) {
 	}
 }
 
+// Finished keeps counting what DrainSamples hands out: a caller's error
+// counter (the loop's lds-service stand-in) reads it for the whole run.
+func TestFinishedCountsEveryOutcomeAcrossDrains(t *testing.T) {
+	s := newSim(t, Config{Models: []Model{gpuModel("m", 10*ms)}, Load: []Stream{{Model: "m", Trace: Constant(10), Arrivals: ArrivalsUniform}}})
+	runTo(t, s, 5*time.Second)
+	if n := len(s.DrainSamples()); n != 50 {
+		t.Fatalf("drained %d samples, want 50", n)
+	}
+	if err := s.SetPods([]string{"p1"}); err != nil {
+		t.Fatal(err)
+	}
+	runTo(t, s, 10*time.Second)
+	got := s.Finished()
+	if got[OutcomeNoEndpoint] != 50 || got[OutcomeSuccess] < 49 {
+		t.Errorf("finished %v, want 50 no-endpoint (drained) and ~50 successes", got)
+	}
+	got[OutcomeNoEndpoint] = 0
+	if s.Finished()[OutcomeNoEndpoint] != 50 {
+		t.Error("Finished returned the simulator's own map")
+	}
+}
+
 func TestRouting(t *testing.T) {
 	fast := gpuModel("m", ms)
 	fast.Instances = 4

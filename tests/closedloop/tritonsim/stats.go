@@ -1,6 +1,7 @@
 package tritonsim
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -56,6 +57,16 @@ func (s *Sim) DrainSamples() []Sample {
 	out := s.samples
 	s.samples = nil
 	return out
+}
+
+// Finished counts every request finished since time 0 by outcome,
+// including those DrainSamples handed out: what a caller's own error
+// counters (lds-service's lds_triton_errors_total) read, without copying
+// the samples.
+func (s *Sim) Finished() map[Outcome]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.finished)
 }
 
 // Percentiles of a set of durations (nearest rank).

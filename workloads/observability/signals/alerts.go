@@ -54,13 +54,14 @@ const (
 	AlertTritonQueueAboveTarget = "TritonQueueAboveTarget"
 	AlertTritonRequestsFailing  = "TritonRequestsFailing"
 	AlertInferenceCallsFailing  = "InferenceCallsFailing"
+	AlertTritonUnavailable      = "TritonUnavailable"
 	AlertGPUPodPending          = "GPUPodPending"
 	AlertSpotNodeInterrupted    = "SpotNodeInterrupted"
 )
 
 // AlertNames lists the platform's alerts in the order AlertRuleGroups has them.
 func AlertNames() []string {
-	return []string{AlertTritonQueueAboveTarget, AlertTritonRequestsFailing, AlertInferenceCallsFailing, AlertGPUPodPending, AlertSpotNodeInterrupted}
+	return []string{AlertTritonQueueAboveTarget, AlertTritonRequestsFailing, AlertInferenceCallsFailing, AlertTritonUnavailable, AlertGPUPodPending, AlertSpotNodeInterrupted}
 }
 
 // The lds-service's own metrics (cmd/lds-service, metrics.go), served on
@@ -73,14 +74,20 @@ const (
 	LDSTritonErrors   = "lds_triton_errors_total"
 )
 
-// LDSTritonCallFailureReasons are the reasons of LDSTritonErrors that mean
-// Triton could not serve the call (cmd/lds-service, triton.go):
+// LDSTritonCapacityReasons are the reasons of LDSTritonErrors that mean a
+// running Triton could not keep up (cmd/lds-service, triton.go):
 // server_error is any 5xx, which is what a full queue (max_queue_size)
-// answers (503); timeout an attempt slower than TRITON_TIMEOUT; unreachable
-// no connection (no ready replica behind the Service); model_not_ready the
-// model not loaded. The other reasons, rejected (a 4xx to a request the
-// service validated) and bad_response, are bugs, not capacity.
-var LDSTritonCallFailureReasons = []string{"server_error", "timeout", "unreachable", "model_not_ready"}
+// answers (503); timeout an attempt slower than TRITON_TIMEOUT.
+// AlertInferenceCallsFailing watches them.
+var LDSTritonCapacityReasons = []string{"server_error", "timeout"}
+
+// LDSTritonCallFailureReasons are all the reasons of LDSTritonErrors that
+// mean Triton could not serve the call: capacity (AlertInferenceCallsFailing)
+// or no ready replica (LDSTritonUnavailableReasons, AlertTritonUnavailable,
+// which a wake from zero must not trip). The other reasons, rejected (a 4xx
+// to a request the service validated) and bad_response, are bugs, not
+// capacity.
+var LDSTritonCallFailureReasons = append(append([]string{}, LDSTritonCapacityReasons...), LDSTritonUnavailableReasons...)
 
 // ChartAlertsCovering are the chart's alerts that say what the platform's
 // earlier TritonHPAAtMaxReplicas, TritonPodsNotReady and (for pods waiting
@@ -242,15 +249,31 @@ func AlertRuleGroups(p AlertParams) []RuleGroup {
 			// failure counter never sees (above). Any namespace: only
 			// lds-service exports the metric. The same threshold and hold as
 			// TritonRequestsFailing, so an overload that fails calls warns
-			// as soon as either side sees it.
+			// as soon as either side sees it. Capacity reasons only: calls
+			// that find no ready replica are TritonUnavailable's.
 			alertRule(AlertInferenceCallsFailing, "warning", p.QueueFor,
-				fmt.Sprintf("sum by (namespace) (rate(%s{reason=~%q}[5m])) > 0", LDSTritonErrors, strings.Join(LDSTritonCallFailureReasons, "|")),
+				fmt.Sprintf("sum by (namespace) (rate(%s{reason=~%q}[5m])) > 0", LDSTritonErrors, strings.Join(LDSTritonCapacityReasons, "|")),
 				"lds-service calls to Triton failing",
 				"The lds-service in {{ $labels.namespace }} fails {{ $value | humanize }} calls/s to Triton "+
-					"(reasons "+strings.Join(LDSTritonCallFailureReasons, ", ")+"; see "+LDSTritonErrors+" by reason): "+
+					"(reasons "+strings.Join(LDSTritonCapacityReasons, ", ")+"; see "+LDSTritonErrors+" by reason): "+
 					"server_error is Triton's 503 for a full queue (max_queue_size), which Triton's own "+TritonRequestFailure+" does not count; "+
-					"unreachable or model_not_ready means no ready Triton replica (scaling up, or pods failing); "+
-					"timeout means Triton answers slower than TRITON_TIMEOUT (overloaded)"),
+					"timeout means Triton answers slower than TRITON_TIMEOUT (overloaded); "+
+					"calls that find no ready Triton replica are "+AlertTritonUnavailable+"'s"),
+			// No ready Triton replica at all: every call fails unreachable
+			// or model_not_ready. A wake from zero does that for a whole
+			// cold start (GPU node, image pull, model load: about 8 minutes,
+			// docs/closed-loop.md) plus the 5m window, and a scale-out onto
+			// a cold node never does (the other replicas serve); so the
+			// hold is GPUPodPending's and KubePodNotReady's, past Triton's
+			// startup budget, and only pods that never become ready, no GPU
+			// capacity or a model that does not load warn.
+			alertRule(AlertTritonUnavailable, "warning", TritonStartupBudget+StartupMargin,
+				fmt.Sprintf("sum by (namespace) (rate(%s{reason=~%q}[5m])) > 0", LDSTritonErrors, strings.Join(LDSTritonUnavailableReasons, "|")),
+				"No ready Triton replica for lds-service",
+				"The lds-service in {{ $labels.namespace }} finds no ready Triton replica for {{ $value | humanize }} calls/s "+
+					"(reasons "+strings.Join(LDSTritonUnavailableReasons, ", ")+"; see "+LDSTritonErrors+" by reason), longer than a cold start takes: "+
+					"Triton's pods are failing (see KubePodNotReady), no GPU node can take them (see "+AlertGPUPodPending+") or the model does not load (Triton's log). "+
+					"While Triton scales from zero the lds-service answers 503 with Retry-After and this alert does not fire; it has lasted"),
 		}},
 		{Name: "aiplatform-capacity", Rules: []Rule{
 			// Any namespace. Unschedulable, not merely Pending: the chart's

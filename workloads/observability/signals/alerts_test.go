@@ -134,6 +134,11 @@ func TestAlertsAddToTheChartsAndHoldPastStartup(t *testing.T) {
 				if hold <= TritonStartupBudget || !strings.Contains(r.Expr, "kube_pod_status_unschedulable") {
 					t.Errorf("%s: for %v, expr %s", r.Alert, hold, r.Expr)
 				}
+			case AlertTritonUnavailable:
+				// A wake from zero is a cold start of unreachable calls.
+				if hold != TritonStartupBudget+StartupMargin || !strings.Contains(r.Expr, `reason=~"unreachable|model_not_ready"`) {
+					t.Errorf("%s: for %v, expr %s", r.Alert, hold, r.Expr)
+				}
 			case AlertSpotNodeInterrupted:
 				if hold > 30*time.Second {
 					t.Errorf("%s: for %v outlives the two-minute notice", r.Alert, hold)
@@ -194,11 +199,51 @@ func TestFullQueueIsAlertedFromTheCaller(t *testing.T) {
 		!strings.Contains(d, "whose time counts in neither the queue-time nor the in-flight signal") {
 		t.Errorf("%s description %q", AlertTritonRequestsFailing, d)
 	}
-	want := `sum by (namespace) (rate(lds_triton_errors_total{reason=~"server_error|timeout|unreachable|model_not_ready"}[5m])) > 0`
+	want := `sum by (namespace) (rate(lds_triton_errors_total{reason=~"server_error|timeout"}[5m])) > 0`
 	if caller.Expr != want || caller.For != triton.For || caller.Labels["severity"] != "warning" {
 		t.Errorf("%s: %+v, want expr %s held %s", AlertInferenceCallsFailing, caller, want, triton.For)
 	}
 	if d := caller.Annotations["description"]; !strings.Contains(d, "max_queue_size") || !strings.Contains(d, TritonRequestFailure+" does not count") {
 		t.Errorf("%s description %q", AlertInferenceCallsFailing, d)
+	}
+}
+
+// Triton may scale to zero (KEDA): while no replica is ready the lds-service
+// answers 503 and counts unreachable / model_not_ready, for a whole cold
+// start on every wake. Those reasons leave the capacity alert and get their
+// own, held like GPUPodPending past Triton's startup budget, so a wake
+// never warns and a Triton that never becomes ready does.
+func TestNoReadyTritonIsItsOwnAlert(t *testing.T) {
+	p := validParams()
+	rules := map[string]Rule{}
+	for _, g := range AlertRuleGroups(p) {
+		for _, r := range g.Rules {
+			rules[r.Alert] = r
+		}
+	}
+	capacity, unavailable := rules[AlertInferenceCallsFailing], rules[AlertTritonUnavailable]
+	for _, r := range LDSTritonUnavailableReasons {
+		if strings.Contains(capacity.Expr, r) || strings.Contains(capacity.Annotations["description"], "reasons "+r) {
+			t.Errorf("%s selects %s: every wake from zero would warn: %s", AlertInferenceCallsFailing, r, capacity.Expr)
+		}
+	}
+	want := `sum by (namespace) (rate(lds_triton_errors_total{reason=~"unreachable|model_not_ready"}[5m])) > 0`
+	if unavailable.Expr != want || unavailable.For != "25m" || unavailable.For != rules[AlertGPUPodPending].For ||
+		unavailable.Labels["severity"] != "warning" {
+		t.Errorf("%s: %+v, want expr %s held 25m, severity warning", AlertTritonUnavailable, unavailable, want)
+	}
+	d := unavailable.Annotations["description"]
+	for _, w := range []string{"no ready Triton replica", "longer than a cold start", AlertGPUPodPending, "KubePodNotReady",
+		"the model does not load", "503 with Retry-After and this alert does not fire", "for at least 25m."} {
+		if !strings.Contains(d, w) {
+			t.Errorf("%s description %q lacks %q", AlertTritonUnavailable, d, w)
+		}
+	}
+	if !strings.Contains(capacity.Annotations["description"], "no ready Triton replica are "+AlertTritonUnavailable) {
+		t.Errorf("%s description %q does not point at %s", AlertInferenceCallsFailing, capacity.Annotations["description"], AlertTritonUnavailable)
+	}
+	// The union stays every reason either caller alert selects, once.
+	if got := strings.Join(LDSTritonCallFailureReasons, ","); got != "server_error,timeout,unreachable,model_not_ready" {
+		t.Errorf("LDSTritonCallFailureReasons %s", got)
 	}
 }

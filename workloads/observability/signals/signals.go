@@ -449,3 +449,27 @@ func PromDuration(d time.Duration) string {
 	}
 	return b.String()
 }
+
+// SumQuery is the metric summed over the pods of a namespace: what a KEDA
+// prometheus trigger with metricType AverageValue reads, so that its HPA
+// asks for ceil(sum / target) replicas, as the Pods metric's HPA asks for
+// ceil(pods × mean / target).
+func (m InferenceMetric) SumQuery(namespaceMatcher string) string {
+	return "sum(" + m.PerPodQuery(namespaceMatcher) + ")"
+}
+
+// LDSTritonUnavailableReasons are the reasons of LDSTritonErrors that mean
+// no Triton replica could take the call at all: none ready behind the
+// Service (unreachable), or one still loading its model.
+var LDSTritonUnavailableReasons = []string{"unreachable", "model_not_ready"}
+
+// CallersWaitingQuery is the rate of lds-service's calls that found no
+// ready Triton, in the lds-service namespace: non-zero exactly while
+// callers are waiting for Triton, and the only signal there is while Triton
+// has no pod (it wakes Triton from zero). lds-service exports every reason
+// from its start at 0 (cmd/lds-service, metrics.go), so the first failed
+// call already makes the rate non-zero.
+func CallersWaitingQuery(ldsNamespace string) string {
+	return fmt.Sprintf("sum(rate(%s{%s=%s,reason=~%q}[%s]))", LDSTritonErrors, LabelNamespace, quote(ldsNamespace),
+		strings.Join(LDSTritonUnavailableReasons, "|"), PromDuration(AdapterRateWindow))
+}
