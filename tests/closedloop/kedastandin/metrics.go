@@ -79,17 +79,13 @@ func (s *MetricsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apijson.WriteStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported; the external metrics API is read-only (get)")
 		return
 	}
+	if apijson.ServeDiscovery(w, r.URL.Path, ExternalGroup, externalVersion, []apijson.APIResource{
+		{Name: "externalmetrics", Kind: "ExternalMetricValueList", Namespaced: true, Verbs: []string{"get"}},
+	}) {
+		return
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
-	case r.URL.Path == "/apis":
-		apijson.Write(w, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{externalAPIGroup()}})
-	case r.URL.Path == "/apis/"+ExternalGroup:
-		apijson.Write(w, externalAPIGroup())
-	case r.URL.Path == "/apis/"+externalGroupVersion:
-		apijson.Write(w, map[string]any{
-			"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": externalGroupVersion,
-			"resources": []map[string]any{{"name": "externalmetrics", "singularName": "", "namespaced": true, "kind": "ExternalMetricValueList", "verbs": []string{"get"}}},
-		})
 	case len(parts) == 6 && parts[0] == "apis" && parts[1]+"/"+parts[2] == externalGroupVersion && parts[3] == "namespaces":
 		s.serveMetric(w, r, parts[4], parts[5])
 	default:
@@ -158,10 +154,3 @@ func matchLabels(s string) (map[string]string, error) {
 	}
 	return out, nil
 }
-
-func externalAPIGroup() map[string]any {
-	v := map[string]any{"groupVersion": externalGroupVersion, "version": externalVersion}
-	return map[string]any{"kind": "APIGroup", "apiVersion": "v1", "name": ExternalGroup, "versions": []any{v}, "preferredVersion": v}
-}
-
-// writeStatus writes a metav1.Status, which clients turn into API errors.

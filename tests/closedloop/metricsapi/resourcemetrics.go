@@ -160,30 +160,19 @@ func (h *resourceMetricsHandler) ServeHTTP(w http.ResponseWriter, r *http.Reques
 		apijson.WriteStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported; the metrics API is read-only (get, list)")
 		return
 	}
+	if apijson.ServeDiscovery(w, r.URL.Path, "metrics.k8s.io", "v1beta1", []apijson.APIResource{
+		{Name: "nodes", Kind: "NodeMetrics", Verbs: []string{"get", "list"}},
+		{Name: "pods", Kind: "PodMetrics", Namespaced: true, Verbs: []string{"get", "list"}},
+	}) {
+		return
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
-	case r.URL.Path == "/apis":
-		apijson.Write(w, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{metricsAPIGroup()}})
-	case r.URL.Path == "/apis/metrics.k8s.io":
-		apijson.Write(w, metricsAPIGroup())
-	case r.URL.Path == "/apis/"+metricsGroupVersion:
-		apijson.Write(w, map[string]any{
-			"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": metricsGroupVersion,
-			"resources": []map[string]any{
-				{"name": "nodes", "singularName": "", "namespaced": false, "kind": "NodeMetrics", "verbs": []string{"get", "list"}},
-				{"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": []string{"get", "list"}},
-			},
-		})
 	case len(parts) < 4 || parts[0] != "apis" || parts[1]+"/"+parts[2] != metricsGroupVersion:
 		apijson.WriteStatus(w, http.StatusNotFound, "NotFound", "the stand-in serves only /apis/"+metricsGroupVersion)
 	default:
 		h.serveResource(w, r, parts[3:])
 	}
-}
-
-func metricsAPIGroup() map[string]any {
-	v := map[string]any{"groupVersion": metricsGroupVersion, "version": "v1beta1"}
-	return map[string]any{"kind": "APIGroup", "apiVersion": "v1", "name": "metrics.k8s.io", "versions": []any{v}, "preferredVersion": v}
 }
 
 // serveResource handles pods, pods/<name>, namespaces/<ns>/pods[/<name>],

@@ -36,3 +36,37 @@ func DecodeStrict(in, out any) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(out)
 }
+
+// APIResource is one entry of an APIResourceList: a resource an aggregated
+// API serves.
+type APIResource struct {
+	Name, Kind string
+	Namespaced bool
+	Verbs      []string
+}
+
+// ServeDiscovery answers the discovery documents of an aggregated API that
+// serves one group at one version, as kube-apiserver's aggregator asks for
+// them: /apis (APIGroupList), /apis/<group> (APIGroup) and
+// /apis/<group>/<version> (APIResourceList). It reports whether path was
+// one of them (and so answered).
+func ServeDiscovery(w http.ResponseWriter, path, group, version string, resources []APIResource) bool {
+	groupVersion := group + "/" + version
+	v := map[string]any{"groupVersion": groupVersion, "version": version}
+	apiGroup := map[string]any{"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": []any{v}, "preferredVersion": v}
+	switch path {
+	case "/apis":
+		Write(w, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{apiGroup}})
+	case "/apis/" + group:
+		Write(w, apiGroup)
+	case "/apis/" + groupVersion:
+		list := make([]map[string]any, 0, len(resources))
+		for _, r := range resources {
+			list = append(list, map[string]any{"name": r.Name, "singularName": "", "namespaced": r.Namespaced, "kind": r.Kind, "verbs": r.Verbs})
+		}
+		Write(w, map[string]any{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": groupVersion, "resources": list})
+	default:
+		return false
+	}
+	return true
+}
