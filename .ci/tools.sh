@@ -231,13 +231,15 @@ if [[ $GROUP != closedloop ]]; then
 	timed "pulumi-eks $EKS_VERSION" install_eks_provider
 fi
 if [[ $GROUP != tier ]]; then
-	timed "kube-controller-manager" install_kube kube-controller-manager
-	timed "kube-scheduler" install_kube kube-scheduler
+	# The controller manager and scheduler last: they share most packages
+	# with kube-apiserver, which .ci/run builds (group tier) at the same time.
 	timed "kwok $KWOK_VERSION" install_go kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 	# Only Kubernetes service discovery (the loop's PodMonitor): the build tags of
 	# Prometheus' plugins/*.go ("!remove_all_sd || enable_<name>_sd") leave out
 	# the cloud SDKs, which are most of its build time.
 	timed "prometheus $PROMETHEUS_VERSION" install_go prometheus github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION" remove_all_sd,enable_kubernetes_sd
 	timed "prometheus-adapter $ADAPTER_VERSION" install_go prometheus-adapter sigs.k8s.io/prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter "$ADAPTER_VERSION"
+	timed "kube-controller-manager" install_kube kube-controller-manager
+	timed "kube-scheduler" install_kube kube-scheduler
 fi
 echo "tools.sh: tools in $BIN_DIR"

@@ -153,11 +153,12 @@ func withTritonMetrics(args *inference.TritonArgs, a inference.TritonAutoscaling
 // (triton.scaleToZero): the inference metric summed over Triton's pods
 // against the same per-pod target as the HPA, and lds-service's calls that
 // found no ready Triton as the wake signal. Nil when Triton does not scale
-// to zero; validateWorkloads refuses scaleToZero without the metrics stack
-// or lds-service, which this needs.
-func tritonKEDA(w WorkloadsConfig, metrics *observability.MetricsStack, keda pulumi.Resource) *inference.TritonKEDA {
-	if !w.Triton.ScaleToZero.Enabled || metrics == nil || w.LDSService == nil {
-		return nil
+// to zero. validateWorkloads refuses scaleToZero without the metrics stack
+// or lds-service, which this needs; should a caller skip validation, this
+// says so instead of installing a ScaledObject that can never wake Triton.
+func tritonKEDA(w WorkloadsConfig, metrics *observability.MetricsStack, keda pulumi.Resource) (*inference.TritonKEDA, error) {
+	if metrics == nil || w.LDSService == nil {
+		return nil, fmt.Errorf("triton.scaleToZero needs the metrics stack (observability) and ldsService: the ScaledObject reads Triton's load and lds-service's waiting calls from Prometheus (validateScaleToZero refuses this config)")
 	}
 	m, _ := signals.LookupInferenceMetric(w.Triton.Autoscaling.Metric)
 	return &inference.TritonKEDA{
@@ -166,7 +167,7 @@ func tritonKEDA(w WorkloadsConfig, metrics *observability.MetricsStack, keda pul
 		LoadThreshold:     w.Triton.Autoscaling.Target,
 		WakeQuery:         signals.CallersWaitingQuery(w.LDSService.Namespace),
 		DependsOn:         []pulumi.Resource{keda},
-	}
+	}, nil
 }
 
 // removedKeys are settings earlier releases read, with what replaced them:

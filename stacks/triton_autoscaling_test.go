@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/aiplatform/infra/workloads/inference"
+	"github.com/aiplatform/infra/workloads/observability"
 	"github.com/aiplatform/infra/workloads/observability/signals"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -179,4 +180,27 @@ func TestTritonHPAMetricIsTheAdapterRuleName(t *testing.T) {
 	}
 	assert.Equal(t, "50m", tritonHPAMetric(inference.TritonAutoscaling{Metric: signals.MetricQueueTimePerRequest, Target: 0.05}).TargetQuantity)
 	assert.Zero(t, tritonHPAMetric(inference.TritonAutoscaling{Metric: "unknown"}))
+}
+
+// Validation refuses scaleToZero without the metrics stack or lds-service
+// (validateScaleToZero); tritonKEDA, which reads both, says so itself
+// rather than handing Triton no ScaledObject, should it ever be reached
+// without validation.
+func TestTritonKEDANeedsTheMetricsStackAndLDSService(t *testing.T) {
+	cfg, err := parse(valid())
+	require.NoError(t, err)
+	w := cfg.Workloads
+	w.Triton.ScaleToZero.Enabled = true
+	w.LDSService = &inference.ServiceSpec{Namespace: "lds"}
+	metrics := &observability.MetricsStack{PrometheusURL: "http://prometheus.monitoring"}
+
+	k, err := tritonKEDA(w, metrics, nil)
+	require.NoError(t, err)
+	assert.Equal(t, signals.CallersWaitingQuery(w.LDSService.Namespace), k.WakeQuery)
+
+	_, err = tritonKEDA(w, nil, nil)
+	require.ErrorContains(t, err, "triton.scaleToZero needs the metrics stack (observability) and ldsService")
+	w.LDSService = nil
+	_, err = tritonKEDA(w, metrics, nil)
+	require.ErrorContains(t, err, "triton.scaleToZero needs the metrics stack (observability) and ldsService")
 }

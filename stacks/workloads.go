@@ -37,7 +37,9 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 	// (sdk/go/pulumi/rpc.go addDependency; a child is added in getOpts, after
 	// its inputs resolve), so during an update the list depends on timing,
 	// and `up --plan` refuses it: "violates plan: dependencies changed"
-	// (seen in TestPlatform with the metrics stack's dashboards).
+	// (seen in TestPlatform with the metrics stack's dashboards, and in
+	// TestRehearsal with the load balancer controller). tests/depscheck
+	// finds any such list from the types.
 	charts := w.ChartVersions
 	capacity := make([]pulumi.Resource, 0, len(p.NodeGroups))
 	for _, ng := range p.NodeGroups {
@@ -178,7 +180,9 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 			if err != nil {
 				return nil, err
 			}
-			args.KEDA = tritonKEDA(w, metrics, keda.Chart)
+			if args.KEDA, err = tritonKEDA(w, metrics, keda.Chart); err != nil {
+				return nil, err
+			}
 		}
 		triton, err := inference.NewTriton(ctx, "triton", args,
 			k8s, pulumi.DependsOn(append(append(append([]pulumi.Resource{}, capacity...), lb.Resources...), devicePlugin.Chart)))

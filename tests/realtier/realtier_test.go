@@ -85,17 +85,20 @@ func TestRealTier(t *testing.T) {
 	}
 }
 
+// scenarios: the charts at their current pins are not among them.
+// TestRehearsal deploys that same program (ChartsScenario) through the
+// pipeline's scripts and checks what the scenario checked after up (the
+// key objects, every object in the state read back, no dangling
+// reference) and, in its drift check, that a refreshed preview is clean;
+// TestPlatform destroys the dev stack's charts, and charts-previous this
+// program's. Installing them a third time cost 7 minutes of the tier.
 func scenarios() []Scenario {
 	out := []Scenario{SmokeScenario(), WorkloadsScenario()}
-	chartsDir, dirErr := ChartsDir()
-	for _, set := range []ChartSet{CurrentCharts, PreviousCharts} {
-		unavailable := dirErr
-		if unavailable == nil {
-			unavailable = set.Missing(chartsDir)
-		}
-		out = append(out, ChartsScenarioFor(set, chartsDir, unavailable))
+	chartsDir, unavailable := ChartsDir()
+	if unavailable == nil {
+		unavailable = PreviousCharts.Missing(chartsDir)
 	}
-	return out
+	return append(out, ChartsScenarioFor(PreviousCharts, chartsDir, unavailable))
 }
 
 // scenarioRun is one scenario's stack and everything its phases check against.
@@ -195,7 +198,7 @@ func (r *scenarioRun) up(ctx context.Context, t *testing.T) {
 		t.Errorf("up created nothing: %v", *res.Summary.ResourceChanges)
 	}
 	r.resources = stackResources(ctx, t, r.stack)
-	r.inState, err = stateObjects(ctx, t, r.stack, r.cluster.API)
+	r.inState, err = stateObjects(ctx, t, exportState(ctx, t, r.stack), r.cluster.API)
 	if err != nil {
 		t.Errorf("map the state's Kubernetes objects to API paths: %v", err)
 	}
@@ -220,11 +223,16 @@ func (r *scenarioRun) up(ctx context.Context, t *testing.T) {
 // noDanglingReferences: every Secret, ConfigMap, ServiceAccount,
 // PriorityClass and PVC a workload's pods need exists (see PodReferences).
 func (r *scenarioRun) noDanglingReferences(ctx context.Context, t *testing.T) {
-	all, err := r.cluster.API.ListWorkloads(ctx)
+	checkNoDanglingReferences(ctx, t, r.cluster.API)
+}
+
+func checkNoDanglingReferences(ctx context.Context, t *testing.T, api *KubeAPI) {
+	t.Helper()
+	all, err := api.ListWorkloads(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dangling, err := CheckReferences(ctx, r.cluster.API, all)
+	dangling, err := CheckReferences(ctx, api, all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +488,7 @@ func stackResources(ctx context.Context, t *testing.T, stack auto.Stack) []strin
 // Each must carry the SkipAwait annotation unless it is a Namespace: that
 // proves the stack transforms reached it, also when a remote component (a
 // Helm v4 Chart) registered it.
-func stateObjects(ctx context.Context, t *testing.T, stack auto.Stack, api *KubeAPI) ([]Expect, error) {
+func stateObjects(ctx context.Context, t *testing.T, resources []stateResource, api *KubeAPI) ([]Expect, error) {
 	t.Helper()
 	d, err := api.Discover(ctx)
 	if err != nil {
@@ -492,7 +500,7 @@ func stateObjects(ctx context.Context, t *testing.T, stack auto.Stack, api *Kube
 	}
 	var out []Expect
 	var errs []error
-	for _, r := range exportState(ctx, t, stack) {
+	for _, r := range resources {
 		if !r.Custom || !strings.HasPrefix(r.Type, "kubernetes:") {
 			continue
 		}

@@ -261,6 +261,25 @@ func TestRehearsal(t *testing.T) {
 			t.Fatalf("resolve expected objects: %v", err)
 		}
 		assertObjects(ctx, t, cluster.API, objects)
+		// What TestRealTier's charts scenario checked after its up, for the
+		// same program (it no longer installs the current charts itself):
+		// every Kubernetes object in the state is in the API server and
+		// carries the test's stack transform, children of the Helm v4
+		// Charts included; no pod template names a missing object.
+		var exported []stateResource
+		if err := json.Unmarshal(r.state(t), &exported); err != nil {
+			t.Fatal(err)
+		}
+		inState, err := stateObjects(ctx, t, exported, cluster.API)
+		if err != nil {
+			t.Errorf("map the state's Kubernetes objects to API paths: %v", err)
+		}
+		if len(inState) < 100 {
+			t.Errorf("%d Kubernetes objects in the state, want the charts' (over 100)", len(inState))
+		}
+		t.Logf("%d Kubernetes objects in the state, each read back from the API server", len(inState))
+		assertObjects(ctx, t, cluster.API, inState)
+		checkNoDanglingReferences(ctx, t, cluster.API)
 		var urns []string
 		for _, res := range approved.summary.Resources {
 			urns = append(urns, res.URN)

@@ -62,7 +62,7 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 				if err != nil {
 					return err
 				}
-				afterLB := pulumi.DependsOn([]pulumi.Resource{lb})
+				afterLB := pulumi.DependsOn(lb.Resources) // not lb: see tests/depscheck
 				if _, err := addons.NewMetricsServer(ctx, "metrics-server", &addons.MetricsServerArgs{
 					Chart: from(workloads.MetricsServerChart),
 				}, providers, afterLB); err != nil {
@@ -114,13 +114,13 @@ func ChartsScenarioFor(set ChartSet, chartsDir string, unavailable error) Scenar
 					return err
 				}
 				ctx.Export("argocdUrl", argo.URL)
-				if err := deployMetrics(ctx, providers, from, []pulumi.Resource{lb}); err != nil {
+				if err := deployMetrics(ctx, providers, from, lb.Resources); err != nil {
 					return err
 				}
 				if _, err := workloads.NewNamespace(ctx, "ns-"+chAppsNS, &workloads.NamespaceArgs{Name: chAppsNS}, providers); err != nil {
 					return err
 				}
-				return deployAIWorkloads(ctx, k8s, 3, []pulumi.Resource{lb, devicePlugin}, []pulumi.Resource{lb})
+				return deployAIWorkloads(ctx, k8s, 3, append(append([]pulumi.Resource{}, lb.Resources...), devicePlugin.Chart), lb.Resources)
 			})
 		},
 	}
@@ -143,11 +143,11 @@ func deployMetrics(ctx *pulumi.Context, providers pulumi.ResourceOption, from fu
 		}},
 		Alerts: signals.AlertParams{TritonNamespace: "triton"},
 		Chart:  from(workloads.KubePrometheusStackChart),
-	}, providers, pulumi.DependsOn(append(append([]pulumi.Resource{}, after...), sc)))
+	}, providers, pulumi.DependsOn(append(append([]pulumi.Resource{}, after...), sc.Class)))
 	if err != nil {
 		return err
 	}
-	afterMetrics := pulumi.DependsOn(append(append([]pulumi.Resource{}, after...), metrics))
+	afterMetrics := pulumi.DependsOn(append(append([]pulumi.Resource{}, after...), metrics.Chart))
 	if _, err := observability.NewPrometheusAdapter(ctx, "prometheus-adapter", &observability.PrometheusAdapterArgs{
 		PrometheusURL: metrics.PrometheusURL,
 		Chart:         from(workloads.PrometheusAdapterChart),
