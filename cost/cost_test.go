@@ -330,3 +330,19 @@ func TestClaimedVolumes(t *testing.T) {
 	_, err = Prices.Price(inv, DefaultAssumptions())
 	assert.ErrorContains(t, err, `volume metrics/prometheus: no price for EBS volume type "io2" (the table prices gp3)`)
 }
+
+// Setup's GPU quota check counts vCPUs (cmd/aiplatform gpuQuotaNeeds), so
+// every instance row has its count: Amazon EC2 instance types,
+// "Specifications" (large 2, xlarge 4, 2xlarge 8, g5.12xlarge 48).
+func TestEveryInstanceHasItsVCPUs(t *testing.T) {
+	for _, i := range Prices.Instances {
+		size := i.Type[strings.Index(i.Type, ".")+1:]
+		want := map[string]int{"large": 2, "xlarge": 4, "2xlarge": 8, "12xlarge": 48}[size]
+		if want == 0 {
+			t.Errorf("%s: size %q has no expected vCPU count here; add it", i.Type, size)
+		}
+		if i.VCPUs != want {
+			t.Errorf("%s: %d vCPUs, want %d", i.Type, i.VCPUs, want)
+		}
+	}
+}

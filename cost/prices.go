@@ -60,7 +60,10 @@ type RegionPrices struct {
 // A region without an entry does not offer the type (g6 in eu-west-1) or it
 // was not collected; either way it has no price, never a zero one.
 type InstancePrice struct {
-	Type   string
+	Type string
+	// VCPUs is what EC2's vCPU-based instance quotas count (setup's GPU
+	// quota check): Amazon EC2 instance types, "Specifications".
+	VCPUs  int
 	GPUs   int
 	Hourly map[string]float64
 }

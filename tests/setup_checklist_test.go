@@ -117,6 +117,8 @@ var scChecklistNotByScripts = map[setup.ItemID]struct{ foundBy, why string }{
 	setup.DeployReview:   {"enforced by GitHub", "the environment's required reviewers hold the apply; check-environment.sh checks reviewers, prevent self-review and no administrator bypass (TestWorkflowGuardsCheckEnvironment)"},
 	// Which secrets a stack needs is the program's to say.
 	setup.StackSecrets: {"the program's config validation", "a missing secret is refused in the preview, naming the key and `pulumi config set --secret` (tests/workloads_test.go, tests/observability_test.go)"},
+	// A quota is read once, before the first deploy; a raised one stays raised.
+	setup.GPUQuotaRaise: {"setup, before anything is deployed", "setup reads the quota with the administrator's credentials (internal/setup TestGPUQuotaShortfallIsAChecklistItem) before the first deploy"},
 }
 
 func TestSetupChecklistItemsNamedByPreflight(t *testing.T) {

@@ -22,7 +22,9 @@ provider; then, in GitHub: artifact and log retention, workflow permissions,
 one protected environment per stack (reviewers, prevent self-review, no
 administrator bypass, deployments from main only, AWS_APPLY_ROLE_ARN), the
 ruleset on main (reviewed pull requests, required checks) and, last, the
-repository variables. Idempotent: it reads first and changes only what
+repository variables. It reads the GPU instance quota of each stack's
+region with the AWS CLI and lists it when it is below what the stack's GPU
+node groups can launch. Idempotent: it reads first and changes only what
 differs, so a second run changes nothing and a run after a failure finishes
 the job. With -backend-url (and the role flags) the bootstrap is yours and
 no AWS step runs.
@@ -90,6 +92,12 @@ func runSetup(args []string, stdout, stderr io.Writer) int {
 		GitHub: &setup.GitHub{BaseURL: *api, Token: token},
 		Config: cfg, DryRun: *dryRun, Log: stdout,
 	}
+	// The GPU quota is read with the AWS CLI whether or not setup runs the
+	// bootstrap: a new account's is often 0 (docs/pipeline-guards.md).
+	if s.GPUNeeds, err = gpuQuotaNeeds(*dir, cfg.WithDefaults().Stacks); err != nil {
+		return fail(stderr, "setup", err)
+	}
+	s.Quotas = setup.AWSCLIQuotas{}
 	if *backendURL == "" {
 		s.AWS = &setup.PulumiSteps{ProjectDir: *dir, BootstrapStack: *bootstrapStack, ApplyPolicyArns: splitList(*applyPolicies), Progress: stderr}
 	}

@@ -22,6 +22,7 @@ type ItemID string
 
 const (
 	CodeownersTeam     ItemID = "codeowners-team"
+	GPUQuotaRaise      ItemID = "gpu-quota"
 	RunnerPools        ItemID = "runner-pools"
 	StackConfig        ItemID = "stack-config"
 	StackSecrets       ItemID = "stack-secrets"
@@ -80,6 +81,26 @@ var ItemSpecs = []ItemSpec{
 		},
 		how: func(r *run) string {
 			return "replace @aiplatform/platform-admins in .github/CODEOWNERS with a team of " + r.owner + " that has write access, in a pull request: " + r.htmlURL() + "/edit/" + Branch + "/.github/CODEOWNERS"
+		},
+	},
+	{
+		// AWS answers a quota request in hours to days, so it comes early.
+		ID:     GPUQuotaRaise,
+		Title:  "Have AWS raise the GPU instance quota",
+		needed: func(r *run) bool { return len(r.gpuShortfalls) > 0 },
+		details: func(r *run) string {
+			var out []string
+			for _, s := range r.gpuShortfalls {
+				out = append(out, s.String())
+			}
+			return strings.Join(out, "; ")
+		},
+		how: func(r *run) string {
+			var out []string
+			for _, s := range r.gpuShortfalls {
+				out = append(out, s.request())
+			}
+			return strings.Join(out, " && ") + " (without it the GPU node group cannot launch an instance and Triton stays Pending: docs/pipeline-guards.md#gpu-instance-quota-new-accounts)"
 		},
 	},
 	{

@@ -45,6 +45,11 @@ type Setup struct {
 	DryRun bool
 	// Log receives each change as it is made (or, in a dry run, found).
 	Log io.Writer
+	// GPUNeeds are the stacks' GPU vCPUs per quota; Quotas reads the
+	// account's (nil: not checked). A quota below the need is a checklist
+	// item, never a failure: AWS, not setup, raises it.
+	GPUNeeds []GPUQuotaNeed
+	Quotas   QuotaReader
 }
 
 // run is the state of one run.
@@ -58,6 +63,8 @@ type run struct {
 	// codeownersErrors are GitHub's complaints about CODEOWNERS on Branch,
 	// or why they could not be read.
 	codeownersErrors []string
+	// gpuShortfalls are the GPU quotas below the stacks' needs, or unread.
+	gpuShortfalls []gpuQuotaShortfall
 }
 
 type repository struct {
@@ -108,6 +115,7 @@ func (r *run) steps() error {
 	if err := r.aws(); err != nil {
 		return err
 	}
+	r.gpuQuotas()
 	reviewers, err := r.lookupReviewers()
 	if err != nil {
 		return err

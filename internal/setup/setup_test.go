@@ -341,12 +341,16 @@ func TestParseReviewers(t *testing.T) {
 func TestChecklist(t *testing.T) {
 	f, gh := newFakeGitHub(t)
 	f.codeownersErrors = []map[string]any{{"line": 10, "kind": "Unknown owner", "message": "Unknown owner on line 10: make sure @aiplatform/platform-admins exists\n\n/.github/ @aiplatform/platform-admins"}}
-	rep, _, err := runSetup(t, gh, testConfig(), false)
+	// A new account's GPU quota: 0 (TestGPUQuotaShortfallIsAChecklistItem).
+	s := &Setup{GitHub: gh, Config: testConfig(),
+		GPUNeeds: []GPUQuotaNeed{{Stack: "dev", Region: "us-west-2", Quota: OnDemandGPUQuota, VCPUs: 8}},
+		Quotas:   &fakeQuotas{values: map[string]float64{"us-west-2/" + OnDemandGPUQuota.Code: 0}}}
+	rep, err := s.Run(context.Background())
 	require.NoError(t, err)
 	var what []string
 	for _, it := range rep.Checklist {
 		what = append(what, it.What)
-		assert.Regexp(t, `https://github.com/acme/infra|pulumi |git |Pulumi\.<stack>\.yaml`, it.How, it.What)
+		assert.Regexp(t, `https://github.com/acme/infra|pulumi |git |Pulumi\.<stack>\.yaml|aws service-quotas `, it.How, it.What)
 	}
 	assert.Contains(t, what[0], "CODEOWNERS")
 	assert.Contains(t, what[0], "line 10: Unknown owner on line 10")
