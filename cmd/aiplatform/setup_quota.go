@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/aiplatform/infra/cost"
@@ -48,10 +46,6 @@ func gpuQuotaNeeds(dir string, names []string) ([]setup.GPUQuotaNeed, error) {
 	return out, nil
 }
 
-// gFamilies are the instance families the G and VT quotas count
-// (docs/pipeline-guards.md, "GPU instance quota").
-var gFamilies = []string{"g4dn", "g5", "g6", "g6e", "gr6"}
-
 func stackGPUNeeds(stack, region string, groups []infra.NodeGroupSpec) []setup.GPUQuotaNeed {
 	sums := map[setup.GPUQuota]int{}
 	var out []setup.GPUQuotaNeed
@@ -64,7 +58,10 @@ func stackGPUNeeds(stack, region string, groups []infra.NodeGroupSpec) []setup.G
 			family, _, _ := strings.Cut(typ, ".")
 			row, ok := cost.Prices.Instance(typ)
 			switch {
-			case !slices.Contains(gFamilies, family):
+			// ParseConfig admits only infra's GPU families in a GPU group;
+			// the G and VT quotas count those that begin with g (g4dn, g5,
+			// g6, g6e, gr6: docs/pipeline-guards.md), the rest are P.
+			case !strings.HasPrefix(family, "g"):
 				out = append(out, setup.GPUQuotaNeed{Stack: stack, Region: region,
 					Unchecked: fmt.Sprintf("node group %s runs %s, and setup reads only the G and VT quotas", g.Name, typ)})
 			case !ok || row.VCPUs == 0:
@@ -80,12 +77,7 @@ func stackGPUNeeds(stack, region string, groups []infra.NodeGroupSpec) []setup.G
 		}
 		sums[quota] += g.MaxSize * most
 	}
-	quotas := make([]setup.GPUQuota, 0, len(sums))
-	for q := range sums {
-		quotas = append(quotas, q)
-	}
-	sort.Slice(quotas, func(i, j int) bool { return quotas[i].Code < quotas[j].Code })
-	for _, q := range quotas {
+	for _, q := range []setup.GPUQuota{setup.SpotGPUQuota, setup.OnDemandGPUQuota} { // by code
 		if sums[q] > 0 {
 			out = append(out, setup.GPUQuotaNeed{Stack: stack, Region: region, Quota: q, VCPUs: sums[q]})
 		}

@@ -93,12 +93,14 @@ type gpuQuotaShortfall struct {
 }
 
 func (s gpuQuotaShortfall) String() string {
+	who := strings.Join(s.Stacks, " and ")
 	if s.Quota == (GPUQuota{}) {
-		return fmt.Sprintf("%s in %s: %v", strings.Join(s.Stacks, " and "), s.Region, s.Err)
+		return fmt.Sprintf("%s in %s: %v", who, s.Region, s.Err)
 	}
-	who := strings.Join(s.Stacks, " and ") + " needs"
 	if len(s.Stacks) > 1 {
-		who = strings.Join(s.Stacks, " and ") + " need"
+		who += " need"
+	} else {
+		who += " needs"
 	}
 	if s.Err != nil {
 		return fmt.Sprintf("%s %d vCPUs of %s (%s) in %s, and setup could not read the quota: %v", who, s.Need, s.Quota.Name, s.Quota.Code, s.Region, s.Err)
