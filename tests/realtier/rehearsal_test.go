@@ -366,27 +366,24 @@ func TestRehearsal(t *testing.T) {
 
 	timed(t, "d drift check", func(t *testing.T) {
 		before := r.state(t)
-		r.expect(t, 0, "pulumi-drift.sh", nil)
-		if got := r.read(t, "drift-result"); got != "clean" {
-			t.Errorf("drift-result %q, want clean", got)
-		}
 		live, err := cluster.API.Get(ctx, hpa)
 		if err != nil {
 			t.Fatal(err)
 		}
 		applied := live.Path("spec", "maxReplicas")
 
-		// A label the program does not set, added through the API server: with
-		// server-side apply pulumi-kubernetes diffs only the fields it manages,
-		// so this is not drift.
+		// A label the program does not set, added through the API server
+		// before the first check: with server-side apply pulumi-kubernetes
+		// diffs only the fields it manages, so the check must still say
+		// clean. (One check for both: each drift check is a refresh and a
+		// preview of the whole stack, about 40 s here.)
 		label := map[string]any{"metadata": map[string]any{"labels": map[string]any{"realtier.aiplatform.io/edited": "out-of-band"}}}
 		if err := cluster.API.do(ctx, http.MethodPatch, hpa, label, nil); err != nil {
 			t.Fatalf("patch %s: %v", hpa, err)
 		}
-		code, _ := r.script(t, "pulumi-drift.sh", nil)
-		t.Logf("BOUNDARY: a label the program does not manage, added out of band: drift check exit %d (%s)", code, r.read(t, "drift-result"))
-		if code != 0 && code != 3 {
-			t.Errorf("drift check after an unmanaged label: exit %d, want 0 or 3", code)
+		r.expect(t, 0, "pulumi-drift.sh", nil)
+		if got := r.read(t, "drift-result"); got != "clean" {
+			t.Errorf("drift-result %q after a label the program does not manage was added out of band, want clean", got)
 		}
 
 		// A field the program sets (maxReplicas), edited by another field
@@ -419,13 +416,10 @@ func TestRehearsal(t *testing.T) {
 			t.Errorf("the drift check failed for another reason than the known server-side apply conflict:\n%s", out)
 		}
 		if conflict {
-			// What the next deploy makes of it: the preview job previews
-			// without a refresh, against the state.
-			ghOut := filepath.Join(t.TempDir(), "github-output")
-			pcode, pout := r.script(t, "pulumi-preview.sh", map[string]string{"GITHUB_OUTPUT": ghOut})
-			outputs, _ := ReadGitHubOutput(ghOut)
-			t.Logf("FINDING: pulumi-kubernetes reports the edit as a server-side apply conflict, so pulumi-drift.sh exits 1 (check failed; drift.yml opens the drift issue for it), not 3. The deploy's pulumi-preview.sh then exits %d with changes=%s (conflict reported: %t): a deploy neither restores nor reports the edited field",
-				pcode, outputs["changes"], strings.Contains(pout, "Server-Side Apply field conflict"))
+			// The deploy's pulumi-preview.sh does not refresh, so it shows
+			// changes=false for this edit (docs/testing.md, measured once;
+			// not re-run here: a preview of the whole stack for a log line).
+			t.Logf("FINDING: pulumi-kubernetes reports the edit as a server-side apply conflict, so pulumi-drift.sh exits 1 (check failed; drift.yml opens the drift issue for it), not 3")
 		}
 		// Back to the applied value: the conflict is about differing values.
 		if err := cluster.API.do(ctx, http.MethodPatch, hpa, map[string]any{"spec": map[string]any{"maxReplicas": applied}}, nil); err != nil {
