@@ -47,6 +47,10 @@ func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []err
 	// resource.NewMilliQuantity(int64(value*1000.0)) (pkg/custom-provider/
 	// provider.go), so the HPA never sees a value below 0.001: a smaller
 	// target would compare against a metric that reads 0.
+	if c := a.CallsPerPod; c > 0 && c < AdapterResolution {
+		return []error{fmt.Errorf("%s.callsPerPod: %v is below the resolution prometheus-adapter serves metrics in (%v: it rounds values to thousandths), "+
+			"so the offered load would read 0; use the requests per second one pod serves within the latency objective, times about 0.7", path, c, AdapterResolution)}
+	}
 	if a.Target > 0 && a.Target < AdapterResolution {
 		return []error{fmt.Errorf("%s.target: %s is below the resolution prometheus-adapter serves metrics in (%s: it rounds values to thousandths), "+
 			"so the metric would read 0; use at least %v", path, withUnit(a.Target, m.Unit), withUnit(AdapterResolution, m.Unit), AdapterResolution)}
@@ -149,6 +153,37 @@ func withTritonMetrics(args *inference.TritonArgs, a inference.TritonAutoscaling
 	}
 }
 
+// offeredLoadOnHPA: the Triton HPA reads the callers' offered load
+// (triton.autoscaling.callsPerPod) from prometheus-adapter's external rule.
+// Not with scale to zero: KEDA's ScaledObject then owns the HPA and reads
+// it as a trigger, and KEDA serves external.metrics.k8s.io itself (one
+// APIService, one server).
+func offeredLoadOnHPA(w WorkloadsConfig) bool {
+	return w.Triton.On() && w.Triton.Autoscaling.CallsPerPod > 0 && w.LDSService != nil && w.Observability.On() && !w.Triton.ScaleToZero.Enabled
+}
+
+// adapterExternalRules are prometheus-adapter's external rules: the
+// offered load when the Triton HPA reads it, else none (and so no
+// external.metrics.k8s.io APIService from the adapter's chart).
+func adapterExternalRules(w WorkloadsConfig) []signals.AdapterRule {
+	if !offeredLoadOnHPA(w) {
+		return nil
+	}
+	return []signals.AdapterRule{signals.OfferedLoadRule()}
+}
+
+// tritonOffered is the HPA's External metric for the offered load, or nil.
+func tritonOffered(w WorkloadsConfig) *inference.ExternalMetric {
+	if !offeredLoadOnHPA(w) {
+		return nil
+	}
+	return &inference.ExternalMetric{
+		Name:           signals.OfferedLoadMetric,
+		Selector:       map[string]string{signals.LabelNamespace: w.LDSService.Namespace},
+		TargetQuantity: signals.Quantity(w.Triton.Autoscaling.CallsPerPod),
+	}
+}
+
 // tritonKEDA is what Triton's ScaledObject reads when it scales to zero
 // (triton.scaleToZero): the inference metric summed over Triton's pods
 // against the same per-pod target as the HPA, and lds-service's calls that
@@ -161,13 +196,17 @@ func tritonKEDA(w WorkloadsConfig, metrics *observability.MetricsStack, keda pul
 		return nil, fmt.Errorf("triton.scaleToZero needs the metrics stack (observability) and ldsService: the ScaledObject reads Triton's load and lds-service's waiting calls from Prometheus (validateScaleToZero refuses this config)")
 	}
 	m, _ := signals.LookupInferenceMetric(w.Triton.Autoscaling.Metric)
-	return &inference.TritonKEDA{
+	k := &inference.TritonKEDA{
 		PrometheusAddress: fmt.Sprintf("%s:%d", metrics.PrometheusURL, observability.PrometheusPort),
 		LoadQuery:         m.SumQuery(fmt.Sprintf("=%q", w.Triton.Namespace)),
 		LoadThreshold:     w.Triton.Autoscaling.Target,
 		WakeQuery:         signals.CallersWaitingQuery(w.LDSService.Namespace),
 		DependsOn:         []pulumi.Resource{keda},
-	}, nil
+	}
+	if c := w.Triton.Autoscaling.CallsPerPod; c > 0 {
+		k.OfferedQuery, k.OfferedThreshold = signals.OfferedLoadQuery(w.LDSService.Namespace), c
+	}
+	return k, nil
 }
 
 // removedKeys are settings earlier releases read, with what replaced them:

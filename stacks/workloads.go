@@ -118,6 +118,7 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 		if _, err := observability.NewPrometheusAdapter(ctx, "prometheus-adapter", &observability.PrometheusAdapterArgs{
 			PrometheusURL: metrics.PrometheusURL,
 			Chart:         workloads.PrometheusAdapterChart.WithVersion(charts.PrometheusAdapter).From(w.ChartRepository),
+			ExternalRules: adapterExternalRules(w),
 		}, k8s, afterMetrics); err != nil {
 			return nil, err
 		}
@@ -172,6 +173,9 @@ func deployWorkloads(ctx *pulumi.Context, cfg Config, p *Platform) (pulumi.Map, 
 			args.ClientNamespaces = []string{w.LDSService.Namespace}
 		}
 		withTritonMetrics(args, w.Triton.Autoscaling, metrics)
+		if metrics != nil {
+			args.HPAOffered = tritonOffered(w)
+		}
 		if w.Triton.ScaleToZero.Enabled {
 			// KEDA only for Triton's scale to zero: nothing else uses it.
 			keda, err := addons.NewKEDA(ctx, "keda", &addons.KEDAArgs{

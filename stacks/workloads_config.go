@@ -291,6 +291,15 @@ func (w WorkloadsConfig) validate(c Config) []error {
 			bad("triton.maxReplicas", "%d replicas of %d GPU(s) each do not fit the GPU node groups, which hold at most %d such replicas "+
 				"(maxSize × whole replicas per node); lower triton.maxReplicas or raise a gpu group's maxSize", w.Triton.MaxReplicas, w.Triton.GPUs, fit)
 		}
+		if w.Triton.Autoscaling.CallsPerPod > 0 {
+			const key = "triton.autoscaling.callsPerPod"
+			if !w.Observability.On() {
+				bad(key, "needs the metrics stack: the offered load is lds-service's call rate in Prometheus, and observability.enabled is false; turn observability on, or remove %s", key)
+			}
+			if w.LDSService == nil {
+				bad(key, "needs ldsService: the offered load is lds-service's calls to Triton, and ldsService is not set; configure ldsService, or remove %s", key)
+			}
+		}
 		if w.Triton.ScaleToZero.Enabled {
 			errs = append(errs, validateScaleToZero(w, c.NodeGroups)...)
 			claim(addons.KEDANamespace, "triton.scaleToZero")

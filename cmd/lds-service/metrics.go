@@ -39,6 +39,7 @@ type metrics struct {
 	mu       sync.Mutex
 	requests map[[2]string]*histogram // route, code
 	errors   map[string]uint64        // reason
+	calls    uint64
 	retries  uint64
 	inflight atomic.Int64
 }
@@ -70,6 +71,14 @@ func (m *metrics) observe(route string, code int, d time.Duration) {
 func (m *metrics) tritonError(reason string) {
 	m.mu.Lock()
 	m.errors[reason]++
+	m.mu.Unlock()
+}
+
+// call counts a request that needs Triton, when it arrives: the load
+// offered to Triton, whether it is then served, refused or failed fast.
+func (m *metrics) call() {
+	m.mu.Lock()
+	m.calls++
 	m.mu.Unlock()
 }
 
@@ -122,6 +131,12 @@ func (m *metrics) write(w io.Writer) {
 	for _, r := range reasons {
 		fmt.Fprintf(&b, "lds_triton_errors_total{reason=%q} %d\n", r, m.errors[r])
 	}
+	// The load offered to Triton (signals.LDSTritonCalls): Triton's own
+	// counters miss what its full queue refuses (max_queue_size), and
+	// they count completions, not arrivals.
+	b.WriteString("# HELP lds_triton_calls_total Requests that needed Triton, counted as they arrive (first attempts; retries are lds_triton_retries_total).\n")
+	b.WriteString("# TYPE lds_triton_calls_total counter\n")
+	fmt.Fprintf(&b, "lds_triton_calls_total %d\n", m.calls)
 	b.WriteString("# HELP lds_triton_retries_total Calls to Triton that were retries.\n")
 	b.WriteString("# TYPE lds_triton_retries_total counter\n")
 	fmt.Fprintf(&b, "lds_triton_retries_total %d\n", m.retries)

@@ -250,6 +250,7 @@ func (s *server) admit(ctx context.Context) bool {
 // fast, without a call.
 func (s *server) callTriton(ctx context.Context, image []byte) (*inferResponse, error) {
 	t := s.triton
+	s.metrics.call()
 	if t.cachedNotReady() {
 		s.metrics.tritonError(reasonModelNotReady)
 		return nil, &callError{reason: reasonModelNotReady, detail: "cached"}

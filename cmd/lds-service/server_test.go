@@ -125,6 +125,8 @@ func TestModelNotReadyAnswers503WithRetryAfterAndStopsCalling(t *testing.T) {
 	a = post(t, svc.url, ct, b)
 	assert.Equal(t, http.StatusServiceUnavailable, a.code)
 	assert.EqualValues(t, 1, triton.infers.Load())
+	// Still offered load: the request needed Triton (signals.LDSTritonCalls).
+	assert.Contains(t, scrape(t, svc.url), "\nlds_triton_calls_total 2\n")
 
 	// After it, Triton is asked again; it has loaded the model meanwhile.
 	triton.ready.Store(true)
@@ -151,6 +153,8 @@ func TestTritonDownAnswers503WithRetryAfter(t *testing.T) {
 	metrics := scrape(t, svc.url)
 	assert.Contains(t, metrics, `lds_triton_errors_total{reason="unreachable"} 3`, "one try and two retries")
 	assert.Contains(t, metrics, `lds_triton_retries_total 2`)
+	// The offered load: one request, however many attempts it took.
+	assert.Contains(t, metrics, "\nlds_triton_calls_total 1\n")
 }
 
 func TestSlowTritonTimesOutWithinTheBudget(t *testing.T) {

@@ -35,4 +35,7 @@ func TestFullTritonQueueIsCountedWhereTheAlertLooks(t *testing.T) {
 	for _, r := range signals.LDSTritonCallFailureReasons {
 		assert.Contains(t, m, fmt.Sprintf(`%s{reason=%q} `, signals.LDSTritonErrors, r), "the alert selects a reason the service exports")
 	}
+	// The offered load Triton scales on (triton.autoscaling.callsPerPod)
+	// counts this refused call too: Triton's own counters do not.
+	assert.Contains(t, m, fmt.Sprintf("# TYPE %s counter\n%s 1\n", signals.LDSTritonCalls, signals.LDSTritonCalls))
 }

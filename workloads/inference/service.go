@@ -216,7 +216,7 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	}
 	if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
 		Metadata: meta(),
-		Spec:     hpaSpec(s.Name, s.MinReplicas, s.MaxReplicas, s.TargetCPUUtilization, PodsMetric{}, s.ScaleDownStabilizationSeconds),
+		Spec:     hpaSpec(s.Name, s.MinReplicas, s.MaxReplicas, s.TargetCPUUtilization, PodsMetric{}, nil, s.ScaleDownStabilizationSeconds),
 	}, parent, pulumi.DependsOn([]pulumi.Resource{deployment})); err != nil {
 		return nil, err
 	}

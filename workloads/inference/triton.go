@@ -49,6 +49,10 @@ type TritonArgs struct {
 	// Zero: CPU only, for clusters where nothing serves the custom metrics
 	// API (an unserved metric would block every scale-down).
 	HPAMetric PodsMetric
+	// HPAOffered, when set, is the HPA's second inference signal: the load
+	// callers offer (triton.autoscaling.callsPerPod), an External metric.
+	// Not with KEDA, whose ScaledObject reads it as TritonKEDA.OfferedQuery.
+	HPAOffered *ExternalMetric
 	// Monitoring, when set, has the platform's Prometheus scrape the metrics
 	// port through a PodMonitor; nil: nothing scrapes it.
 	Monitoring *TritonMonitoring
@@ -74,6 +78,11 @@ type TritonKEDA struct {
 	// (lds-service's unreachable and model_not_ready errors per second):
 	// the only signal there is while Triton has no pod.
 	WakeQuery string
+	// OfferedQuery and OfferedThreshold, when set, are a third trigger: the
+	// callers' request rate against triton.autoscaling.callsPerPod per pod,
+	// what HPAOffered is without KEDA.
+	OfferedQuery     string
+	OfferedThreshold float64
 	// DependsOn installs the ScaledObject CRD and KEDA's webhooks (the KEDA
 	// chart).
 	DependsOn []pulumi.Resource
@@ -87,6 +96,9 @@ func (k TritonKEDA) validate(path string) error {
 	if k.LoadQuery == "" || k.WakeQuery == "" {
 		errs = append(errs, fmt.Errorf("%s: loadQuery and wakeQuery are required", path))
 	}
+	if (k.OfferedQuery == "") != !(k.OfferedThreshold > 0) {
+		errs = append(errs, fmt.Errorf("%s: offeredQuery and offeredThreshold (> 0) come together, got %q and %v", path, k.OfferedQuery, k.OfferedThreshold))
+	}
 	if !(k.LoadThreshold > 0) {
 		errs = append(errs, fmt.Errorf("%s.loadThreshold: must be > 0, got %v", path, k.LoadThreshold))
 	}
@@ -98,13 +110,18 @@ func (k TritonKEDA) validate(path string) error {
 
 // Validate reports every problem at once.
 func (a TritonArgs) Validate() error {
-	errs := []error{a.Spec.Validate("spec"), a.Cluster.Validate(), a.HPAMetric.validate("hpaMetric")}
+	errs := []error{a.Spec.Validate("spec"), a.Cluster.Validate(), a.HPAMetric.validate("hpaMetric"), a.HPAOffered.validate("hpaOffered")}
+	if a.HPAOffered != nil && a.HPAMetric == (PodsMetric{}) {
+		errs = append(errs, errors.New("hpaOffered: only beside hpaMetric (both come from the metrics stack)"))
+	}
 	if a.Monitoring != nil {
 		errs = append(errs, a.Monitoring.validate("monitoring"))
 	}
 	switch {
 	case a.Spec.ScaleToZero.Enabled && a.KEDA == nil:
 		errs = append(errs, errors.New("keda: required with spec.scaleToZero.enabled (KEDA scales Triton to zero and wakes it)"))
+	case a.KEDA != nil && a.HPAOffered != nil:
+		errs = append(errs, errors.New("hpaOffered: not with keda, whose ScaledObject owns the HPA (set keda.offeredQuery instead)"))
 	case !a.Spec.ScaleToZero.Enabled && a.KEDA != nil:
 		errs = append(errs, errors.New("keda: only used with spec.scaleToZero.enabled"))
 	case a.KEDA != nil:
@@ -300,7 +317,7 @@ func NewTriton(ctx *pulumi.Context, name string, args *TritonArgs, opts ...pulum
 		}
 	} else if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
 		Metadata: meta(tritonName),
-		Spec:     hpaSpec(tritonName, s.MinReplicas, s.MaxReplicas, s.TargetCPUUtilization, a.HPAMetric, s.ScaleDownStabilizationSeconds),
+		Spec:     hpaSpec(tritonName, s.MinReplicas, s.MaxReplicas, s.TargetCPUUtilization, a.HPAMetric, a.HPAOffered, s.ScaleDownStabilizationSeconds),
 	}, parent, pulumi.DependsOn([]pulumi.Resource{deployment})); err != nil {
 		return nil, err
 	}
@@ -498,7 +515,7 @@ func spreadAcrossZones(selector pulumi.StringMap) corev1.TopologySpreadConstrain
 // or add 4, whichever is more, every 15 s (the HPA's own defaults, written
 // out so a change is a diff here); scale-down waits stabilizeDown seconds
 // and removes one pod per 2 minutes, so GPU nodes are not churned by short dips.
-func hpaSpec(deployment string, min, max, cpuTarget int, pods PodsMetric, stabilizeDown int) *autoscalingv2.HorizontalPodAutoscalerSpecArgs {
+func hpaSpec(deployment string, min, max, cpuTarget int, pods PodsMetric, offered *ExternalMetric, stabilizeDown int) *autoscalingv2.HorizontalPodAutoscalerSpecArgs {
 	var metrics autoscalingv2.MetricSpecArray
 	if pods.Name != "" {
 		metrics = append(metrics, autoscalingv2.MetricSpecArgs{
@@ -506,6 +523,22 @@ func hpaSpec(deployment string, min, max, cpuTarget int, pods PodsMetric, stabil
 			Pods: &autoscalingv2.PodsMetricSourceArgs{
 				Metric: &autoscalingv2.MetricIdentifierArgs{Name: pulumi.String(pods.Name)},
 				Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("AverageValue"), AverageValue: pulumi.String(pods.TargetQuantity)},
+			},
+		})
+	}
+	if offered != nil {
+		// The HPA takes the largest of its metrics' proposals
+		// (podautoscaler/horizontal.go computeReplicasForMetrics), so this
+		// adds pods for a step the Pods metric reads late and never holds
+		// more than the load asks for.
+		metrics = append(metrics, autoscalingv2.MetricSpecArgs{
+			Type: pulumi.String("External"),
+			External: &autoscalingv2.ExternalMetricSourceArgs{
+				Metric: &autoscalingv2.MetricIdentifierArgs{
+					Name:     pulumi.String(offered.Name),
+					Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(offered.Selector)},
+				},
+				Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("AverageValue"), AverageValue: pulumi.String(offered.TargetQuantity)},
 			},
 		})
 	}

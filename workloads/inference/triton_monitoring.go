@@ -28,6 +28,35 @@ type PodsMetric struct {
 	TargetQuantity string
 }
 
+// ExternalMetric is an External metric the HPA scales on beside the Pods
+// metric: a value for the whole Deployment, from the external metrics API,
+// aimed at TargetQuantity per pod (target type AverageValue: the HPA asks
+// for ceil(value / target) replicas, however many it has now).
+type ExternalMetric struct {
+	// Name is the metric's name in the external metrics API (the adapter's
+	// external rule's name.as).
+	Name string
+	// Selector is the metric's label selector (matchLabels), e.g. the
+	// namespace of the callers whose series it sums.
+	Selector map[string]string
+	// TargetQuantity is the per-pod average as a Kubernetes quantity.
+	TargetQuantity string
+}
+
+func (m *ExternalMetric) validate(path string) error {
+	if m == nil {
+		return nil
+	}
+	var errs []error
+	if !metricNamePattern.MatchString(m.Name) {
+		errs = append(errs, fmt.Errorf("%s.name: %q is not a metric name", path, m.Name))
+	}
+	if q, ok := workloads.ParseQuantity(m.TargetQuantity); !ok || q <= 0 {
+		errs = append(errs, fmt.Errorf("%s.targetQuantity: %q is not a positive quantity like 90", path, m.TargetQuantity))
+	}
+	return errors.Join(errs...)
+}
+
 // metricNamePattern: a Prometheus metric name, which is what the adapter's
 // name.as produces.
 var metricNamePattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)

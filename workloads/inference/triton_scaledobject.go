@@ -43,8 +43,9 @@ const kedaWakeThreshold = 1e6
 // Trigger names of the ScaledObject, in the order KEDA numbers the HPA's
 // External metrics (s0-prometheus, s1-prometheus, s2-cpu).
 const (
-	KEDALoadTrigger = "load"
-	KEDAWakeTrigger = "callers-waiting"
+	KEDALoadTrigger    = "load"
+	KEDAWakeTrigger    = "callers-waiting"
+	KEDAOfferedTrigger = "offered-load"
 )
 
 // tritonScaledObjectSpec is the ScaledObject that replaces the HPA when
@@ -68,6 +69,18 @@ func tritonScaledObjectSpec(s TritonSpec, k TritonKEDA) pulumi.Map {
 		}
 	}
 	up, down := tritonBehavior(s.ScaleDownStabilizationSeconds)
+	triggers := pulumi.Array{
+		prometheus(KEDALoadTrigger, k.LoadQuery, k.LoadThreshold),
+		prometheus(KEDAWakeTrigger, k.WakeQuery, kedaWakeThreshold),
+	}
+	if k.OfferedQuery != "" {
+		triggers = append(triggers, prometheus(KEDAOfferedTrigger, k.OfferedQuery, k.OfferedThreshold))
+	}
+	triggers = append(triggers, pulumi.Map{
+		"type":       pulumi.String("cpu"),
+		"metricType": pulumi.String("Utilization"),
+		"metadata":   pulumi.StringMap{"value": pulumi.String(strconv.Itoa(s.TargetCPUUtilization))},
+	})
 	return pulumi.Map{
 		"scaleTargetRef": pulumi.Map{
 			"apiVersion": pulumi.String("apps/v1"), "kind": pulumi.String("Deployment"), "name": pulumi.String(tritonName),
@@ -86,15 +99,7 @@ func tritonScaledObjectSpec(s TritonSpec, k TritonKEDA) pulumi.Map {
 				},
 			},
 		},
-		"triggers": pulumi.Array{
-			prometheus(KEDALoadTrigger, k.LoadQuery, k.LoadThreshold),
-			prometheus(KEDAWakeTrigger, k.WakeQuery, kedaWakeThreshold),
-			pulumi.Map{
-				"type":       pulumi.String("cpu"),
-				"metricType": pulumi.String("Utilization"),
-				"metadata":   pulumi.StringMap{"value": pulumi.String(strconv.Itoa(s.TargetCPUUtilization))},
-			},
-		},
+		"triggers": triggers,
 	}
 }
 

@@ -104,6 +104,15 @@ type TritonAutoscaling struct {
 	// Target is the per-pod average the HPA aims for, in the metric's unit;
 	// 0: the metric's default target.
 	Target float64 `json:"target,omitempty"`
+	// CallsPerPod, when set, is a second signal beside Metric: the requests
+	// per second one pod should take of the load lds-service offers Triton
+	// (its calls as they arrive, served or not), so Triton also scales to
+	// ceil(offered rate / CallsPerPod). It reads a load step at once and in
+	// full, where Triton's own metrics read only what the ready pods
+	// complete (and nothing of what a full queue refuses); the closed loop
+	// measures the difference (docs/closed-loop.md). 0: off. Needs
+	// ldsService and the metrics stack.
+	CallsPerPod float64 `json:"callsPerPod,omitempty"`
 }
 
 // TritonScaleToZero is the triton.scaleToZero key. When Enabled, a KEDA
@@ -149,10 +158,14 @@ func (z TritonScaleToZero) validate(path string) []error {
 // validate checks what needs no metric table: the target is a positive
 // number (0 stands for the metric's default until the stack fills it).
 func (a TritonAutoscaling) validate(path string) []error {
+	var errs []error
 	if math.IsNaN(a.Target) || math.IsInf(a.Target, 0) || a.Target < 0 {
-		return []error{fmt.Errorf("%s.target: must be a number > 0 in the metric's unit, got %v", path, a.Target)}
+		errs = append(errs, fmt.Errorf("%s.target: must be a number > 0 in the metric's unit, got %v", path, a.Target))
 	}
-	return nil
+	if math.IsNaN(a.CallsPerPod) || math.IsInf(a.CallsPerPod, 0) || a.CallsPerPod < 0 {
+		errs = append(errs, fmt.Errorf("%s.callsPerPod: must be a number of requests per second > 0 (or 0 for off), got %v", path, a.CallsPerPod))
+	}
+	return errs
 }
 
 // DefaultMetricsNamespace is where the metrics port is scraped from unless

@@ -32,7 +32,7 @@ func chartValuesFor(chart workloads.Chart) []pulumi.Map {
 		dev := MetricsStackSpec{Prometheus: PrometheusSpec{Storage: EmptyDirStorage}}.WithDefaults(workloads.Defaults{})
 		return []pulumi.Map{metricsStackValues(exposedSpec(), placeholderCA()), metricsStackValues(dev, placeholderCA())}
 	case workloads.PrometheusAdapterChart.Name:
-		return []pulumi.Map{prometheusAdapterValues("http://prometheus.monitoring.svc", pulumi.StringMap{}.ToStringMapOutput())}
+		return []pulumi.Map{prometheusAdapterValues("http://prometheus.monitoring.svc", []signals.AdapterRule{signals.OfferedLoadRule()}, pulumi.StringMap{}.ToStringMapOutput())}
 	case workloads.DCGMExporterChart.Name:
 		return []pulumi.Map{dcgmExporterValues()}
 	}

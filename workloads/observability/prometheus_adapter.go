@@ -31,6 +31,11 @@ type PrometheusAdapterArgs struct {
 	PrometheusURL string
 	// Chart defaults to PrometheusAdapterChart.
 	Chart workloads.Chart
+	// ExternalRules, when set, are served on external.metrics.k8s.io too
+	// (the chart then registers that APIService; KEDA registers the same
+	// one, so never both): the Triton HPA's offered load
+	// (signals.OfferedLoadRule).
+	ExternalRules []signals.AdapterRule
 }
 
 // PrometheusAdapter serves the Triton HPA's custom metrics
@@ -68,7 +73,7 @@ func NewPrometheusAdapter(ctx *pulumi.Context, name string, args *PrometheusAdap
 		return nil, err
 	}
 	release, err := workloads.InstallChart(ctx, name, chart, prometheusAdapterRelease, MonitoringNamespace,
-		prometheusAdapterValues(args.PrometheusURL, tls), pulumi.Parent(c))
+		prometheusAdapterValues(args.PrometheusURL, args.ExternalRules, tls), pulumi.Parent(c))
 	if err != nil {
 		return nil, err
 	}
@@ -80,13 +85,17 @@ func NewPrometheusAdapter(ctx *pulumi.Context, name string, args *PrometheusAdap
 // add a rule per container metric and relist them all every minute), two
 // replicas so an HPA never loses its metrics to one eviction, TLS from the
 // kept bundle (tls is ca.crt, tls.crt, tls.key).
-func prometheusAdapterValues(prometheusURL string, tls pulumi.StringMapOutput) pulumi.Map {
+func prometheusAdapterValues(prometheusURL string, external []signals.AdapterRule, tls pulumi.StringMapOutput) pulumi.Map {
+	rules := pulumi.Map{
+		"default": pulumi.Bool(false),
+		"custom":  toValues(signals.AdapterRules()),
+	}
+	if len(external) > 0 {
+		rules["external"] = toValues(external)
+	}
 	return systemPlacement(pulumi.Map{
-		"prometheus": pulumi.Map{"url": pulumi.String(prometheusURL), "port": pulumi.Int(PrometheusPort)},
-		"rules": pulumi.Map{
-			"default": pulumi.Bool(false),
-			"custom":  toValues(signals.AdapterRules()),
-		},
+		"prometheus":          pulumi.Map{"url": pulumi.String(prometheusURL), "port": pulumi.Int(PrometheusPort)},
+		"rules":               rules,
 		"replicas":            pulumi.Int(prometheusAdapterReplicas),
 		"podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "maxUnavailable": pulumi.Int(1)},
 		"resources":           adapterContainer.values(),

@@ -17,12 +17,13 @@ import (
 
 // The lds-service stand-in: the real service (cmd/lds-service) cannot run
 // in kwok, and in the loop the simulator's load generator is Triton's
-// client. The stand-in is one pod per scale-to-zero scenario, labelled like
-// the program's lds-service pods so that the program's lds-service
-// PodMonitor scrapes it, exporting what lds-service exports about its
-// calls to Triton: lds_triton_errors_total by reason, every reason from 0
-// (cmd/lds-service/metrics.go newMetrics, "so rate() sees the first
-// error").
+// client. The stand-in is one pod per run through KEDA (the scale-to-zero
+// and offered-load runs), labelled like the program's lds-service pods so
+// that the program's lds-service PodMonitor scrapes it, exporting what
+// lds-service exports about its calls to Triton: lds_triton_errors_total
+// by reason, every reason from 0 (cmd/lds-service/metrics.go newMetrics,
+// "so rate() sees the first error"), and lds_triton_calls_total, every
+// request as it arrives (the offered load).
 //
 // Each finished request of the simulator is one call lds-service made,
 // counted once under the reason lds-service gives its outcome (callerReasons).
@@ -78,6 +79,9 @@ func callerMetrics(sim *tritonsim.Sim, counterScale float64) http.Handler {
 		}
 		errs := callerErrors(sim.Finished())
 		var b strings.Builder
+		b.WriteString("# HELP " + signals.LDSTritonCalls + " Requests that needed Triton, counted as they arrive.\n")
+		b.WriteString("# TYPE " + signals.LDSTritonCalls + " counter\n")
+		fmt.Fprintf(&b, "%s %s\n", signals.LDSTritonCalls, strconv.FormatFloat(float64(sim.Arrived())/counterScale, 'g', -1, 64))
 		b.WriteString("# HELP " + signals.LDSTritonErrors + " Failed calls to Triton by reason.\n")
 		b.WriteString("# TYPE " + signals.LDSTritonErrors + " counter\n")
 		for _, reason := range slices.Sorted(maps.Keys(errs)) {

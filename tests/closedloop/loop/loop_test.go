@@ -62,10 +62,17 @@ func TestClosedLoop(t *testing.T) {
 	for _, sc := range zero {
 		runs = append(runs, &run{sc: sc, ns: fmt.Sprintf("cl-%s-z%s", strings.ToLower(sc.Signal[:5]), sc.Name[:1])})
 	}
+	for _, sc := range OfferedLoadScenarios(signals.DefaultInferenceMetricKey, zero) {
+		ns := fmt.Sprintf("cl-%s-o%s", strings.ToLower(sc.Signal[:5]), sc.Name[:1])
+		if sc.StartIdle {
+			ns = fmt.Sprintf("cl-%s-oz%s", strings.ToLower(sc.Signal[:5]), sc.Name[:1])
+		}
+		runs = append(runs, &run{sc: sc, ns: ns})
+	}
 	if only := os.Getenv("CLOSEDLOOP_ONLY"); only != "" {
 		var r []*run
 		for _, x := range runs {
-			if strings.Contains(x.sc.Name+"/"+x.sc.Signal, only) {
+			if strings.Contains(x.sc.Name+"/"+x.sc.SignalLabel(), only) {
 				r = append(r, x)
 			}
 		}
@@ -110,19 +117,19 @@ func TestClosedLoop(t *testing.T) {
 	var traj strings.Builder
 	for _, x := range runs {
 		if x.err != nil {
-			t.Errorf("%s / %s: %v", x.sc.Name, x.sc.Signal, x.err)
+			t.Errorf("%s / %s: %v", x.sc.Name, x.sc.SignalLabel(), x.err)
 			continue
 		}
 		f, err := Figures(x.res)
 		if err != nil {
-			t.Errorf("%s / %s: figures: %v", x.sc.Name, x.sc.Signal, err)
+			t.Errorf("%s / %s: figures: %v", x.sc.Name, x.sc.SignalLabel(), err)
 			continue
 		}
 		figures = append(figures, f)
-		fmt.Fprintf(&traj, "%s / %s\n  replicas %s\n  nodes    %s\n  alerts   %s\n", x.sc.Name, x.sc.Signal,
+		fmt.Fprintf(&traj, "%s / %s\n  replicas %s\n  nodes    %s\n  alerts   %s\n", x.sc.Name, x.sc.SignalLabel(),
 			Trajectory(f.Replicas), Trajectory(f.Nodes), alertsLine(x.res.Alerts))
 		if testing.Verbose() {
-			t.Logf("%s / %s events:\n%s", x.sc.Name, x.sc.Signal, strings.Join(x.res.Events, "\n"))
+			t.Logf("%s / %s events:\n%s", x.sc.Name, x.sc.SignalLabel(), strings.Join(x.res.Events, "\n"))
 		}
 		checkClosed(t, x.sc, x.res, f)
 	}
@@ -167,7 +174,7 @@ func checkClosed(t *testing.T, sc Scenario, res *Result, f report.Result) {
 	if f.Served == 0 {
 		t.Errorf("%s / %s: no request was served: the load never reached a ready pod", sc.Name, sc.Signal)
 	}
-	if sc.ScaleToZero {
+	if sc.scaleToZeroRun() {
 		checkScaleToZero(t, sc, f)
 		return
 	}

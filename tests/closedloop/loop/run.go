@@ -94,7 +94,11 @@ func (r *runner) logf(format string, args ...any) {
 
 // Run runs one scenario in namespace ns and returns what it recorded.
 func (e *Env) Run(ctx context.Context, sc Scenario, ns string) (*Result, error) {
-	tr := map[string]any{"autoscaling": map[string]any{"metric": sc.Signal, "target": sc.Target}}
+	autoscaling := map[string]any{"metric": sc.Signal, "target": sc.Target}
+	if sc.CallsPerPod > 0 {
+		autoscaling["callsPerPod"] = sc.CallsPerPod
+	}
+	tr := map[string]any{"autoscaling": autoscaling}
 	if sc.MinReplicas > 0 {
 		tr["minReplicas"] = sc.MinReplicas
 	}

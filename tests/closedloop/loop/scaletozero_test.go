@@ -123,8 +123,13 @@ func TestCallerMetrics(t *testing.T) {
 	if err := sim.Step(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// 100 requests, no pod: 100 unreachable, /5.
-	if after := scrape(); !strings.Contains(after, `lds_triton_errors_total{reason="unreachable"} 20`+"\n") || !strings.Contains(after, `{reason="timeout"} 0`) {
+	if !strings.Contains(before, "\n"+signals.LDSTritonCalls+" 0\n") {
+		t.Errorf("%s not exported at 0:\n%s", signals.LDSTritonCalls, before)
+	}
+	// 100 requests, no pod: 100 unreachable, /5; and 100 calls, /5, the
+	// offered load (served or not).
+	if after := scrape(); !strings.Contains(after, `lds_triton_errors_total{reason="unreachable"} 20`+"\n") || !strings.Contains(after, `{reason="timeout"} 0`) ||
+		!strings.Contains(after, "\n"+signals.LDSTritonCalls+" 20\n") {
 		t.Errorf("after 100 requests without a pod:\n%s", after)
 	}
 	rec := httptest.NewRecorder()
@@ -243,6 +248,44 @@ func TestScaleToZeroFailures(t *testing.T) {
 		got := strings.Join(scaleToZeroFailures(c.sc, c.f), "; ")
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// The offered-load runs: scenarios 1, 2, 6 and 7 through the program's
+// ScaledObject (so its offered-load trigger runs; the load never stops, so
+// they never go to zero) and the burst from zero, each at 70 % of a pod's
+// throughput per pod; only the burst from zero is checked as a
+// scale-to-zero run.
+func TestOfferedLoadScenarios(t *testing.T) {
+	so, unneeded, err := ProgramScaleToZero()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero, err := ScaleToZeroScenarios(signals.DefaultInferenceMetricKey, so, unneeded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sc := range OfferedLoadScenarios(signals.DefaultInferenceMetricKey, zero) {
+		names = append(names, sc.Name)
+		if !sc.ScaleToZero || sc.CallsPerPod != 93 {
+			t.Errorf("%s: scaleToZero %t, callsPerPod %v; want the ScaledObject and 93 (70 %% of 133 requests/s)", sc.Name, sc.ScaleToZero, sc.CallsPerPod)
+		}
+		if want := sc.StartIdle; sc.scaleToZeroRun() != want {
+			t.Errorf("%s: checked as a scale-to-zero run: %t, want %t", sc.Name, sc.scaleToZeroRun(), want)
+		}
+		if sc.SignalLabel() != signals.DefaultInferenceMetricKey+"+offered" {
+			t.Errorf("%s: label %q", sc.Name, sc.SignalLabel())
+		}
+	}
+	want := []string{"1 steady 60% of two pods", "2 ×4 step", "6 ensemble under load", "7 overload, queue 16 / 50 ms", "4 idle at zero → burst (KEDA)"}
+	if !slices.Equal(names, want) {
+		t.Errorf("offered-load scenarios %q, want %q", names, want)
+	}
+	for _, sc := range zero {
+		if !sc.scaleToZeroRun() {
+			t.Errorf("%s is not checked as a scale-to-zero run", sc.Name)
 		}
 	}
 }

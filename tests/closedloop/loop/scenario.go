@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"strings"
 	"time"
 
 	"github.com/aiplatform/infra/tests/closedloop/tritonsim"
@@ -46,4 +47,24 @@ type Scenario struct {
 	// StartIdle starts the clock at 0 replicas and no GPU node, where a
 	// platform that scaled to zero is (ScaleToZero only).
 	StartIdle bool
+	// CallsPerPod is triton.autoscaling.callsPerPod: Triton also scales on
+	// the load lds-service offers (its calls as they arrive), this many
+	// requests per second per pod. 0: off.
+	CallsPerPod float64
+}
+
+// scaleToZeroRun: one of ScaleToZeroScenarios, whose checks are about
+// reaching and leaving zero. The offered-load runs of other scenarios also
+// go through KEDA, without being about zero.
+func (sc Scenario) scaleToZeroRun() bool {
+	return sc.ScaleToZero && (sc.StartIdle || strings.HasSuffix(sc.Name, "(KEDA)"))
+}
+
+// SignalLabel names the run's signals in the report: the inference metric,
+// and the offered load when it is on.
+func (sc Scenario) SignalLabel() string {
+	if sc.CallsPerPod > 0 {
+		return sc.Signal + "+offered"
+	}
+	return sc.Signal
 }

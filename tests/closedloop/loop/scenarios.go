@@ -2,6 +2,7 @@ package loop
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -125,6 +126,43 @@ func ScaleToZeroScenarios(signal string, so kedastandin.ScaledObject, unneeded t
 	return out, nil
 }
 
+// OfferedLoadScenarios are scenarios 1, 2, 6 and 7 with the offered load
+// on beside signal (triton.autoscaling.callsPerPod at 70 % of a pod's
+// throughput, the share the concurrency target 6 stands for). The loop runs
+// them through the program's KEDA ScaledObject (triton.scaleToZero on; the
+// load never stops, so Triton never goes to zero and its HPA is the
+// program's, with the offered-load trigger): the loop's external metrics
+// API is the KEDA stand-in's. Without scale to zero the program reads the
+// same query through prometheus-adapter's external rule
+// (signals.OfferedLoadRule), which tests/ checks as rendered.
+//
+// zero are the scale-to-zero scenarios (ScaleToZeroScenarios): their burst
+// from zero (4) runs with the offered load too, where it sizes Triton for
+// the burst as the first calls fail instead of after the first replica
+// reports load.
+func OfferedLoadScenarios(signal string, zero []Scenario) []Scenario {
+	var out []Scenario
+	for _, sc := range Scenarios(signal) {
+		switch sc.Name[:2] {
+		case "1 ", "2 ", "6 ", "7 ":
+			sc.ScaleToZero = true
+			sc.CallsPerPod = OfferedCallsPerPod(sc)
+			out = append(out, sc)
+		}
+	}
+	for _, sc := range zero {
+		if sc.StartIdle {
+			sc.CallsPerPod = OfferedCallsPerPod(sc)
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// OfferedCallsPerPod is the offered-load target the runs use: 70 % of a
+// pod's throughput, the share the concurrency target 6 stands for.
+func OfferedCallsPerPod(sc Scenario) float64 { return math.Round(0.7 * sc.Capacity) }
+
 // ProgramScaleToZero is the dev stack's ScaledObject for Triton (with
 // triton.scaleToZero on) and the Cluster Autoscaler's
 // scale-down-unneeded-time, which the scale-to-zero scenarios' lengths
@@ -174,8 +212,13 @@ func queryWindow(q string) (time.Duration, error) {
 // Figures turns a run into the report's figures.
 func Figures(res *Result) (report.Result, error) {
 	sc := res.Scenario
-	rs := report.Scenario{Name: sc.Name, Signal: sc.Signal, Objective: sc.Objective, StepAt: sc.StepAt, Settle: sc.Settle,
-		NodeHourPrice: gpuNodeHourPrice, WakeBound: res.WakeBound}
+	rs := report.Scenario{Name: sc.Name, Signal: sc.SignalLabel(), Objective: sc.Objective, StepAt: sc.StepAt, Settle: sc.Settle,
+		NodeHourPrice: gpuNodeHourPrice}
+	if sc.scaleToZeroRun() {
+		// The wake table is for the runs about zero; the offered-load runs
+		// go through KEDA too but never reach it.
+		rs.WakeBound = res.WakeBound
+	}
 	for _, q := range res.Requests {
 		rs.Requests = append(rs.Requests, report.Request{At: q.Arrival, Latency: q.Queue, Outcome: report.Outcome(q.Outcome)})
 	}

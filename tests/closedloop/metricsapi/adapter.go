@@ -25,6 +25,9 @@ const AdapterRelistInterval = time.Minute
 // yaml.UnmarshalStrict, so unknown keys fail the adapter's start).
 type adapterConfig struct {
 	Rules []adapterRule `json:"rules"`
+	// ExternalRules are served on external.metrics.k8s.io (the chart's
+	// rules.external, rendered as `externalRules:`).
+	ExternalRules []adapterRule `json:"externalRules,omitempty"`
 }
 
 type adapterRule struct {
@@ -61,6 +64,14 @@ type adapterResource struct {
 // a metricsQuery is divided by compression (CompressPromQL): the loop's
 // rates span as many scrapes as the platform's.
 func AdapterConfig(rules []map[string]any, compression float64) ([]byte, error) {
+	return AdapterConfigWithExternal(rules, nil, compression)
+}
+
+// AdapterConfigWithExternal is AdapterConfig with the chart's
+// rules.external too (`externalRules:`, templates/configmap.yaml), whose
+// windows are compressed the same way. An external rule that is not
+// namespaced (resources.namespaced false) needs no resource mapping.
+func AdapterConfigWithExternal(rules, external []map[string]any, compression float64) ([]byte, error) {
 	if err := checkFactor("compression", compression); err != nil {
 		return nil, err
 	}
@@ -69,24 +80,35 @@ func AdapterConfig(rules []map[string]any, compression float64) ([]byte, error) 
 	}
 	var cfg adapterConfig
 	var errs []error
-	for i, raw := range rules {
+	decode := func(key string, i int, raw map[string]any, external bool) (adapterRule, bool) {
 		var r adapterRule
 		if err := apijson.DecodeStrict(raw, &r); err != nil {
-			errs = append(errs, fmt.Errorf("rules[%d]: %w (allowed keys: seriesQuery, seriesFilters[].{is, isNot}, resources.{template, overrides.<label>.{group, resource}, namespaced}, name.{matches, as}, metricsQuery)", i, err))
-			continue
+			errs = append(errs, fmt.Errorf("%s[%d]: %w (allowed keys: seriesQuery, seriesFilters[].{is, isNot}, resources.{template, overrides.<label>.{group, resource}, namespaced}, name.{matches, as}, metricsQuery)", key, i, err))
+			return r, false
 		}
 		if r.SeriesQuery == "" {
-			errs = append(errs, fmt.Errorf("rules[%d].seriesQuery: required (the series the rule discovers)", i))
+			errs = append(errs, fmt.Errorf("%s[%d].seriesQuery: required (the series the rule discovers)", key, i))
 		}
-		if r.Resources.Template == "" && len(r.Resources.Overrides) == 0 {
-			errs = append(errs, fmt.Errorf("rules[%d].resources: needs a template or overrides mapping labels to resources", i))
+		unmapped := r.Resources.Template == "" && len(r.Resources.Overrides) == 0
+		if notNamespaced := r.Resources.Namespaced != nil && !*r.Resources.Namespaced; unmapped && !(external && notNamespaced) {
+			errs = append(errs, fmt.Errorf("%s[%d].resources: needs a template or overrides mapping labels to resources (an external rule may instead set namespaced: false)", key, i))
 		}
 		q, err := CompressPromQL(r.MetricsQuery, compression)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("rules[%d].metricsQuery: %w", i, err))
+			errs = append(errs, fmt.Errorf("%s[%d].metricsQuery: %w", key, i, err))
 		}
 		r.MetricsQuery = q
-		cfg.Rules = append(cfg.Rules, r)
+		return r, true
+	}
+	for i, raw := range rules {
+		if r, ok := decode("rules", i, raw, false); ok {
+			cfg.Rules = append(cfg.Rules, r)
+		}
+	}
+	for i, raw := range external {
+		if r, ok := decode("externalRules", i, raw, true); ok {
+			cfg.ExternalRules = append(cfg.ExternalRules, r)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -112,6 +134,11 @@ type AdapterOptions struct {
 	// picks the group's preferred version from discovery (discovery.go
 	// chooseVersion), falling back to the first known one.
 	APIVersions []string
+	// External registers external.metrics.k8s.io/v1beta1 with the adapter
+	// too, as the chart does when rules.external is set
+	// (templates/external-metrics-apiservice.yaml). Nothing else may serve
+	// that group in the cluster (KEDA's metrics server registers it too).
+	External bool
 	// Verbosity is the adapter's --v; 0 means 2 (the chart runs 4, which
 	// logs every request).
 	Verbosity int
@@ -215,7 +242,14 @@ func StartAdapter(ctx context.Context, bin, dir string, cfg []byte, o AdapterOpt
 			return nil, err
 		}
 	}
-	logf("prometheus-adapter ready at %s, serving custom.metrics.k8s.io %s", a.URL, strings.Join(versions, ", "))
+	if o.External {
+		if err := o.Cluster.RegisterAPIService(ctx, "external.metrics.k8s.io", "v1beta1", port, caPEM); err != nil {
+			err = fmt.Errorf("register external.metrics.k8s.io/v1beta1: %w; adapter output:\n%s", err, a.Logs(8<<10))
+			a.Stop()
+			return nil, err
+		}
+	}
+	logf("prometheus-adapter ready at %s, serving custom.metrics.k8s.io %s (external metrics: %t)", a.URL, strings.Join(versions, ", "), o.External)
 	return a, nil
 }
 

@@ -57,6 +57,46 @@ func TestAdapterConfig(t *testing.T) {
 	}
 }
 
+// rules.external is written as externalRules, compressed like the custom
+// rules; an external rule that is not namespaced needs no resource mapping
+// (the offered load's, signals.OfferedLoadRule), a custom rule still does.
+func TestAdapterConfigExternalRules(t *testing.T) {
+	no := false
+	b, _ := json.Marshal(map[string]any{
+		"seriesQuery":  `lds_triton_calls_total{namespace!=""}`,
+		"resources":    map[string]any{"namespaced": no},
+		"name":         map[string]any{"matches": "^lds_triton_calls_total$", "as": "lds_triton_calls_per_second"},
+		"metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m]))",
+	})
+	var external map[string]any
+	_ = json.Unmarshal(b, &external)
+	raw, err := AdapterConfigWithExternal([]map[string]any{queueTimeRule()}, []map[string]any{external}, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Rules         []map[string]any
+		ExternalRules []map[string]any
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, raw)
+	}
+	if len(got.Rules) != 1 || len(got.ExternalRules) != 1 {
+		t.Fatalf("rules %d, externalRules %d, want 1 and 1:\n%s", len(got.Rules), len(got.ExternalRules), raw)
+	}
+	if q := got.ExternalRules[0]["metricsQuery"]; q != "sum(rate(<<.Series>>{<<.LabelMatchers>>}[3s]))" {
+		t.Errorf("external metricsQuery %q, want the [1m] window compressed to [3s]", q)
+	}
+	if ns := got.ExternalRules[0]["resources"]; !reflect.DeepEqual(ns, map[string]any{"namespaced": false}) {
+		t.Errorf("external resources %v, want namespaced false kept", ns)
+	}
+	delete(external, "resources")
+	if _, err := AdapterConfigWithExternal([]map[string]any{queueTimeRule()}, []map[string]any{external}, 20); err == nil ||
+		!strings.Contains(err.Error(), "externalRules[0].resources: needs a template or overrides") {
+		t.Errorf("a namespaced external rule without a mapping: error %v", err)
+	}
+}
+
 // Keys the adapter's strict YAML loader would refuse fail here, naming the
 // rule, the key and the allowed ones.
 func TestAdapterConfigErrors(t *testing.T) {

@@ -2,6 +2,7 @@ package metricsapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aiplatform/infra/tests/closedloop/cluster"
 	"github.com/aiplatform/infra/tests/closedloop/internal/proc"
+	"github.com/aiplatform/infra/workloads/observability/signals"
 )
 
 // integrationCompression is the factor the loop runs at.
@@ -96,7 +98,13 @@ func (s *podMetricsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"nv_inference_request_success{model=\"simple\",version=\"1\"} %d\n"+
 		"# HELP nv_inference_queue_duration_us Cumulative inference queuing duration in microseconds (includes cached requests)\n"+
 		"# TYPE nv_inference_queue_duration_us counter\n"+
-		"nv_inference_queue_duration_us{model=\"simple\",version=\"1\"} %d\n", success, success*20000)
+		"nv_inference_queue_duration_us{model=\"simple\",version=\"1\"} %d\n"+
+		// lds-service's offered-load counter (cmd/lds-service metrics.go),
+		// from the same port: the adapter's external rule reads it by name
+		// and namespace only.
+		"# HELP lds_triton_calls_total Requests that needed Triton, counted as they arrive.\n"+
+		"# TYPE lds_triton_calls_total counter\n"+
+		"lds_triton_calls_total %d\n", success, success*20000, success)
 }
 
 // The metrics path end to end: a kwok pod's metrics port scraped by a real
@@ -211,13 +219,23 @@ func TestMetricsPathEndToEnd(t *testing.T) {
 		return nil
 	}, promLogs)
 
-	// The adapter with the program's queue-time rule.
-	adapterCfg, err := AdapterConfig([]map[string]any{queueTimeRule()}, integrationCompression)
+	// The adapter with the program's queue-time rule, and its external
+	// rule for the offered load (signals.OfferedLoadRule, as the chart gets
+	// it in rules.external).
+	offeredJSON, err := json.Marshal(signals.OfferedLoadRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offeredRule map[string]any
+	if err := json.Unmarshal(offeredJSON, &offeredRule); err != nil {
+		t.Fatal(err)
+	}
+	adapterCfg, err := AdapterConfigWithExternal([]map[string]any{queueTimeRule()}, []map[string]any{offeredRule}, integrationCompression)
 	if err != nil {
 		t.Fatal(err)
 	}
 	adapter, err := StartAdapter(ctx, filepath.Join(bin, "prometheus-adapter"), filepath.Join(dir, "adapter"), adapterCfg,
-		AdapterOptions{Cluster: c, PrometheusURL: prom.URL, Compression: integrationCompression, Logf: t.Logf})
+		AdapterOptions{Cluster: c, PrometheusURL: prom.URL, Compression: integrationCompression, External: true, Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +263,39 @@ func TestMetricsPathEndToEnd(t *testing.T) {
 			return fmt.Errorf("value %s (%v), want 20m (0.02s)", list.Items[0].Value, v)
 		}
 		t.Logf("custom metric %s = %s", list.Items[0].MetricName, list.Items[0].Value)
+		return nil
+	}, func(n int) string {
+		return promLogs(n) + "\n----- adapter -----\n" + adapter.Logs(n) + "\n" + c.Logs(n)
+	})
+
+	// external.metrics.k8s.io: the offered load as the Triton HPA asks for
+	// it, from Triton's namespace with the callers' namespace in the
+	// selector. The rule is not namespaced, so the adapter does not add the
+	// asking namespace (which has no such series) to the query.
+	eventually(t, ctx, time.Minute, "external.metrics.k8s.io serves the callers' offered load to an HPA in another namespace", func() error {
+		var list struct {
+			Items []struct {
+				MetricName   string
+				MetricLabels map[string]string
+				Value        string
+			}
+		}
+		path := "/apis/external.metrics.k8s.io/v1beta1/namespaces/triton/" + signals.OfferedLoadMetric + "?labelSelector=" + signals.LabelNamespace + "%3D" + ns
+		if err := c.Do(ctx, http.MethodGet, path, nil, &list); err != nil {
+			return err
+		}
+		if len(list.Items) != 1 {
+			return fmt.Errorf("items %+v", list.Items)
+		}
+		v, err := parseQuantity(list.Items[0].Value)
+		if err != nil {
+			return err
+		}
+		// 10 calls per second (the counter's rate; milli-units).
+		if v < 9.5 || v > 10.5 {
+			return fmt.Errorf("value %s (%v), want 10 calls per second", list.Items[0].Value, v)
+		}
+		t.Logf("external metric %s = %s", list.Items[0].MetricName, list.Items[0].Value)
 		return nil
 	}, func(n int) string {
 		return promLogs(n) + "\n----- adapter -----\n" + adapter.Logs(n) + "\n" + c.Logs(n)

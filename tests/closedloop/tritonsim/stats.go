@@ -69,6 +69,15 @@ func (s *Sim) Finished() map[Outcome]uint64 {
 	return maps.Clone(s.finished)
 }
 
+// Arrived counts every request that arrived since time 0, whatever became
+// of it: what lds-service's lds_triton_calls_total reads (each simulated
+// request is one call it made).
+func (s *Sim) Arrived() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextID
+}
+
 // Percentiles of a set of durations (nearest rank).
 type Percentiles struct {
 	P50, P95, P99 time.Duration

@@ -72,6 +72,9 @@ const (
 	LDSMetricsPath    = "/metrics"
 	LDSScrapeInterval = TritonScrapeInterval
 	LDSTritonErrors   = "lds_triton_errors_total"
+	// LDSTritonCalls counts the requests that needed Triton as they
+	// arrive, served or not (first attempts): the load offered to Triton.
+	LDSTritonCalls = "lds_triton_calls_total"
 )
 
 // LDSTritonCapacityReasons are the reasons of LDSTritonErrors that mean a

@@ -132,9 +132,14 @@ type AdapterRule struct {
 	MetricsQuery string `json:"metricsQuery"`
 }
 
-// AdapterResources maps series labels to Kubernetes resources.
+// AdapterResources maps series labels to Kubernetes resources. Namespaced
+// false (external rules only) keeps the adapter from adding the asking
+// HPA's namespace to the query (prometheus-adapter v0.12.0,
+// pkg/naming/metric_namer.go NamersFromConfig: "queries are namespaced by
+// default unless the rule specifically disables it").
 type AdapterResources struct {
-	Overrides map[string]AdapterResource `json:"overrides"`
+	Overrides  map[string]AdapterResource `json:"overrides,omitempty"`
+	Namespaced *bool                      `json:"namespaced,omitempty"`
 }
 
 // AdapterResource names the Kubernetes resource a label holds.
@@ -375,6 +380,10 @@ func (m InferenceMetric) TargetQuantity(target float64) string {
 	return quantity(target)
 }
 
+// Quantity formats v as TargetQuantity does, for targets outside the
+// inference metric table (the offered load's).
+func Quantity(v float64) string { return quantity(v) }
+
 var siSuffixes = map[int]string{-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
 
 func quantity(v float64) string {
@@ -472,4 +481,33 @@ var LDSTritonUnavailableReasons = []string{"unreachable", "model_not_ready"}
 func CallersWaitingQuery(ldsNamespace string) string {
 	return fmt.Sprintf("sum(rate(%s{%s=%s,reason=~%q}[%s]))", LDSTritonErrors, LabelNamespace, quote(ldsNamespace),
 		strings.Join(LDSTritonUnavailableReasons, "|"), PromDuration(AdapterRateWindow))
+}
+
+// OfferedLoadMetric is the external metric the Triton HPA reads the
+// callers' offered load from (triton.autoscaling.callsPerPod): requests per
+// second that needed Triton, summed over lds-service's pods.
+const OfferedLoadMetric = "lds_triton_calls_per_second"
+
+// OfferedLoadRule is prometheus-adapter's external rule for
+// OfferedLoadMetric. Not namespaced: the HPA is in Triton's namespace and
+// the callers in lds-service's, which the HPA names in the metric's
+// selector (namespace=<lds namespace>), and the adapter turns the
+// selector into label matchers (pkg/naming/metrics_query.go BuildExternal).
+// It serves milli-units like the custom rules.
+func OfferedLoadRule() AdapterRule {
+	no := false
+	return AdapterRule{
+		SeriesQuery:  fmt.Sprintf(`%s{%s!=""}`, LDSTritonCalls, LabelNamespace),
+		Resources:    AdapterResources{Namespaced: &no},
+		Name:         AdapterName{Matches: "^" + LDSTritonCalls + "$", As: OfferedLoadMetric},
+		MetricsQuery: fmt.Sprintf("sum(rate(<<.Series>>{<<.LabelMatchers>>}[%s]))", PromDuration(AdapterRateWindow)),
+	}
+}
+
+// OfferedLoadQuery is OfferedLoadRule's query for the callers in
+// ldsNamespace, as the adapter runs it for the HPA's selector: what KEDA's
+// offered-load trigger queries.
+func OfferedLoadQuery(ldsNamespace string) string {
+	r := OfferedLoadRule()
+	return r.Render(r.Series(), LabelNamespace+"="+quote(ldsNamespace), "")
 }
