@@ -36,6 +36,21 @@ func withTritonAutoscalingDefaults(a inference.TritonAutoscaling) inference.Trit
 // sign is TritonSpec.Validate's): the key exists, the target survives the
 // adapter's milli-units, and the metric can exceed it.
 func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []error {
+	var errs []error
+	// The offered load is not in the metric table, but its value reaches
+	// the HPA through the same adapter, or through KEDA's metrics server,
+	// whose scalers report with GenerateMetricInMili (pkg/scalers/scaler.go);
+	// one bound for both paths: the adapter's thousandths.
+	if c := a.CallsPerPod; c > 0 && c < AdapterResolution {
+		errs = append(errs, fmt.Errorf("%s.callsPerPod: %v is below the resolution prometheus-adapter serves metrics in (%v: it rounds values to thousandths), "+
+			"so the offered load would read 0; use at least %v: the requests per second one pod serves within the latency objective, times about 0.7", path, c, AdapterResolution, AdapterResolution))
+	}
+	return append(errs, validateTritonMetric(path, a)...)
+}
+
+// validateTritonMetric checks triton.autoscaling.metric and target against
+// the metric table.
+func validateTritonMetric(path string, a inference.TritonAutoscaling) []error {
 	if err := tritonMetricUnnamed(path, a); err != nil {
 		return []error{err}
 	}
@@ -47,10 +62,6 @@ func validateTritonAutoscaling(path string, a inference.TritonAutoscaling) []err
 	// resource.NewMilliQuantity(int64(value*1000.0)) (pkg/custom-provider/
 	// provider.go), so the HPA never sees a value below 0.001: a smaller
 	// target would compare against a metric that reads 0.
-	if c := a.CallsPerPod; c > 0 && c < AdapterResolution {
-		return []error{fmt.Errorf("%s.callsPerPod: %v is below the resolution prometheus-adapter serves metrics in (%v: it rounds values to thousandths), "+
-			"so the offered load would read 0; use the requests per second one pod serves within the latency objective, times about 0.7", path, c, AdapterResolution)}
-	}
 	if a.Target > 0 && a.Target < AdapterResolution {
 		return []error{fmt.Errorf("%s.target: %s is below the resolution prometheus-adapter serves metrics in (%s: it rounds values to thousandths), "+
 			"so the metric would read 0; use at least %v", path, withUnit(a.Target, m.Unit), withUnit(AdapterResolution, m.Unit), AdapterResolution)}

@@ -145,6 +145,8 @@ func TestTritonOfferedLoadArgsRefusals(t *testing.T) {
 			`hpaOffered.targetQuantity: "0" is not a positive quantity`},
 		{"not a metric name", func(a *inference.TritonArgs) { a.HPAOffered = offered(); a.HPAOffered.Name = "calls per second" },
 			`hpaOffered.name: "calls per second" is not a metric name`},
+		{"no selector", func(a *inference.TritonArgs) { a.HPAOffered = offered(); a.HPAOffered.Selector = nil },
+			"hpaOffered.selector: empty; name the callers' series"},
 		{"with KEDA", func(a *inference.TritonArgs) {
 			a.Spec.ScaleToZero = inference.TritonScaleToZero{Enabled: true, IdleSeconds: 1800}
 			a.KEDA, a.HPAOffered = keda(), offered()

@@ -74,8 +74,10 @@ func (m *metrics) tritonError(reason string) {
 	m.mu.Unlock()
 }
 
-// call counts a request that needs Triton, when it arrives: the load
-// offered to Triton, whether it is then served, refused or failed fast.
+// call counts an inference request as it arrives, before admission: the
+// load offered to Triton, whether it is then served, refused (429, 503) or
+// failed. A malformed one (400) counts too: it cannot be told apart before
+// its body is read, and it is rare.
 func (m *metrics) call() {
 	m.mu.Lock()
 	m.calls++
@@ -134,7 +136,7 @@ func (m *metrics) write(w io.Writer) {
 	// The load offered to Triton (signals.LDSTritonCalls): Triton's own
 	// counters miss what its full queue refuses (max_queue_size), and
 	// they count completions, not arrivals.
-	b.WriteString("# HELP lds_triton_calls_total Requests that needed Triton, counted as they arrive (first attempts; retries are lds_triton_retries_total).\n")
+	b.WriteString("# HELP lds_triton_calls_total Inference requests, counted as they arrive, before admission (each asks for one Triton call; this service's retries are lds_triton_retries_total).\n")
 	b.WriteString("# TYPE lds_triton_calls_total counter\n")
 	fmt.Fprintf(&b, "lds_triton_calls_total %d\n", m.calls)
 	b.WriteString("# HELP lds_triton_retries_total Calls to Triton that were retries.\n")

@@ -183,6 +183,10 @@ type recognizeResponse struct {
 func (s *server) recognize(w http.ResponseWriter, r *http.Request) {
 	id := requestID(r)
 	w.Header().Set("X-Request-Id", id)
+	// Offered load, counted before anything can turn the request away: a
+	// request this service refuses (429 below) still asks for Triton, and
+	// under a load step those are what a signal counted later would miss.
+	s.metrics.call()
 	// Admission first, so at most MaxConcurrent bodies are read and held.
 	if !s.admit(r.Context()) {
 		s.fail(w, http.StatusTooManyRequests, apiError{Field: "request", Reason: "overloaded",
@@ -250,7 +254,6 @@ func (s *server) admit(ctx context.Context) bool {
 // fast, without a call.
 func (s *server) callTriton(ctx context.Context, image []byte) (*inferResponse, error) {
 	t := s.triton
-	s.metrics.call()
 	if t.cachedNotReady() {
 		s.metrics.tritonError(reasonModelNotReady)
 		return nil, &callError{reason: reasonModelNotReady, detail: "cached"}

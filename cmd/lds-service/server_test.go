@@ -271,6 +271,9 @@ func TestConcurrencyIsBoundedWith429(t *testing.T) {
 	for range 2 {
 		assert.Equal(t, http.StatusOK, (<-done).code)
 	}
+	// The refused request is offered load too (signals.LDSTritonCalls):
+	// counted before admission.
+	assert.Contains(t, scrape(t, svc.url), "\nlds_triton_calls_total 3\n")
 }
 
 func TestHealthReadyAndDraining(t *testing.T) {

@@ -114,14 +114,15 @@ func (a TritonArgs) Validate() error {
 	if a.HPAOffered != nil && a.HPAMetric == (PodsMetric{}) {
 		errs = append(errs, errors.New("hpaOffered: only beside hpaMetric (both come from the metrics stack)"))
 	}
+	if a.HPAOffered != nil && a.KEDA != nil {
+		errs = append(errs, errors.New("hpaOffered: not with keda, whose ScaledObject owns the HPA (set keda.offeredQuery instead)"))
+	}
 	if a.Monitoring != nil {
 		errs = append(errs, a.Monitoring.validate("monitoring"))
 	}
 	switch {
 	case a.Spec.ScaleToZero.Enabled && a.KEDA == nil:
 		errs = append(errs, errors.New("keda: required with spec.scaleToZero.enabled (KEDA scales Triton to zero and wakes it)"))
-	case a.KEDA != nil && a.HPAOffered != nil:
-		errs = append(errs, errors.New("hpaOffered: not with keda, whose ScaledObject owns the HPA (set keda.offeredQuery instead)"))
 	case !a.Spec.ScaleToZero.Enabled && a.KEDA != nil:
 		errs = append(errs, errors.New("keda: only used with spec.scaleToZero.enabled"))
 	case a.KEDA != nil:

@@ -54,6 +54,10 @@ func (m *ExternalMetric) validate(path string) error {
 	if q, ok := workloads.ParseQuantity(m.TargetQuantity); !ok || q <= 0 {
 		errs = append(errs, fmt.Errorf("%s.targetQuantity: %q is not a positive quantity like 90", path, m.TargetQuantity))
 	}
+	if len(m.Selector) == 0 {
+		// An empty selector would sum the series of every namespace.
+		errs = append(errs, fmt.Errorf("%s.selector: empty; name the callers' series, e.g. namespace: lds", path))
+	}
 	return errors.Join(errs...)
 }
 

@@ -41,7 +41,9 @@ const kedaPollingSeconds = 15
 const kedaWakeThreshold = 1e6
 
 // Trigger names of the ScaledObject, in the order KEDA numbers the HPA's
-// External metrics (s0-prometheus, s1-prometheus, s2-cpu).
+// External metrics (s0-prometheus, s1-prometheus and, with
+// triton.autoscaling.callsPerPod, s2-prometheus; the cpu trigger is a
+// Resource metric).
 const (
 	KEDALoadTrigger    = "load"
 	KEDAWakeTrigger    = "callers-waiting"

@@ -63,10 +63,14 @@ func TestClosedLoop(t *testing.T) {
 		runs = append(runs, &run{sc: sc, ns: fmt.Sprintf("cl-%s-z%s", strings.ToLower(sc.Signal[:5]), sc.Name[:1])})
 	}
 	for _, sc := range OfferedLoadScenarios(signals.DefaultInferenceMetricKey, zero) {
-		ns := fmt.Sprintf("cl-%s-o%s", strings.ToLower(sc.Signal[:5]), sc.Name[:1])
-		if sc.StartIdle {
-			ns = fmt.Sprintf("cl-%s-oz%s", strings.ToLower(sc.Signal[:5]), sc.Name[:1])
+		kind := "o" // offered load
+		switch {
+		case sc.StartIdle:
+			kind = "oz"
+		case sc.CallsPerPod == 0:
+			kind = "k" // its baseline through KEDA
 		}
+		ns := fmt.Sprintf("cl-%s-%s%s", strings.ToLower(sc.Signal[:5]), kind, sc.Name[:1])
 		runs = append(runs, &run{sc: sc, ns: ns})
 	}
 	if only := os.Getenv("CLOSEDLOOP_ONLY"); only != "" {

@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"strings"
 	"time"
 
 	"github.com/aiplatform/infra/tests/closedloop/tritonsim"
@@ -47,6 +46,9 @@ type Scenario struct {
 	// StartIdle starts the clock at 0 replicas and no GPU node, where a
 	// platform that scaled to zero is (ScaleToZero only).
 	StartIdle bool
+	// ZeroRun marks ScaleToZeroScenarios' runs, checked for reaching and
+	// leaving zero (ScaleToZero alone also marks the offered-load runs).
+	ZeroRun bool
 	// CallsPerPod is triton.autoscaling.callsPerPod: Triton also scales on
 	// the load lds-service offers (its calls as they arrive), this many
 	// requests per second per pod. 0: off.
@@ -54,17 +56,19 @@ type Scenario struct {
 }
 
 // scaleToZeroRun: one of ScaleToZeroScenarios, whose checks are about
-// reaching and leaving zero. The offered-load runs of other scenarios also
-// go through KEDA, without being about zero.
-func (sc Scenario) scaleToZeroRun() bool {
-	return sc.ScaleToZero && (sc.StartIdle || strings.HasSuffix(sc.Name, "(KEDA)"))
-}
+// reaching and leaving zero. The offered-load runs of other scenarios, and
+// their baselines, also go through KEDA without being about zero.
+func (sc Scenario) scaleToZeroRun() bool { return sc.ScaleToZero && sc.ZeroRun }
 
 // SignalLabel names the run's signals in the report: the inference metric,
-// and the offered load when it is on.
+// "+offered" with the offered load, and " (KEDA)" for a run through the
+// ScaledObject that is not about zero (a baseline of the offered runs).
 func (sc Scenario) SignalLabel() string {
-	if sc.CallsPerPod > 0 {
+	switch {
+	case sc.CallsPerPod > 0:
 		return sc.Signal + "+offered"
+	case sc.ScaleToZero && !sc.ZeroRun:
+		return sc.Signal + " (KEDA)"
 	}
 	return sc.Signal
 }

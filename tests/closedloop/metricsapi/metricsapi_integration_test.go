@@ -300,6 +300,20 @@ func TestMetricsPathEndToEnd(t *testing.T) {
 	}, func(n int) string {
 		return promLogs(n) + "\n----- adapter -----\n" + adapter.Logs(n) + "\n" + c.Logs(n)
 	})
+	// The selector is what picks the callers: another namespace's calls are
+	// not these (the adapter answers an empty list or an error, never the
+	// loop namespace's 10 per second).
+	var other struct {
+		Items []struct{ Value string }
+	}
+	otherPath := "/apis/external.metrics.k8s.io/v1beta1/namespaces/triton/" + signals.OfferedLoadMetric + "?labelSelector=" + signals.LabelNamespace + "%3Dother"
+	if err := c.Do(ctx, http.MethodGet, otherPath, nil, &other); err == nil {
+		for _, it := range other.Items {
+			if v, _ := parseQuantity(it.Value); v != 0 {
+				t.Errorf("the offered load for namespace=other reads %s: the selector does not reach the query", it.Value)
+			}
+		}
+	}
 
 	// metrics.k8s.io from the stand-in.
 	rm, err := StartResourceMetrics(ctx, c, func(namespace, pod string) (int64, int64, bool) {
