@@ -51,8 +51,16 @@ fi
 mkdir -p "$BIN_DIR"
 # Builds may share the machine: lowest priority and, by default, one package
 # at a time (AIPLATFORM_TOOLS_JOBS raises it); a big link still needs 4-5 GB.
+# No -trimpath: it is part of every compile's action ID (cmd/go
+# internal/work/exec.go, buildActionID), so with it nothing a tool compiles
+# is shared with other builds. Without it the standard library is compiled
+# once for `go vet`, `go test` and every tool, pulumi-kubernetes' generator
+# (generate.go, run before the build: 631 of its 632 packages are the provider's) costs
+# nothing extra (86 CPU-s before), and Prometheus' packages are shared with
+# tests/promql (install_go's ALIGN_GOMOD below).
 NICE=(nice -n 19)
-GOBUILD=(go build -p "${AIPLATFORM_TOOLS_JOBS:-1}" -trimpath)
+GOBUILD=(go build -p "${AIPLATFORM_TOOLS_JOBS:-1}")
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export GOFLAGS="-mod=mod -buildvcs=false" # wrapper modules fill their go.sum on the first build
 
 # timed LABEL CMD...: runs CMD and prints its wall and CPU time.
@@ -158,20 +166,37 @@ install_kube() {
 	link "$name" "$dest/$name"
 }
 
-# install_go NAME MODULE PACKAGE VERSION [TAGS]: builds PACKAGE of
+# install_go NAME MODULE PACKAGE VERSION [TAGS] [ALIGN_GOMOD]: builds PACKAGE of
 # MODULE@VERSION (modules without replace directives) with build TAGS in a
 # wrapper module, into a directory keyed by version and tags. Not `go install pkg@version`: that also reads
 # the module's version list for deprecations, which the proxy refuses for
 # sigs.k8s.io/prometheus-adapter (403 "This module version is not available").
+# ALIGN_GOMOD, a go.mod of this repository that also compiles MODULE's
+# packages: the wrapper requires its versions too (all but the modules it
+# replaces), so both builds resolve the same versions and the build cache
+# shares every package they have in common (a compile's action ID hashes its
+# dependencies' outputs, so one differing golang.org/x version below a
+# package is enough to compile it twice). Build tags are not hashed, only
+# the files they select.
 install_go() {
-	local name=$1 module=$2 pkg=$3 version=$4 tags=${5:-}
+	local name=$1 module=$2 pkg=$3 version=$4 tags=${5:-} align=${6:-}
 	local dest=$TOOLS_DIR/$name/$version${tags:+-${tags//,/-}} mod=$TOOLS_DIR/src/$name-$version
 	if [[ ! -x $dest/$name ]]; then
 		rm -rf "$mod" && mkdir -p "$mod" "$dest"
+		local aligned=()
+		if [[ -n $align ]]; then
+			# Its require lines (one or a block): a tidy go.mod lists every
+			# module that provides a package it compiles. Not the replaced ones.
+			local replaced
+			replaced=$(sed -n 's#^\(replace[[:space:]]\+\)\?[[:space:]]*\([^[:space:]]\+\)\( [^[:space:]]\+\)\? =>.*#\2#p' "$align")
+			while read -r path ver; do
+				grep -qxF "$path" <<<"$replaced" || aligned+=(-require="$path@$ver")
+			done < <(awk '/^require \(/{b=1;next} b&&/^\)/{b=0;next} b&&NF>=2{print $1, $2} /^require [^(]/{print $2, $3}' "$align")
+		fi
 		(
 			cd "$mod"
 			go mod init "aiplatform.local/tools/$name" >/dev/null 2>&1
-			go mod edit -require="$module@$version"
+			go mod edit "${aligned[@]}" -require="$module@$version"
 			"${NICE[@]}" "${GOBUILD[@]}" -tags "$tags" -ldflags "-s -w" -o "$dest/$name.tmp" "$pkg"
 		)
 		mv "$dest/$name.tmp" "$dest/$name"
@@ -237,7 +262,7 @@ if [[ $GROUP != tier ]]; then
 	# Only Kubernetes service discovery (the loop's PodMonitor): the build tags of
 	# Prometheus' plugins/*.go ("!remove_all_sd || enable_<name>_sd") leave out
 	# the cloud SDKs, which are most of its build time.
-	timed "prometheus $PROMETHEUS_VERSION" install_go prometheus github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION" remove_all_sd,enable_kubernetes_sd
+	timed "prometheus $PROMETHEUS_VERSION" install_go prometheus github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/prometheus "$PROMETHEUS_VERSION" remove_all_sd,enable_kubernetes_sd "$REPO_ROOT/tests/promql/go.mod"
 	timed "prometheus-adapter $ADAPTER_VERSION" install_go prometheus-adapter sigs.k8s.io/prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter "$ADAPTER_VERSION"
 	timed "kube-controller-manager" install_kube kube-controller-manager
 	timed "kube-scheduler" install_kube kube-scheduler
