@@ -177,7 +177,8 @@ install_kube() {
 # shares every package they have in common (a compile's action ID hashes its
 # dependencies' outputs, so one differing golang.org/x version below a
 # package is enough to compile it twice). Build tags are not hashed, only
-# the files they select.
+# the files they select. The binary stays keyed by version and tags: a later
+# change to that go.mod changes what a cold build can share, not the tool.
 install_go() {
 	local name=$1 module=$2 pkg=$3 version=$4 tags=${5:-} align=${6:-}
 	local dest=$TOOLS_DIR/$name/$version${tags:+-${tags//,/-}} mod=$TOOLS_DIR/src/$name-$version
@@ -187,11 +188,11 @@ install_go() {
 		if [[ -n $align ]]; then
 			# Its require lines (one or a block): a tidy go.mod lists every
 			# module that provides a package it compiles. Not the replaced ones.
-			local replaced
+			local replaced path ver
 			replaced=$(sed -n 's#^\(replace[[:space:]]\+\)\?[[:space:]]*\([^[:space:]]\+\)\( [^[:space:]]\+\)\? =>.*#\2#p' "$align")
 			while read -r path ver; do
 				grep -qxF "$path" <<<"$replaced" || aligned+=(-require="$path@$ver")
-			done < <(awk '/^require \(/{b=1;next} b&&/^\)/{b=0;next} b&&NF>=2{print $1, $2} /^require [^(]/{print $2, $3}' "$align")
+			done < <(awk '/^require \(/{b=1;next} b&&/^\)/{b=0;next} b&&NF>=2&&$1!~/^\/\//{print $1, $2} /^require [^(]/{print $2, $3}' "$align")
 		fi
 		(
 			cd "$mod"

@@ -66,7 +66,7 @@ func TestOfferedLoadIsAnExternalMetricOfTheHPA(t *testing.T) {
 		"seriesQuery":  `lds_triton_calls_total{namespace!=""}`,
 		"resources":    map[string]any{"namespaced": false},
 		"name":         map[string]any{"matches": "^lds_triton_calls_total$", "as": "lds_triton_calls_per_second"},
-		"metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m]))",
+		"metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) or vector(0)",
 	}, rules[0])
 
 	// Without callsPerPod: neither, so the adapter's chart registers no
@@ -87,7 +87,7 @@ func TestOfferedLoadIsAKEDATriggerWithScaleToZero(t *testing.T) {
 	offered := triggers[2].(map[string]any)
 	assert.Equal(t, "offered-load", offered["name"])
 	assert.Equal(t, "AverageValue", offered["metricType"])
-	assert.Equal(t, `sum(rate(lds_triton_calls_total{namespace="lds"}[1m]))`, path(offered, "metadata", "query"))
+	assert.Equal(t, `sum(rate(lds_triton_calls_total{namespace="lds"}[1m])) or vector(0)`, path(offered, "metadata", "query"))
 	assert.Equal(t, "90", path(offered, "metadata", "threshold"))
 	assert.Equal(t, "cpu", path(triggers[3], "type"))
 	assert.Nil(t, adapterExternalRules(t, rec), "KEDA's APIService is v1beta1.external.metrics.k8s.io too")
@@ -156,6 +156,16 @@ func TestTritonOfferedLoadArgsRefusals(t *testing.T) {
 			a.KEDA = keda()
 			a.KEDA.OfferedQuery = "sum(rate(lds_triton_calls_total[1m]))"
 		}, "keda: offeredQuery and offeredThreshold (> 0) come together"},
+		{"KEDA's offered threshold below its resolution", func(a *inference.TritonArgs) {
+			a.Spec.ScaleToZero = inference.TritonScaleToZero{Enabled: true, IdleSeconds: 1800}
+			a.KEDA = keda()
+			a.KEDA.OfferedQuery, a.KEDA.OfferedThreshold = "sum(rate(lds_triton_calls_total[1m]))", 0.0004
+		}, "keda.offeredThreshold: 0.0004 is below the thousandths KEDA gives the HPA its target in"},
+		{"KEDA's load threshold below its resolution", func(a *inference.TritonArgs) {
+			a.Spec.ScaleToZero = inference.TritonScaleToZero{Enabled: true, IdleSeconds: 1800}
+			a.KEDA = keda()
+			a.KEDA.LoadThreshold = 0.0002
+		}, "keda.loadThreshold: 0.0002 is below the thousandths"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -27,6 +27,12 @@ func TestEveryExpressionParses(t *testing.T) {
 			t.Errorf("%s: %v\n%s", what, err, expr)
 		}
 	}
+	// The offered load's external rule (triton.autoscaling.callsPerPod) and
+	// the same query as KEDA's offered-load trigger gets it.
+	external := signals.OfferedLoadRule()
+	check(external.Name.As+" seriesQuery", external.SeriesQuery)
+	check(external.Name.As, external.Render(external.Series(), `namespace="lds"`, ""))
+	check("KEDA offered-load trigger", signals.OfferedLoadQuery("lds"))
 	for _, r := range signals.AdapterRules() {
 		check(r.Name.As+" seriesQuery", r.SeriesQuery)
 		if _, err := promParser.ParseMetricSelector(r.SeriesQuery); err != nil {

@@ -88,6 +88,12 @@ type TritonKEDA struct {
 	DependsOn []pulumi.Resource
 }
 
+// KEDAResolution is the smallest target KEDA v2.20.2 gives the HPA it owns:
+// GetMetricTargetMili renders a trigger's threshold with
+// resource.MustParse(fmt.Sprintf("%.3f", value)) (pkg/scalers/scaler.go,
+// quantityFromFloat64), so 0.0004 becomes a target of 0.
+const KEDAResolution = 0.001
+
 func (k TritonKEDA) validate(path string) error {
 	var errs []error
 	if !strings.HasPrefix(k.PrometheusAddress, "http://") && !strings.HasPrefix(k.PrometheusAddress, "https://") {
@@ -98,9 +104,13 @@ func (k TritonKEDA) validate(path string) error {
 	}
 	if (k.OfferedQuery == "") != !(k.OfferedThreshold > 0) {
 		errs = append(errs, fmt.Errorf("%s: offeredQuery and offeredThreshold (> 0) come together, got %q and %v", path, k.OfferedQuery, k.OfferedThreshold))
+	} else if k.OfferedThreshold > 0 && k.OfferedThreshold < KEDAResolution {
+		errs = append(errs, fmt.Errorf("%s.offeredThreshold: %v is below the thousandths KEDA gives the HPA its target in, so the target would be 0; use at least %v", path, k.OfferedThreshold, KEDAResolution))
 	}
 	if !(k.LoadThreshold > 0) {
 		errs = append(errs, fmt.Errorf("%s.loadThreshold: must be > 0, got %v", path, k.LoadThreshold))
+	} else if k.LoadThreshold < KEDAResolution {
+		errs = append(errs, fmt.Errorf("%s.loadThreshold: %v is below the thousandths KEDA gives the HPA its target in, so the target would be 0; use at least %v", path, k.LoadThreshold, KEDAResolution))
 	}
 	if len(k.DependsOn) == 0 {
 		errs = append(errs, fmt.Errorf("%s.dependsOn: the KEDA chart is required (it installs the ScaledObject CRD)", path))

@@ -176,7 +176,7 @@ func TestClosedLoop(t *testing.T) {
 func checkClosed(t *testing.T, sc Scenario, res *Result, f report.Result) {
 	t.Helper()
 	if f.Served == 0 {
-		t.Errorf("%s / %s: no request was served: the load never reached a ready pod", sc.Name, sc.Signal)
+		t.Errorf("%s / %s: no request was served: the load never reached a ready pod", sc.Name, sc.SignalLabel())
 	}
 	if sc.scaleToZeroRun() {
 		checkScaleToZero(t, sc, f)
@@ -186,16 +186,16 @@ func checkClosed(t *testing.T, sc Scenario, res *Result, f report.Result) {
 	switch {
 	case strings.HasPrefix(sc.Name, "2 "):
 		if peakOf(f.Replicas) <= warm {
-			t.Errorf("%s / %s: the HPA never scaled up on a ×4 step (replicas %s)", sc.Name, sc.Signal, Trajectory(f.Replicas))
+			t.Errorf("%s / %s: the HPA never scaled up on a ×4 step (replicas %s)", sc.Name, sc.SignalLabel(), Trajectory(f.Replicas))
 		}
 	case strings.HasPrefix(sc.Name, "7 "):
 		// Queue timeouts are Triton's REJECTED failures: the alert must fire.
 		if _, ok := res.Alerts[signalsRequestsFailing]; !ok {
-			t.Errorf("%s / %s: %s never fired (alerts: %s)", sc.Name, sc.Signal, signalsRequestsFailing, alertsLine(res.Alerts))
+			t.Errorf("%s / %s: %s never fired (alerts: %s)", sc.Name, sc.SignalLabel(), signalsRequestsFailing, alertsLine(res.Alerts))
 		}
 	case strings.HasPrefix(sc.Name, "3 "):
 		if f.NodesAtEnd > warm-1 && peakOf(f.Nodes) > sc.MinReplicas {
-			t.Errorf("%s / %s: nodes never came down after the load went to zero (nodes %s)", sc.Name, sc.Signal, Trajectory(f.Nodes))
+			t.Errorf("%s / %s: nodes never came down after the load went to zero (nodes %s)", sc.Name, sc.SignalLabel(), Trajectory(f.Nodes))
 		}
 	}
 }
@@ -205,7 +205,7 @@ func checkClosed(t *testing.T, sc Scenario, res *Result, f report.Result) {
 func checkScaleToZero(t *testing.T, sc Scenario, f report.Result) {
 	t.Helper()
 	for _, p := range scaleToZeroFailures(sc, f) {
-		t.Errorf("%s / %s: %s", sc.Name, sc.Signal, p)
+		t.Errorf("%s / %s: %s", sc.Name, sc.SignalLabel(), p)
 	}
 }
 

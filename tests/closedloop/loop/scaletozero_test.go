@@ -252,10 +252,11 @@ func TestScaleToZeroFailures(t *testing.T) {
 	}
 }
 
-// The offered-load runs: scenarios 1, 2, 6 and 7 through the program's
+// The offered-load runs: scenarios 1, 2 and 7 through the program's
 // ScaledObject (so its offered-load trigger runs; the load never stops, so
 // they never go to zero) and the burst from zero, each at 70 % of a pod's
-// throughput per pod; only the burst from zero is checked as a
+// throughput per pod, beside baselines of 2 and 7 through the same
+// ScaledObject without it; only the burst from zero is checked as a
 // scale-to-zero run.
 func TestOfferedLoadScenarios(t *testing.T) {
 	so, unneeded, err := ProgramScaleToZero()

@@ -62,14 +62,19 @@ func TestAdapterConfig(t *testing.T) {
 // (the offered load's, signals.OfferedLoadRule), a custom rule still does.
 func TestAdapterConfigExternalRules(t *testing.T) {
 	no := false
-	b, _ := json.Marshal(map[string]any{
+	b, err := json.Marshal(map[string]any{
 		"seriesQuery":  `lds_triton_calls_total{namespace!=""}`,
 		"resources":    map[string]any{"namespaced": no},
 		"name":         map[string]any{"matches": "^lds_triton_calls_total$", "as": "lds_triton_calls_per_second"},
-		"metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m]))",
+		"metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) or vector(0)",
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var external map[string]any
-	_ = json.Unmarshal(b, &external)
+	if err := json.Unmarshal(b, &external); err != nil {
+		t.Fatal(err)
+	}
 	raw, err := AdapterConfigWithExternal([]map[string]any{queueTimeRule()}, []map[string]any{external}, 20)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +89,7 @@ func TestAdapterConfigExternalRules(t *testing.T) {
 	if len(got.Rules) != 1 || len(got.ExternalRules) != 1 {
 		t.Fatalf("rules %d, externalRules %d, want 1 and 1:\n%s", len(got.Rules), len(got.ExternalRules), raw)
 	}
-	if q := got.ExternalRules[0]["metricsQuery"]; q != "sum(rate(<<.Series>>{<<.LabelMatchers>>}[3s]))" {
+	if q := got.ExternalRules[0]["metricsQuery"]; q != "sum(rate(<<.Series>>{<<.LabelMatchers>>}[3s])) or vector(0)" {
 		t.Errorf("external metricsQuery %q, want the [1m] window compressed to [3s]", q)
 	}
 	if ns := got.ExternalRules[0]["resources"]; !reflect.DeepEqual(ns, map[string]any{"namespaced": false}) {

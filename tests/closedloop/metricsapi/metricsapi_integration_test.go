@@ -300,19 +300,20 @@ func TestMetricsPathEndToEnd(t *testing.T) {
 	}, func(n int) string {
 		return promLogs(n) + "\n----- adapter -----\n" + adapter.Logs(n) + "\n" + c.Logs(n)
 	})
-	// The selector is what picks the callers: another namespace's calls are
-	// not these (the adapter answers an empty list or an error, never the
-	// loop namespace's 10 per second).
+	// The selector is what picks the callers: another namespace, which has
+	// no calls, reads one value of 0 (the rule's `or vector(0)`: an empty
+	// answer would be an invalid metric to the HPA, which then never scales
+	// down), never the loop namespace's 10 per second.
 	var other struct {
 		Items []struct{ Value string }
 	}
 	otherPath := "/apis/external.metrics.k8s.io/v1beta1/namespaces/triton/" + signals.OfferedLoadMetric + "?labelSelector=" + signals.LabelNamespace + "%3Dother"
-	if err := c.Do(ctx, http.MethodGet, otherPath, nil, &other); err == nil {
-		for _, it := range other.Items {
-			if v, _ := parseQuantity(it.Value); v != 0 {
-				t.Errorf("the offered load for namespace=other reads %s: the selector does not reach the query", it.Value)
-			}
-		}
+	if err := c.Do(ctx, http.MethodGet, otherPath, nil, &other); err != nil {
+		t.Errorf("the offered load for namespace=other: %v", err)
+	} else if len(other.Items) != 1 {
+		t.Errorf("the offered load for namespace=other: %d values, want one 0 (or vector(0))", len(other.Items))
+	} else if v, err := parseQuantity(other.Items[0].Value); err != nil || v != 0 {
+		t.Errorf("the offered load for namespace=other reads %s: the selector does not reach the query", other.Items[0].Value)
 	}
 
 	// metrics.k8s.io from the stand-in.

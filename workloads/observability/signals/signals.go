@@ -497,10 +497,19 @@ const OfferedLoadMetric = "lds_triton_calls_per_second"
 func OfferedLoadRule() AdapterRule {
 	no := false
 	return AdapterRule{
-		SeriesQuery:  fmt.Sprintf(`%s{%s!=""}`, LDSTritonCalls, LabelNamespace),
-		Resources:    AdapterResources{Namespaced: &no},
-		Name:         AdapterName{Matches: "^" + LDSTritonCalls + "$", As: OfferedLoadMetric},
-		MetricsQuery: fmt.Sprintf("sum(rate(<<.Series>>{<<.LabelMatchers>>}[%s]))", PromDuration(AdapterRateWindow)),
+		SeriesQuery: fmt.Sprintf(`%s{%s!=""}`, LDSTritonCalls, LabelNamespace),
+		Resources:   AdapterResources{Namespaced: &no},
+		Name:        AdapterName{Matches: "^" + LDSTritonCalls + "$", As: OfferedLoadMetric},
+		// or vector(0): callers that sent nothing read 0, not an empty
+		// answer. prometheus-adapter v0.12.0 returns an empty list for an
+		// empty result (pkg/external-provider/metric_converter.go,
+		// convertVector), the HPA controller takes that as an invalid
+		// metric ("no metrics returned from external metrics API") and
+		// then never scales down (pkg/controller/podautoscaler/horizontal.go,
+		// computeReplicasForMetrics): no lds-service series would keep
+		// every GPU Triton has. The sum has no labels, so vector(0) only
+		// fills in when it is empty.
+		MetricsQuery: fmt.Sprintf("sum(rate(<<.Series>>{<<.LabelMatchers>>}[%s])) or vector(0)", PromDuration(AdapterRateWindow)),
 	}
 }
 
