@@ -89,14 +89,7 @@ func TestScaleToZeroNeedsWhatWakesIt(t *testing.T) {
 			[]string{"aiplatform:nodeGroups[2].minSize: is 1", "scaling to zero saves nothing", "set minSize (and desiredSize) to 0"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			rec, err := mocks.Run(c.cfg, stacks.Run)
-			require.Error(t, err)
-			for _, w := range c.want {
-				assert.Contains(t, err.Error(), w)
-			}
-			assert.Empty(t, rec.All(), "refused before anything is registered")
-		})
+		t.Run(c.name, func(t *testing.T) { requireStackRefuses(t, c.cfg, c.want) })
 	}
 }
 
@@ -104,4 +97,16 @@ func without(cfg map[string]string, key string) map[string]string {
 	out := with(cfg)
 	delete(out, key)
 	return out
+}
+
+// requireStackRefuses: the program refuses cfg with an error holding every
+// want, before anything is registered.
+func requireStackRefuses(t *testing.T, cfg map[string]string, want []string) {
+	t.Helper()
+	rec, err := mocks.Run(cfg, stacks.Run)
+	require.Error(t, err)
+	for _, w := range want {
+		assert.Contains(t, err.Error(), w)
+	}
+	assert.Empty(t, rec.All(), "refused before anything is registered")
 }
