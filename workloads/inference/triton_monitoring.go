@@ -47,13 +47,7 @@ func (m *ExternalMetric) validate(path string) error {
 	if m == nil {
 		return nil
 	}
-	var errs []error
-	if !metricNamePattern.MatchString(m.Name) {
-		errs = append(errs, fmt.Errorf("%s.name: %q is not a metric name", path, m.Name))
-	}
-	if q, ok := workloads.ParseQuantity(m.TargetQuantity); !ok || q <= 0 {
-		errs = append(errs, fmt.Errorf("%s.targetQuantity: %q is not a positive quantity like 90", path, m.TargetQuantity))
-	}
+	errs := metricNameAndTarget(path, m.Name, m.TargetQuantity, "90")
 	if len(m.Selector) == 0 {
 		// An empty selector would sum the series of every namespace.
 		errs = append(errs, fmt.Errorf("%s.selector: empty; name the callers' series, e.g. namespace: lds", path))
@@ -69,14 +63,20 @@ func (m PodsMetric) validate(path string) error {
 	if m == (PodsMetric{}) {
 		return nil
 	}
+	return errors.Join(metricNameAndTarget(path, m.Name, m.TargetQuantity, "50m")...)
+}
+
+// metricNameAndTarget checks what every HPA metric of Triton's has: a
+// metric name and a positive target quantity (example: one that fits it).
+func metricNameAndTarget(path, name, target, example string) []error {
 	var errs []error
-	if !metricNamePattern.MatchString(m.Name) {
-		errs = append(errs, fmt.Errorf("%s.name: %q is not a metric name", path, m.Name))
+	if !metricNamePattern.MatchString(name) {
+		errs = append(errs, fmt.Errorf("%s.name: %q is not a metric name", path, name))
 	}
-	if q, ok := workloads.ParseQuantity(m.TargetQuantity); !ok || q <= 0 {
-		errs = append(errs, fmt.Errorf("%s.targetQuantity: %q is not a positive quantity like 50m", path, m.TargetQuantity))
+	if q, ok := workloads.ParseQuantity(target); !ok || q <= 0 {
+		errs = append(errs, fmt.Errorf("%s.targetQuantity: %q is not a positive quantity like %s", path, target, example))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // TritonMonitoring is how the platform's Prometheus (the prometheus-operator
