@@ -180,24 +180,58 @@ func HTTPOK(ctx context.Context, client *http.Client, url string, want ...string
 	return nil
 }
 
-// FreePorts asks the kernel for n distinct free loopback ports. Another
-// process may take one before the caller binds it; the caller's readiness
-// wait then fails with the process's own "address in use".
+// FreePorts returns n distinct loopback ports that were free a moment ago,
+// taken below the kernel's ephemeral range and never twice in this process.
+//
+// Not from the ephemeral range (listening on port 0): every outgoing
+// connection takes its local port from that range too, so with two control
+// planes starting side by side a port handed out here could be some
+// client's local port by the time the server binds it ("bind: address
+// already in use", seen on kwok's server address, 2026-12-04). Below
+// ip_local_port_range's minimum only listeners bind, and the process-wide
+// cursor keeps this process's own servers apart; it starts at a place
+// drawn from the process id, so test binaries run side by side start apart.
 func FreePorts(n int) ([]int, error) {
+	portCursor.Lock()
+	defer portCursor.Unlock()
+	low, high := portRange()
+	if portCursor.next < low || portCursor.next >= high {
+		portCursor.next = low + os.Getpid()*97%(high-low)
+	}
 	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
+	for tried := 0; len(ports) < n; tried++ {
+		if tried >= high-low {
+			return nil, fmt.Errorf("no free loopback port in %d-%d", low, high-1)
 		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		p := portCursor.next
+		portCursor.next++
+		if portCursor.next >= high {
+			portCursor.next = low
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			return nil, fmt.Errorf("no free loopback port: %w", err)
+			continue // taken
 		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		ports = append(ports, p)
 	}
 	return ports, nil
+}
+
+var portCursor struct {
+	sync.Mutex
+	next int
+}
+
+// portRange is where FreePorts looks: from 20000 up to the kernel's first
+// ephemeral port (net.ipv4.ip_local_port_range, 32768 by default).
+func portRange() (low, high int) {
+	low, high = 20000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		if _, err := fmt.Sscan(string(b), &lo, &hi); err == nil && lo > low+1000 {
+			high = lo
+		}
+	}
+	return low, high
 }

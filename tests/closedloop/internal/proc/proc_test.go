@@ -176,3 +176,34 @@ func TestFreePortsAreDistinct(t *testing.T) {
 		t.Errorf("got %d ports, want 6", len(ports))
 	}
 }
+
+// Ports come from below the kernel's ephemeral range, where no outgoing
+// connection takes its local port, and are never handed out twice by this
+// process: a second call does not repeat the first's.
+func TestFreePortsAreBelowTheEphemeralRangeAndNotReused(t *testing.T) {
+	low, high := portRange()
+	first, err := FreePorts(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := FreePorts(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range append(first, second...) {
+		if p < low || p >= high {
+			t.Errorf("port %d: outside %d-%d, below the ephemeral range", p, low, high-1)
+		}
+		if seen[p] {
+			t.Errorf("port %d handed out twice (%v, %v)", p, first, second)
+		}
+		seen[p] = true
+	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo int
+		if _, err := fmt.Sscan(string(b), &lo); err == nil && high > lo {
+			t.Errorf("range ends at %d, inside the ephemeral range from %d", high, lo)
+		}
+	}
+}
