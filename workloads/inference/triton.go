@@ -94,6 +94,14 @@ type TritonKEDA struct {
 // quantityFromFloat64), so 0.0004 becomes a target of 0.
 const KEDAResolution = 0.001
 
+// kedaTarget refuses a positive threshold KEDA would give the HPA as 0.
+func kedaTarget(key string, v float64) error {
+	if v < KEDAResolution {
+		return fmt.Errorf("%s: %v is below the thousandths KEDA gives the HPA its target in, so the target would be 0; use at least %v", key, v, KEDAResolution)
+	}
+	return nil
+}
+
 func (k TritonKEDA) validate(path string) error {
 	var errs []error
 	if !strings.HasPrefix(k.PrometheusAddress, "http://") && !strings.HasPrefix(k.PrometheusAddress, "https://") {
@@ -104,13 +112,13 @@ func (k TritonKEDA) validate(path string) error {
 	}
 	if (k.OfferedQuery == "") != !(k.OfferedThreshold > 0) {
 		errs = append(errs, fmt.Errorf("%s: offeredQuery and offeredThreshold (> 0) come together, got %q and %v", path, k.OfferedQuery, k.OfferedThreshold))
-	} else if k.OfferedThreshold > 0 && k.OfferedThreshold < KEDAResolution {
-		errs = append(errs, fmt.Errorf("%s.offeredThreshold: %v is below the thousandths KEDA gives the HPA its target in, so the target would be 0; use at least %v", path, k.OfferedThreshold, KEDAResolution))
+	} else if k.OfferedThreshold > 0 {
+		errs = append(errs, kedaTarget(path+".offeredThreshold", k.OfferedThreshold))
 	}
 	if !(k.LoadThreshold > 0) {
 		errs = append(errs, fmt.Errorf("%s.loadThreshold: must be > 0, got %v", path, k.LoadThreshold))
-	} else if k.LoadThreshold < KEDAResolution {
-		errs = append(errs, fmt.Errorf("%s.loadThreshold: %v is below the thousandths KEDA gives the HPA its target in, so the target would be 0; use at least %v", path, k.LoadThreshold, KEDAResolution))
+	} else {
+		errs = append(errs, kedaTarget(path+".loadThreshold", k.LoadThreshold))
 	}
 	if len(k.DependsOn) == 0 {
 		errs = append(errs, fmt.Errorf("%s.dependsOn: the KEDA chart is required (it installs the ScaledObject CRD)", path))
