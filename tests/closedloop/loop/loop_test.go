@@ -130,8 +130,8 @@ func TestClosedLoop(t *testing.T) {
 			continue
 		}
 		figures = append(figures, f)
-		fmt.Fprintf(&traj, "%s / %s\n  replicas %s\n  nodes    %s\n  alerts   %s\n", x.sc.Name, x.sc.SignalLabel(),
-			Trajectory(f.Replicas), Trajectory(f.Nodes), alertsLine(x.res.Alerts))
+		fmt.Fprintf(&traj, "%s / %s\n  replicas %s\n  nodes    %s\n  alerts   %s\n  sim lag  %v at most (loop time)\n", x.sc.Name, x.sc.SignalLabel(),
+			Trajectory(f.Replicas), Trajectory(f.Nodes), alertsLine(x.res.Alerts), x.res.SimLag.Round(time.Millisecond))
 		if testing.Verbose() {
 			t.Logf("%s / %s events:\n%s", x.sc.Name, x.sc.SignalLabel(), strings.Join(x.res.Events, "\n"))
 		}

@@ -44,6 +44,11 @@ type Result struct {
 	// image pull, model load) plus KEDA's polling interval plus the wake
 	// query's rate window.
 	WakeBound time.Duration
+	// SimLag is the most the simulator's clock fell behind the loop's
+	// (wall time × the factor) before a step caught it up: while it lags,
+	// the pods' metrics endpoints serve counters from the past, and the
+	// catch-up lands in one scrape.
+	SimLag time.Duration
 }
 
 // nodeSlots hands out unique loopback pod CIDRs 127.<a>.<b>.0/24 to nodes
@@ -341,13 +346,17 @@ func (r *runner) pollKEDA(ctx context.Context, t time.Duration) error {
 	return nil
 }
 
-// loop drives the simulated clock and the harness's parts until the
-// scenario's end: the simulator steps every 20 ms of wall time; pods,
-// nodes and the autoscaler are read and acted on every syncPeriod of wall
-// time (3 s of loop time at factor 15: about how long a new ready pod takes
-// to reach a Service's endpoints and kube-proxy in a real cluster).
+// loop drives the harness's parts until the scenario's end: pods, nodes
+// and the autoscaler are read and acted on every syncPeriod of wall time
+// (3 s of loop time at factor 15: about how long a new ready pod takes to
+// reach a Service's endpoints and kube-proxy in a real cluster), while
+// stepSim drives the simulated clock on its own goroutine.
 func (r *runner) loop(ctx context.Context) error {
 	e := r.env
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stepped := make(chan simDone, 1)
+	go func() { stepped <- r.stepSim(ctx) }()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	var lastSync, lastSample, lastScan, lastAlerts time.Duration = -time.Hour, -time.Hour, -time.Hour, -time.Hour
@@ -356,19 +365,15 @@ func (r *runner) loop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case d := <-stepped:
+			// The simulator reached the scenario's end (or failed).
+			r.res.SimLag = d.lag
+			return d.err
 		case <-tick.C:
 		}
 		t := r.now()
-		if t > r.sc.Duration {
-			t = r.sc.Duration
-		}
-		if dt := t - r.sim.Now(); dt > 0 {
-			if err := r.sim.Step(dt); err != nil {
-				return err
-			}
-		}
 		if t >= r.sc.Duration {
-			return nil
+			continue // the simulator's last step is due
 		}
 		if t-lastSync < compressInverse(syncPeriod, e.F) {
 			continue
@@ -431,6 +436,41 @@ func (r *runner) loop(ctx context.Context) error {
 		if t-lastAlerts >= 30*time.Second {
 			lastAlerts = t
 			r.recordAlerts(ctx, t)
+		}
+	}
+}
+
+type simDone struct {
+	lag time.Duration
+	err error
+}
+
+// stepSim advances the simulator to the loop's clock every 20 ms of wall
+// time until the scenario's end, on a goroutine of its own. It used to
+// step between the harness's API calls, which take up to seconds of wall
+// time on a loaded 2-core machine: the simulator's clock then fell behind,
+// its pods' metrics endpoints served counters from the past and the
+// catch-up landed in one scrape, a rate spike a real Triton never makes.
+// lag is the most its clock was behind before a step.
+func (r *runner) stepSim(ctx context.Context) simDone {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var lag time.Duration
+	for {
+		select {
+		case <-ctx.Done():
+			return simDone{lag, ctx.Err()}
+		case <-tick.C:
+		}
+		t := min(r.now(), r.sc.Duration)
+		if dt := t - r.sim.Now(); dt > 0 {
+			lag = max(lag, dt)
+			if err := r.sim.Step(dt); err != nil {
+				return simDone{lag, err}
+			}
+		}
+		if t >= r.sc.Duration {
+			return simDone{lag, nil}
 		}
 	}
 }
