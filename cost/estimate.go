@@ -28,6 +28,9 @@ type Assumptions struct {
 	ControlPlaneLogGBPerMonth float64 `json:"controlPlaneLogGBPerMonth"`
 	// GPUHoursPerDay is the expected GPU node-hours per day of each GPU group.
 	GPUHoursPerDay float64 `json:"gpuHoursPerDay"`
+	// RunnerMinutesPerMonth is the build-minutes of all runner pools
+	// together (every pipeline job that runs on them), split evenly.
+	RunnerMinutesPerMonth float64 `json:"runnerMinutesPerMonth"`
 }
 
 // DefaultAssumptions are a small dev stack's usage.
@@ -38,6 +41,9 @@ func DefaultAssumptions() Assumptions {
 		BucketGB:                  map[string]float64{"models": 100, "state": 1},
 		ControlPlaneLogGBPerMonth: 10,
 		GPUHoursPerDay:            8,
+		// About 60 pull requests and 60 deploys a month at 10-15 minutes a
+		// job, plus a daily drift check.
+		RunnerMinutesPerMonth: 2000,
 	}
 }
 
@@ -56,6 +62,7 @@ var AssumptionKeys = []AssumptionKey{
 	{"bucketGB", "bucket-gb", `stored GB per bucket role: "models=500,state=2" or {"models": 500}`, nil},
 	{"controlPlaneLogGBPerMonth", "log-gb", "control-plane log GB ingested per month per cluster", func(a *Assumptions) *float64 { return &a.ControlPlaneLogGBPerMonth }},
 	{"gpuHoursPerDay", "gpu-hours", "expected GPU node-hours per day per GPU group", func(a *Assumptions) *float64 { return &a.GPUHoursPerDay }},
+	{"runnerMinutesPerMonth", "runner-minutes", "build-minutes per month of all CodeBuild runner pools together (bootstrap)", func(a *Assumptions) *float64 { return &a.RunnerMinutesPerMonth }},
 }
 
 // Set sets the assumption key (an AssumptionKeys Key) from its text form.
@@ -127,6 +134,7 @@ func (a Assumptions) Validate() error {
 	neg("lcusPerLoadBalancer", a.LCUsPerLoadBalancer)
 	neg("controlPlaneLogGBPerMonth", a.ControlPlaneLogGBPerMonth)
 	neg("gpuHoursPerDay", a.GPUHoursPerDay)
+	neg("runnerMinutesPerMonth", a.RunnerMinutesPerMonth)
 	for role, gb := range a.BucketGB {
 		neg("bucketGB."+role, gb)
 	}
@@ -311,6 +319,16 @@ func (t Table) Price(inv Inventory, a Assumptions) (Estimate, error) {
 		gb := a.NATDataGBPerMonth
 		monthly("nat-data", NetworkCost, "NAT data processing",
 			fmt.Sprintf("%s GB/month through %s (assumed)", num(gb), plural(len(inv.NATGateways), "gateway")), gb*rp.NATGatewayGB)
+	}
+	for _, p := range inv.CodeBuildProjects {
+		rate := rp.CodeBuildMinute[p.ComputeType]
+		if rate == 0 {
+			errs = append(errs, fmt.Errorf("CodeBuild project %s: no price for compute type %q in %s (cost/table.go prices CodeBuild in the US regions only)", p.Name, p.ComputeType, inv.Region))
+			continue
+		}
+		minutes := a.RunnerMinutesPerMonth / float64(len(inv.CodeBuildProjects))
+		monthly("codebuild/"+p.Name, ComputeCost, "CodeBuild runners "+p.Name,
+			fmt.Sprintf("%s build-minutes/month (assumed) on %s", num(minutes), p.ComputeType), minutes*rate)
 	}
 	for _, ip := range inv.PublicIPv4s {
 		hourly("ipv4/"+ip, NetworkCost, "public IPv4 "+ip, "Elastic IP", rp.PublicIPv4Hour, rp.PublicIPv4Hour)

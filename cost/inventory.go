@@ -33,17 +33,26 @@ type Inventory struct {
 	Region string `json:"region"`
 	// AvailabilityZones is how many AZs the VPC spans (internet-facing load
 	// balancers hold one public IPv4 address per AZ).
-	AvailabilityZones int             `json:"availabilityZones"`
-	ControlPlanes     []ControlPlane  `json:"controlPlanes"`
-	NodeGroups        []NodeGroup     `json:"nodeGroups"`
-	NATGateways       []string        `json:"natGateways"`
-	PublicIPv4s       []string        `json:"publicIpv4s"`
-	LoadBalancers     []LoadBalancer  `json:"loadBalancers"`
-	Volumes           []Volume        `json:"volumes,omitempty"`
-	Buckets           []Bucket        `json:"buckets"`
-	KMSKeys           []string        `json:"kmsKeys"`
-	GPUWorkloads      []GPUWorkload   `json:"gpuWorkloads"`
-	Unpriced          []UnpricedThing `json:"unpriced,omitempty"`
+	AvailabilityZones int            `json:"availabilityZones"`
+	ControlPlanes     []ControlPlane `json:"controlPlanes"`
+	NodeGroups        []NodeGroup    `json:"nodeGroups"`
+	NATGateways       []string       `json:"natGateways"`
+	PublicIPv4s       []string       `json:"publicIpv4s"`
+	LoadBalancers     []LoadBalancer `json:"loadBalancers"`
+	Volumes           []Volume       `json:"volumes,omitempty"`
+	Buckets           []Bucket       `json:"buckets"`
+	KMSKeys           []string       `json:"kmsKeys"`
+	GPUWorkloads      []GPUWorkload  `json:"gpuWorkloads"`
+	// CodeBuildProjects are the pipeline's runner pools (the bootstrap's
+	// runners option), paid per build-minute.
+	CodeBuildProjects []CodeBuildProject `json:"codeBuildProjects,omitempty"`
+	Unpriced          []UnpricedThing    `json:"unpriced,omitempty"`
+}
+
+// CodeBuildProject is one CodeBuild project and its compute type.
+type CodeBuildProject struct {
+	Name        string `json:"name"`
+	ComputeType string `json:"computeType"`
 }
 
 // ControlPlane is one EKS cluster.

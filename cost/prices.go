@@ -54,6 +54,9 @@ type RegionPrices struct {
 	KMSKeyMonth float64
 	// LogsIngestedGB is CloudWatch Logs standard-class ingestion.
 	LogsIngestedGB float64
+	// CodeBuildMinute is CodeBuild's on-demand Linux price per build-minute
+	// by compute type; a region without it is not priced.
+	CodeBuildMinute map[string]float64
 }
 
 // InstancePrice is one EC2 instance type: Linux on-demand $/hour per region.

@@ -97,8 +97,8 @@ func (a Assumptions) describe() string {
 	for _, role := range roles {
 		buckets = append(buckets, fmt.Sprintf("%s %s GB", role, num(a.BucketGB[role])))
 	}
-	return fmt.Sprintf("NAT data %s GB/month; %s LCU per load balancer; buckets %s; control-plane logs %s GB/month per cluster; GPU groups %s node-hours/day expected",
-		num(a.NATDataGBPerMonth), num(a.LCUsPerLoadBalancer), strings.Join(buckets, ", "), num(a.ControlPlaneLogGBPerMonth), num(a.GPUHoursPerDay))
+	return fmt.Sprintf("NAT data %s GB/month; %s LCU per load balancer; buckets %s; control-plane logs %s GB/month per cluster; GPU groups %s node-hours/day expected; CodeBuild runners %s build-minutes/month",
+		num(a.NATDataGBPerMonth), num(a.LCUsPerLoadBalancer), strings.Join(buckets, ", "), num(a.ControlPlaneLogGBPerMonth), num(a.GPUHoursPerDay), num(a.RunnerMinutesPerMonth))
 }
 
 // DiffLine is one resource whose monthly cost differs between two estimates.

@@ -54,15 +54,20 @@ var Prices = Table{
 		"skypilot-org/skypilot-catalog catalogs/v8/aws/vms.csv @00148f2a (on-demand other regions; spot, read 2026-11-25)",
 		"aws.amazon.com/{eks,vpc,elasticloadbalancing,ebs,s3,kms,cloudwatch}/pricing (2026)",
 	},
+	// CodeBuild is priced for the US regions only: the figures for the
+	// others could not be read from a source here, so their runner pools
+	// are reported as not priced rather than guessed.
 	Regions: []RegionPrices{
 		{Region: usEast1, EKSStandardHour: 0.10, EKSExtendedHour: 0.60,
 			NATGatewayHour: 0.045, NATGatewayGB: 0.045, PublicIPv4Hour: 0.005,
 			ALBHour: 0.0225, ALBLCUHour: 0.008, NLBHour: 0.0225, NLBLCUHour: 0.006,
-			GP3GBMonth: 0.08, S3StandardGBMonth: 0.023, KMSKeyMonth: 1, LogsIngestedGB: 0.50},
+			GP3GBMonth: 0.08, S3StandardGBMonth: 0.023, KMSKeyMonth: 1, LogsIngestedGB: 0.50,
+			CodeBuildMinute: codeBuildUS},
 		{Region: usWest2, EKSStandardHour: 0.10, EKSExtendedHour: 0.60,
 			NATGatewayHour: 0.045, NATGatewayGB: 0.045, PublicIPv4Hour: 0.005,
 			ALBHour: 0.0225, ALBLCUHour: 0.008, NLBHour: 0.0225, NLBLCUHour: 0.006,
-			GP3GBMonth: 0.08, S3StandardGBMonth: 0.023, KMSKeyMonth: 1, LogsIngestedGB: 0.50},
+			GP3GBMonth: 0.08, S3StandardGBMonth: 0.023, KMSKeyMonth: 1, LogsIngestedGB: 0.50,
+			CodeBuildMinute: codeBuildUS},
 		{Region: euWest1, EKSStandardHour: 0.10, EKSExtendedHour: 0.60,
 			NATGatewayHour: 0.048, NATGatewayGB: 0.048, PublicIPv4Hour: 0.005,
 			ALBHour: 0.0252, ALBLCUHour: 0.008, NLBHour: 0.0252, NLBLCUHour: 0.006,
@@ -102,4 +107,14 @@ var Prices = Table{
 		{Family: "g6", Discount: perRegion(0.51, 0.46, 0, 0.59)},
 		{Family: "g6e", Discount: perRegion(0.52, 0.46, 0, 0.34)},
 	},
+}
+
+// codeBuildUS: CodeBuild on-demand Linux per build-minute in us-east-1 and
+// us-west-2 (aws.amazon.com/codebuild/pricing: general1.small $0.005,
+// medium $0.01, large $0.02; the first 100 small minutes a month are free
+// and left out).
+var codeBuildUS = map[string]float64{
+	"BUILD_GENERAL1_SMALL":  0.005,
+	"BUILD_GENERAL1_MEDIUM": 0.01,
+	"BUILD_GENERAL1_LARGE":  0.02,
 }

@@ -311,6 +311,17 @@ func TestBootstrapConfigValidation(t *testing.T) {
 		{"subject prefix ending in the pull_request context", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repo:acme/infra:pull_request"}`}, []string{"github.subjectPrefix", "claim:value pairs"}},
 		{"subject prefix naming no repository", "us-west-2", map[string]string{"github": `{` + good + `,"subjectPrefix":"repository_owner_id:42"}`}, []string{"github.subjectPrefix", "names neither"}},
 		{"foreign oidc provider", "us-west-2", map[string]string{"github": `{` + good + `,"oidcProviderArn":"arn:aws:iam::123456789012:oidc-provider/example.com"}`}, []string{"github.oidcProviderArn"}},
+		{"codebuild runners", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild"}`}, nil},
+		{"runners without github", "us-west-2", map[string]string{"runners": `{"kind":"codebuild"}`}, []string{"runners: needs the github key"}},
+		{"runners of an unknown kind", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"ec2"}`}, []string{"runners.kind", `"codebuild"`}},
+		{"misspelt runners key", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild","computType":"x"}`}, []string{"runners", "computType"}},
+		{"runner compute type", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild","computeType":"BUILD_GENERAL1_2XLARGE"}`}, []string{"runners.computeType", "BUILD_GENERAL1_MEDIUM"}},
+		{"runner image not curated", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild","image":"ubuntu:24.04"}`}, []string{"runners.image", "aws/codebuild/"}},
+		{"runner vpc too small", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild","vpcCidr":"10.0.0.0/28"}`}, []string{"runners.vpcCidr", "/27"}},
+		{"runner vpc not a network address", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild","vpcCidr":"10.0.0.1/24"}`}, []string{"runners.vpcCidr", "network address"}},
+		{"runner connection not an arn", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild","connectionArn":"github"}`}, []string{"runners.connectionArn"}},
+		{"runner timeout past codebuild's", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild","buildTimeoutMinutes":600}`}, []string{"runners.buildTimeoutMinutes", "480"}},
+		{"runner log retention", "us-west-2", map[string]string{"github": `{` + good + `}`, "runners": `{"kind":"codebuild","logRetentionDays":10}`}, []string{"runners.logRetentionDays", "14"}},
 		// Every problem at once, not just the first.
 		{"all at once", "mars-1", map[string]string{"keyAlias": "x", "github": `{"repository":"x"}`}, []string{"aws:region", "keyAlias", "github.repository", "github.applyPolicyArns"}},
 	}

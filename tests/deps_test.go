@@ -26,10 +26,13 @@ func TestProgramImportsOnlyWhatItUses(t *testing.T) {
 	require.Less(t, groups, 16, "the program pulls in %d Kubernetes API group packages", groups)
 }
 
-// The state-backend bootstrap is a bucket, a key and IAM roles: it must link
-// without the cluster's SDKs (pulumi-eks, pulumi-kubernetes, pulumi-aws's ec2
-// and eks), which package infra needs and infra/awsbase does not. Linking
-// them more than doubled the bootstrap test binary's link time.
+// The state-backend bootstrap is a bucket, a key, IAM roles and optionally
+// the runner pools: it must link without the cluster's SDKs (pulumi-eks,
+// pulumi-kubernetes, pulumi-aws's eks), which package infra needs and
+// infra/awsbase does not. Linking them more than doubled the bootstrap test
+// binary's link time. pulumi-aws's ec2 is allowed since the runner pools'
+// VPC needs it: measured 2026-12-04, the bootstrap binary links in 5.7 s
+// with it and 5.3 s without (125.5 and 125.3 MB).
 func TestBootstrapImportsNoClusterSDKs(t *testing.T) {
 	const awsSDK = "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/"
 	out, err := exec.Command("go", "list", "-deps", "-test", "-f", "{{.ImportPath}}", "github.com/aiplatform/infra/stacks/bootstrap/...").CombinedOutput()
@@ -37,7 +40,6 @@ func TestBootstrapImportsNoClusterSDKs(t *testing.T) {
 	forbidden := []string{
 		"github.com/pulumi/pulumi-eks",
 		"github.com/pulumi/pulumi-kubernetes",
-		awsSDK + "ec2",
 		awsSDK + "eks",
 	}
 	var offenders []string
@@ -67,7 +69,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 	// layer ranks: a package may import only packages of a lower rank.
 	rank := func(p string) int {
 		switch {
-		case p == mod || strings.HasPrefix(p, mod+"/tests"), strings.HasPrefix(p, mod+"/cmd"):
+		// internal/setup is the engine of `aiplatform setup`, which runs the
+		// bootstrap (stacks/bootstrap) and reads its outputs: cmd's layer.
+		case p == mod || strings.HasPrefix(p, mod+"/tests"), strings.HasPrefix(p, mod+"/cmd"), p == mod+"/internal/setup":
 			return 5
 		case strings.HasPrefix(p, mod+"/stacks"):
 			return 4

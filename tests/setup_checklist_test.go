@@ -118,7 +118,10 @@ var scChecklistNotByScripts = map[setup.ItemID]struct{ foundBy, why string }{
 	// Which secrets a stack needs is the program's to say.
 	setup.StackSecrets: {"the program's config validation", "a missing secret is refused in the preview, naming the key and `pulumi config set --secret` (tests/workloads_test.go, tests/observability_test.go)"},
 	// A quota is read once, before the first deploy; a raised one stays raised.
-	setup.GPUQuotaRaise: {"setup, before anything is deployed", "setup reads the quota with the administrator's credentials (internal/setup TestGPUQuotaShortfallIsAChecklistItem) before the first deploy"},
+	// A job's runner is not a job's to see: a pool without a connection
+	// never starts one.
+	setup.RunnerConnection: {"setup, on every run", "setup reads the connection's status with the administrator's credentials (internal/setup TestCodeBuildRunners); a job whose pool cannot register a runner waits in the queue, where no script runs"},
+	setup.GPUQuotaRaise:    {"setup, before anything is deployed", "setup reads the quota with the administrator's credentials (internal/setup TestGPUQuotaShortfallIsAChecklistItem) before the first deploy"},
 }
 
 func TestSetupChecklistItemsNamedByPreflight(t *testing.T) {

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"github.com/aiplatform/infra/stacks/bootstrap/statebackend"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -480,6 +481,8 @@ func wfJobProblems(name string, wf ghWorkflow, policy wfPolicy) []string {
 				// pull-request code never on the runners that apply.
 				if !strings.Contains(runsOn, runnerVar) {
 					bad("%s: runs-on must honour %s", where, runnerVar)
+				} else if want := runsOnPool(strings.TrimPrefix(runnerVar, "vars.")); runsOn != want {
+					bad("%s: runs-on must be %s: a CodeBuild-hosted pool needs its label with the run's id and attempt", where, want)
 				}
 				if perms["id-token"] != "write" {
 					bad("%s: assumes a role without id-token: write", where)
@@ -938,12 +941,13 @@ func TestWorkflowPolicyCatchesRegressions(t *testing.T) {
 		// Item 9: drift notifications.
 		{"failing tests skip drift", wfDrift, "if: ${{ !cancelled() && needs.gate.result", "if: ${{ needs.gate.result", "silently skip"},
 		{"drift notifies nobody", wfDrift, "RESULT=$result bash .github/scripts/drift-issue.sh", "echo \"$result\"", "drift-issue.sh"},
-		{"drift issue on the VPC runner", wfDrift, "    runs-on: ubuntu-latest\n    timeout-minutes: 10\n    permissions:\n      contents: read\n      issues: write", "    runs-on: ${{ vars.PULUMI_DEPLOY_RUNNER || 'ubuntu-latest' }}\n    timeout-minutes: 10\n    permissions:\n      contents: read\n      issues: write", "GitHub-hosted"},
+		{"drift issue on the VPC runner", wfDrift, "    runs-on: ubuntu-latest\n    timeout-minutes: 10\n    permissions:\n      contents: read\n      issues: write", "    runs-on: " + runsOnPool("PULUMI_DEPLOY_RUNNER") + "\n    timeout-minutes: 10\n    permissions:\n      contents: read\n      issues: write", "GitHub-hosted"},
 		{"drift not scheduled", wfDrift, "  schedule:\n    - cron: \"17 5 * * *\"\n", "", "cron schedule"},
 		{"no drift check", wfDrift, "run: bash .github/scripts/pulumi-drift.sh", "run: true", "must run " + wfDriftCheck},
 		// Item 10: runners.
-		{"PR previews on the deploy runners", wfPullRequest, "vars.PULUMI_PR_RUNNER || 'ubuntu-latest'", "vars.PULUMI_DEPLOY_RUNNER || 'ubuntu-latest'", "PULUMI_PR_RUNNER"},
-		{"apply off the deploy runners", wfStack, "    if: needs.preview.outputs.changes == 'true' && github.ref == 'refs/heads/main'\n    runs-on: ${{ vars.PULUMI_DEPLOY_RUNNER || 'ubuntu-latest' }}", "    if: needs.preview.outputs.changes == 'true' && github.ref == 'refs/heads/main'\n    runs-on: ubuntu-latest", "PULUMI_DEPLOY_RUNNER"},
+		{"PR previews on the deploy runners", wfPullRequest, runsOnPool("PULUMI_PR_RUNNER"), runsOnPool("PULUMI_DEPLOY_RUNNER"), "PULUMI_PR_RUNNER"},
+		{"apply off the deploy runners", wfStack, "    if: needs.preview.outputs.changes == 'true' && github.ref == 'refs/heads/main'\n    runs-on: " + runsOnPool("PULUMI_DEPLOY_RUNNER"), "    if: needs.preview.outputs.changes == 'true' && github.ref == 'refs/heads/main'\n    runs-on: ubuntu-latest", "PULUMI_DEPLOY_RUNNER"},
+		{"CodeBuild pool without the run's label", wfStack, runsOnPool("PULUMI_DEPLOY_RUNNER"), "${{ vars.PULUMI_DEPLOY_RUNNER || 'ubuntu-latest' }}", "needs its label with the run's id"},
 		{"runner separation unchecked", wfStack, "        run: bash .github/scripts/check-ci-settings.sh\n", "        run: true\n", wfCISettings},
 		// Item 11: environment protection.
 		{"environment unchecked", wfStack, "        run: bash .github/scripts/check-environment.sh\n", "        run: true\n", wfEnvCheck},
@@ -1030,4 +1034,23 @@ func TestWorkflowsActionlint(t *testing.T) {
 	cmd.Dir = ".."
 	out, err := cmd.CombinedOutput()
 	assert.NoError(t, err, "%s", out)
+}
+
+// runsOnPool is the runs-on of a job on a runner pool: the variable's label,
+// or for a CodeBuild-hosted pool (the bootstrap's runners option, whose
+// variables hold codebuild-<project>) the label CodeBuild requires,
+// codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }} (CodeBuild
+// User Guide, "Label overrides supported with the CodeBuild-hosted GitHub
+// Actions runner"), or GitHub-hosted when the variable is empty.
+func runsOnPool(variable string) string {
+	v := "vars." + variable
+	return "${{ startsWith(" + v + ", 'codebuild-') && format('{0}-{1}-{2}', " + v + ", github.run_id, github.run_attempt) || " + v + " || 'ubuntu-latest' }}"
+}
+
+// setup writes statebackend.RunnerLabel into the pools' variables; the
+// workflows' runs-on (runsOnPool) recognises a CodeBuild pool by its prefix.
+func TestRunnerLabelsAreCodeBuildLabels(t *testing.T) {
+	for _, p := range statebackend.RunnerPools {
+		assert.True(t, strings.HasPrefix(statebackend.RunnerLabel(p.Name), "codebuild-"), p.Name)
+	}
 }

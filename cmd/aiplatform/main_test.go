@@ -92,3 +92,27 @@ func TestDevStack(t *testing.T) {
 	assert.Equal(t, exitFail, code)
 	assert.Contains(t, stderr, "aiplatform preview:")
 }
+
+// The bootstrap project is priced as itself: the state bucket and key,
+// and with the runners option the runner pools (stacks/bootstrap's example
+// stack, with the commented runners key turned on).
+func TestCostOfTheBootstrap(t *testing.T) {
+	code, stdout, stderr := run("cost", "-dir", "../../stacks/bootstrap", "-stack", "example", "-at", "2026-12-01")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "KMS key aiplatform-pulumi-state")
+	assert.NotContains(t, stdout, "CodeBuild runners aiplatform")
+
+	dir := t.TempDir()
+	project, err := os.ReadFile("../../stacks/bootstrap/Pulumi.yaml")
+	require.NoError(t, err)
+	example, err := os.ReadFile("../../stacks/bootstrap/Pulumi.example.yaml")
+	require.NoError(t, err)
+	on := strings.Replace(string(example), "  # aiplatform-bootstrap:runners:\n  #   kind: codebuild\n", "  aiplatform-bootstrap:runners:\n    kind: codebuild\n", 1)
+	require.NotEqual(t, string(example), on, "the example stack names the runners key")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), project, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.runners.yaml"), []byte(on), 0o644))
+	code, stdout, stderr = run("cost", "-dir", dir, "-stack", "runners", "-at", "2026-12-01", "-runner-minutes", "3000")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Regexp(t, `CodeBuild runners aiplatform-ci-runners-deploy.*1500 build-minutes/month \(assumed\) on BUILD_GENERAL1_MEDIUM`, stdout)
+	assert.Contains(t, stdout, "NAT gateway aiplatform-ci-runners-nat")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,8 +22,8 @@ bucket, KMS key, CI roles) and creates each stack with the KMS secrets
 provider; then, in GitHub: artifact and log retention, workflow permissions,
 one protected environment per stack (reviewers, prevent self-review, no
 administrator bypass, deployments from main only, AWS_APPLY_ROLE_ARN), the
-ruleset on main (reviewed pull requests, required checks) and, last, the
-repository variables. It reads the GPU instance quota of each stack's
+ruleset on main (reviewed pull requests, required checks), with -runners
+codebuild the runner pools' webhooks and, last, the repository variables. It reads the GPU instance quota of each stack's
 region with the AWS CLI and lists it when it is below what the stack's GPU
 node groups can launch. Idempotent: it reads first and changes only what
 differs, so a second run changes nothing and a run after a failure finishes
@@ -63,6 +64,7 @@ func runSetup(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", ".", "project directory holding Pulumi.yaml and stacks/bootstrap")
 	bootstrapStack := fs.String("bootstrap-stack", "aiplatform", "the bootstrap's stack name (one per AWS account)")
 	applyPolicies := fs.String("apply-policy-arns", "", "comma-separated IAM policies of the apply role (required for the AWS step; no default)")
+	runners := fs.String("runners", "", "codebuild: the bootstrap also creates the pipeline's runner pools, hosted by AWS CodeBuild (docs/pipeline.md#codebuild-hosted-runners); empty: you register your own")
 	api := fs.String("github-api", envOr("GITHUB_API_URL", "https://api.github.com"), "GitHub REST API base URL")
 	if code := parse(fs, args); code >= 0 {
 		return code
@@ -75,10 +77,22 @@ func runSetup(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aiplatform setup: %v\n", err)
 		return exitUsage
 	}
+	// With -runners the pools' labels are their CodeBuild projects'
+	// (Config.WithDefaults): the label flags' defaults do not apply.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *runners != "" {
+		if !set["pr-runner"] {
+			*prRunner = ""
+		}
+		if !set["deploy-runner"] {
+			*deployRunner = ""
+		}
+	}
 	cfg := setup.Config{
 		Repository: *repo, Stacks: splitList(*stacks), Reviewers: revs, Region: *region,
 		BackendURL: *backendURL, PreviewRoleArn: *previewRole, ApplyRoleArn: *applyRole,
-		PRRunner: *prRunner, DeployRunner: *deployRunner, RetentionDays: *retention,
+		PRRunner: *prRunner, DeployRunner: *deployRunner, RetentionDays: *retention, Runners: *runners,
 	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
 		fmt.Fprintf(stderr, "aiplatform setup: %v\n", err)
@@ -98,6 +112,7 @@ func runSetup(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "setup", err)
 	}
 	s.Quotas = setup.AWSCLIQuotas{}
+	s.Connections = setup.AWSCLIQuotas{}
 	if *backendURL == "" {
 		s.AWS = &setup.PulumiSteps{ProjectDir: *dir, BootstrapStack: *bootstrapStack, ApplyPolicyArns: splitList(*applyPolicies), Progress: stderr}
 	}

@@ -19,6 +19,9 @@ func TestSetupFlagErrors(t *testing.T) {
 		{[]string{"-repo", "acme/infra", "-deploy-runner", "ubuntu-latest"}, `-deploy-runner: "ubuntu-latest" is GitHub-hosted`},
 		{[]string{"-repo", "acme/infra", "-reviewers", "@acme"}, `-reviewers: "@acme" is not a team`},
 		{[]string{"-repo", "acme", "-retention-days", "7"}, "-retention-days: 7 is outside 30..400"},
+		{[]string{"-repo", "acme/infra", "-region", "us-west-2", "-runners", "ec2"}, `-runners: "ec2" is not a runner option: codebuild`},
+		// -runners codebuild sets the pools' labels; a label given as well is refused.
+		{[]string{"-repo", "acme/infra", "-region", "us-west-2", "-runners", "codebuild", "-deploy-runner", "aiplatform-deploy"}, "with -runners codebuild the deploy pool's label is codebuild-aiplatform-ci-deploy"},
 	} {
 		code, _, stderr := run(append([]string{"setup"}, tc.args...)...)
 		assert.Equal(t, exitUsage, code, "%v", tc.args)
@@ -66,4 +69,18 @@ func TestSetupWiring(t *testing.T) {
 	assert.Equal(t, exitFail, code)
 	assert.Equal(t, []string{"GET /repos/acme/infra Bearer ghp_expired"}, auth)
 	assert.Contains(t, stderr, "aiplatform setup: GET /repos/acme/infra: 401 Bad credentials: the token is invalid or expired")
+}
+
+// With -runners codebuild and no label flags, the label flags' defaults do
+// not apply: the configuration validates (the run then stops at the
+// GitHub token, not at a flag).
+func TestSetupRunnersFlagTakesThePoolsLabels(t *testing.T) {
+	t.Setenv("GH_TOKEN", "")
+	t.Setenv("GITHUB_TOKEN", "")
+	t.Setenv("PATH", t.TempDir()) // no gh: the token cannot be found
+	code, _, stderr := run("setup", "-repo", "acme/infra", "-region", "us-west-2", "-runners", "codebuild")
+	assert.Equal(t, exitFail, code, stderr)
+	assert.Contains(t, stderr, "no GitHub token")
+	assert.NotContains(t, stderr, "-pr-runner")
+	assert.NotContains(t, stderr, "-deploy-runner")
 }

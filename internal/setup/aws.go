@@ -21,6 +21,7 @@ type BootstrapInput struct {
 	Repository    string // owner/name as GitHub spells it
 	SubjectPrefix string // read from GitHub
 	Environments  []string
+	Runners       string // Config.Runners
 }
 
 // BootstrapOutputs are the bootstrap's stack outputs.
@@ -29,10 +30,34 @@ type BootstrapOutputs struct {
 	SecretsProvider string // secretsProvider
 	PreviewRoleArn  string // previewRoleArn
 	ApplyRoleArn    string // applyRoleArn
+	// Runners is the runner pools' outputs; nil without them.
+	Runners *RunnerOutputs
+}
+
+// RunnerOutputs are the bootstrap's outputs about its runner pools
+// (statebackend.OutputRunner*).
+type RunnerOutputs struct {
+	EgressIP      string
+	ConnectionArn string
+	Webhooks      []PoolWebhook
+}
+
+// PoolWebhook is where GitHub sends a pool's queued jobs.
+type PoolWebhook struct {
+	Pool, PayloadURL, Secret string
 }
 
 // StackInput is what a stack of the main project needs from the bootstrap.
 type StackInput struct {
 	Stack, Region, BackendURL, SecretsProvider string
 	PreviewRoleArn, ApplyRoleArn               string
+	// RunnerEgressIP, when set, is the runners' one address, which the
+	// stack's public API endpoint must admit.
+	RunnerEgressIP string
+}
+
+// ConnectionReader reads the status of a CodeConnections connection
+// (PENDING until its handshake, then AVAILABLE).
+type ConnectionReader interface {
+	ConnectionStatus(ctx context.Context, region, arn string) (string, error)
 }

@@ -24,6 +24,7 @@ const (
 	CodeownersTeam     ItemID = "codeowners-team"
 	GPUQuotaRaise      ItemID = "gpu-quota"
 	RunnerPools        ItemID = "runner-pools"
+	RunnerConnection   ItemID = "runner-connection"
 	StackConfig        ItemID = "stack-config"
 	StackSecrets       ItemID = "stack-secrets"
 	StackFileCommitted ItemID = "stack-file-committed"
@@ -104,8 +105,9 @@ var ItemSpecs = []ItemSpec{
 		},
 	},
 	{
-		ID:    RunnerPools,
-		Title: "Register the two runner pools",
+		ID:     RunnerPools,
+		Title:  "Register the two runner pools",
+		needed: func(r *run) bool { return r.Config.Runners == "" },
 		how: func(r *run) string {
 			repo := r.htmlURL()
 			return fmt.Sprintf("ephemeral, self-hosted, in separate runner groups: %s/settings/actions/runners/new, once with the label %s (deploys) and once with %s (pull requests): ./config.sh --url %s --ephemeral --labels <label> (docs/pipeline.md#runners)",
@@ -113,9 +115,30 @@ var ItemSpecs = []ItemSpec{
 		},
 	},
 	{
+		// With -runners codebuild: the pools exist, but CodeBuild cannot
+		// register a runner until the connection's GitHub App is installed,
+		// which only a person can do (CodeConnections: "Update a pending
+		// connection").
+		ID:      RunnerConnection,
+		Title:   "Connect the CodeBuild runners to GitHub",
+		needed:  func(r *run) bool { return r.Config.Runners != "" && r.connection != "AVAILABLE" },
+		details: func(r *run) string { return "connection status: " + r.connection },
+		how: func(r *run) string {
+			conn := "the connection aiplatform-ci-github"
+			if r.runners != nil && r.runners.ConnectionArn != "" {
+				conn = "the connection " + r.runners.ConnectionArn
+			}
+			return fmt.Sprintf("https://console.aws.amazon.com/codesuite/settings/connections?region=%s: %s → Update pending connection → install (or choose) the AWS Connector for GitHub app on %s with access to %s; it is then AVAILABLE (docs/pipeline.md#codebuild-hosted-runners)",
+				r.Config.Region, conn, r.owner, r.Config.Repository)
+		},
+	},
+	{
 		ID:    StackConfig,
 		Title: "Edit each stack's config for your account",
-		how: func(*run) string {
+		how: func(r *run) string {
+			if r.Config.Runners != "" {
+				return "in Pulumi.<stack>.yaml: adminRoleArns (your administrators' role); setup has set endpointAccess: public-and-private with the runners' address in publicAccessCidrs (docs/configure.md)"
+			}
 			return "in Pulumi.<stack>.yaml: adminRoleArns (your administrators' role), and for the first deploy endpointAccess: public-and-private with publicAccessCidrs: [<the runners' NAT address>/32] (docs/configure.md)"
 		},
 	},

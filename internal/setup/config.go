@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/aiplatform/infra/stacks/bootstrap/statebackend"
 )
 
 // Branch is the only branch that deploys (check-environment.sh's DEPLOY_BRANCH default).
@@ -67,12 +69,28 @@ type Config struct {
 	PRRunner       string // -pr-runner
 	DeployRunner   string // -deploy-runner
 	RetentionDays  int    // -retention-days
+	// Runners is -runners: "" registers no runners (you register the two
+	// pools), RunnersCodeBuild has the bootstrap create CodeBuild-hosted
+	// pools, whose labels are then the pools' variables.
+	Runners string
 }
+
+// RunnersCodeBuild is -runners codebuild: the bootstrap's runners option
+// (statebackend.RunnerOptions, kind codebuild).
+const RunnersCodeBuild = string(statebackend.RunnerCodeBuild)
 
 // WithDefaults fills what is unset.
 func (c Config) WithDefaults() Config {
 	if len(c.Stacks) == 0 {
 		c.Stacks = []string{"dev"}
+	}
+	if c.Runners == RunnersCodeBuild {
+		if c.PRRunner == "" {
+			c.PRRunner = statebackend.RunnerLabel("pr")
+		}
+		if c.DeployRunner == "" {
+			c.DeployRunner = statebackend.RunnerLabel("deploy")
+		}
 	}
 	if c.PRRunner == "" {
 		c.PRRunner = DefaultPRRunner
@@ -170,6 +188,20 @@ func (c Config) Validate() error {
 	}
 	if strings.EqualFold(c.PRRunner, c.DeployRunner) {
 		add("-pr-runner, -deploy-runner: both %q (labels match case-insensitively): pull-request code and approved applies would share runners; give each pool its own label", c.DeployRunner)
+	}
+	switch c.Runners {
+	case "":
+	case RunnersCodeBuild:
+		for _, r := range []struct{ flag, v, pool string }{{"-pr-runner", c.PRRunner, "pr"}, {"-deploy-runner", c.DeployRunner, "deploy"}} {
+			if want := statebackend.RunnerLabel(r.pool); r.v != want {
+				add("%s: %q, but with -runners codebuild the %s pool's label is %s (its CodeBuild project): leave %s out", r.flag, r.v, r.pool, want, r.flag)
+			}
+		}
+		if c.BackendURL != "" {
+			add("-runners codebuild: the bootstrap creates the runners, and with -backend-url setup does not run it: leave -backend-url and the role flags out, or set aiplatform-bootstrap:runners in your bootstrap and leave -runners out")
+		}
+	default:
+		add("-runners: %q is not a runner option: codebuild (the bootstrap creates CodeBuild-hosted runner pools, docs/pipeline.md#runners), or leave it out to register your own pools", c.Runners)
 	}
 	if c.RetentionDays < MinRetentionDays || c.RetentionDays > 400 {
 		add("-retention-days: %d is outside %d..400: the approved summary must outlive the %d-day approval window", c.RetentionDays, MinRetentionDays, MinRetentionDays)

@@ -41,6 +41,7 @@ type fakeGitHub struct {
 	nextID                                     int64
 	users, teams                               map[string]int64
 	codeownersErrors                           []map[string]any
+	hooks                                      map[int64]*fakeHook
 	// failOnce answers the next request "METHOD path" with this status.
 	failOnce map[string]int
 
@@ -57,6 +58,13 @@ type fakeEnv struct {
 	vars            map[string]string
 }
 
+// fakeHook is a repository webhook as GitHub keeps it.
+type fakeHook struct {
+	Active                             bool
+	Events                             []string
+	URL, ContentType, Secret, Insecure string
+}
+
 type fakePolicy struct {
 	ID         int64
 	Name, Type string
@@ -70,7 +78,7 @@ func newFakeGitHub(t *testing.T) (*fakeGitHub, *GitHub) {
 		retention: 14, maxRetention: 90, workflowDefault: "write", canApprove: true,
 		vars: map[string]string{}, envs: map[string]*fakeEnv{}, rulesets: map[int64]rulesetBody{},
 		nextID: 100, users: map[string]int64{"alice": 501}, teams: map[string]int64{"platform-admins": 7},
-		failOnce: map[string]int{},
+		failOnce: map[string]int{}, hooks: map[int64]*fakeHook{},
 	}
 	srv := httptest.NewServer(f.routes())
 	t.Cleanup(srv.Close)
@@ -518,6 +526,108 @@ func (f *fakeGitHub) routes() http.Handler {
 			errs = []map[string]any{}
 		}
 		writeJSON(w, 200, map[string]any{"errors": errs})
+	})
+	// Repository webhooks (docs.github.com/rest/repos/webhooks): the
+	// fine-grained permission Webhooks, or a classic token's repo scope
+	// (which covers repository hooks, as admin:repo_hook does). GitHub
+	// never returns a secret: config.secret reads "********".
+	hookJSON := func(id int64, h *fakeHook) map[string]any {
+		cfg := map[string]any{"url": h.URL, "content_type": h.ContentType, "insecure_ssl": h.Insecure}
+		if h.Secret != "" {
+			cfg["secret"] = "********"
+		}
+		return map[string]any{"id": id, "type": "Repository", "name": "web", "active": h.Active, "events": h.Events, "config": cfg}
+	}
+	type hookBody struct {
+		Name   *string  `json:"name"`
+		Active *bool    `json:"active"`
+		Events []string `json:"events"`
+		Config *struct {
+			URL         string `json:"url"`
+			ContentType string `json:"content_type"`
+			Secret      string `json:"secret"`
+			InsecureSSL string `json:"insecure_ssl"`
+		} `json:"config"`
+	}
+	validHook := func(w http.ResponseWriter, b hookBody, create bool) bool {
+		switch {
+		case create && (b.Config == nil || b.Config.URL == ""):
+			writeJSON(w, 422, msg("Validation Failed: config.url is required"))
+		case b.Name != nil && *b.Name != "web":
+			writeJSON(w, 422, msg("Validation Failed: name must be web"))
+		case b.Config != nil && !slices.Contains([]string{"", "json", "form"}, b.Config.ContentType):
+			writeJSON(w, 422, msg("Validation Failed: content_type must be json or form"))
+		case b.Config != nil && !slices.Contains([]string{"", "0", "1"}, b.Config.InsecureSSL):
+			writeJSON(w, 422, msg("Validation Failed: insecure_ssl must be \"0\" or \"1\""))
+		default:
+			for _, e := range b.Events {
+				if !slices.Contains([]string{"push", "pull_request", "workflow_job", "workflow_run", "*"}, e) {
+					writeJSON(w, 422, msg("Validation Failed: unknown event "+e))
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	f.route(mux, "GET "+repo+"/hooks", "Webhooks", "read", "repo", func(w http.ResponseWriter, r *http.Request) {
+		out := []any{}
+		ids := make([]int64, 0, len(f.hooks))
+		for id := range f.hooks {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			out = append(out, hookJSON(id, f.hooks[id]))
+		}
+		writeJSON(w, 200, out)
+	})
+	f.route(mux, "POST "+repo+"/hooks", "Webhooks", "write", "repo", func(w http.ResponseWriter, r *http.Request) {
+		var b hookBody
+		if !decode(w, r, &b) || !validHook(w, b, true) {
+			return
+		}
+		for _, h := range f.hooks {
+			if h.URL == b.Config.URL {
+				writeJSON(w, 422, msg("Validation Failed: Hook already exists on this repository"))
+				return
+			}
+		}
+		h := &fakeHook{Active: true, Events: []string{"push"}, URL: b.Config.URL, ContentType: b.Config.ContentType, Secret: b.Config.Secret, Insecure: b.Config.InsecureSSL}
+		if b.Active != nil {
+			h.Active = *b.Active
+		}
+		if b.Events != nil {
+			h.Events = b.Events
+		}
+		if h.ContentType == "" {
+			h.ContentType = "form"
+		}
+		f.nextID++
+		f.hooks[f.nextID] = h
+		writeJSON(w, 201, hookJSON(f.nextID, h))
+	})
+	f.route(mux, "PATCH "+repo+"/hooks/{id}", "Webhooks", "write", "repo", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		h := f.hooks[id]
+		if h == nil {
+			writeJSON(w, 404, msg("Not Found"))
+			return
+		}
+		var b hookBody
+		if !decode(w, r, &b) || !validHook(w, b, false) {
+			return
+		}
+		if b.Active != nil {
+			h.Active = *b.Active
+		}
+		if b.Events != nil {
+			h.Events = b.Events
+		}
+		if b.Config != nil {
+			h.URL, h.ContentType, h.Secret, h.Insecure = b.Config.URL, b.Config.ContentType, b.Config.Secret, b.Config.InsecureSSL
+		}
+		writeJSON(w, 200, hookJSON(id, h))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/aiplatform/infra/stacks/bootstrap/statebackend"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -52,6 +53,9 @@ func (p *PulumiSteps) bootstrapConfig(in BootstrapInput) auto.ConfigMap {
 	}
 	for i, a := range p.ApplyPolicyArns {
 		c[fmt.Sprintf("aiplatform-bootstrap:github.applyPolicyArns[%d]", i)] = auto.ConfigValue{Value: a}
+	}
+	if in.Runners != "" {
+		c["aiplatform-bootstrap:runners.kind"] = auto.ConfigValue{Value: in.Runners}
 	}
 	return c
 }
@@ -133,7 +137,27 @@ func (p *PulumiSteps) Bootstrap(ctx context.Context, in BootstrapInput, dryRun b
 	}
 	str := func(k string) string { s, _ := outs[k].Value.(string); return s }
 	return BootstrapOutputs{BackendURL: str("backendUrl"), SecretsProvider: str("secretsProvider"),
-		PreviewRoleArn: str("previewRoleArn"), ApplyRoleArn: str("applyRoleArn")}, changes, nil
+		PreviewRoleArn: str("previewRoleArn"), ApplyRoleArn: str("applyRoleArn"),
+		Runners: runnerOutputs(outs)}, changes, nil
+}
+
+// runnerOutputs reads the runner pools' outputs (statebackend.Deploy's
+// exports), nil when the bootstrap has none.
+func runnerOutputs(outs auto.OutputMap) *RunnerOutputs {
+	ip, _ := outs[statebackend.OutputRunnerEgressIP].Value.(string)
+	if ip == "" {
+		return nil
+	}
+	ro := &RunnerOutputs{EgressIP: ip}
+	ro.ConnectionArn, _ = outs[statebackend.OutputRunnerConnectionArn].Value.(string)
+	hooks, _ := outs[statebackend.OutputRunnerWebhooks].Value.(map[string]any)
+	for _, pool := range statebackend.RunnerPools {
+		h, _ := hooks[pool.Name].(map[string]any)
+		url, _ := h["payloadUrl"].(string)
+		secret, _ := h["secret"].(string)
+		ro.Webhooks = append(ro.Webhooks, PoolWebhook{Pool: pool.Name, PayloadURL: url, Secret: secret})
+	}
+	return ro
 }
 
 func (p *PulumiSteps) progress() io.Writer {
@@ -200,7 +224,10 @@ func (p *PulumiSteps) Stack(ctx context.Context, in StackInput, dryRun bool) ([]
 	if err != nil {
 		return changes, err
 	}
-	set := stackConfig(cur, in)
+	set, err := stackConfig(cur, in)
+	if err != nil {
+		return changes, err
+	}
 	for _, k := range sortedKeys(set) {
 		changes = append(changes, Change{Op: "update", What: "stack " + in.Stack + " config " + k, Detail: set[k].Value})
 	}
@@ -214,21 +241,44 @@ func (p *PulumiSteps) Stack(ctx context.Context, in StackInput, dryRun bool) ([]
 
 // stackConfig is what Stack sets in the stack's config: the region, the
 // apply role as the cluster's creator, and the preview role appended to
-// viewerRoleArns (docs/deploy.md, setup step 4); nothing already there.
-func stackConfig(cur auto.ConfigMap, in StackInput) auto.ConfigMap {
-	set := configDiff(flatten(cur), auto.ConfigMap{
+// viewerRoleArns (docs/deploy.md, setup step 4); with the CodeBuild
+// runners, the API endpoint public and private with the runners' address
+// appended to publicAccessCidrs (they run in a VPC of their own); nothing
+// already there.
+func stackConfig(cur auto.ConfigMap, in StackInput) (auto.ConfigMap, error) {
+	want := auto.ConfigMap{
 		"aws:region":                       {Value: in.Region},
 		"aiplatform:clusterCreatorRoleArn": {Value: in.ApplyRoleArn},
-	})
-	var viewers []string
-	if v, ok := cur["aiplatform:viewerRoleArns"]; ok {
-		_ = json.Unmarshal([]byte(v.Value), &viewers)
 	}
-	if !slices.Contains(viewers, in.PreviewRoleArn) {
-		set[fmt.Sprintf("aiplatform:viewerRoleArns[%d]", len(viewers))] = auto.ConfigValue{Value: in.PreviewRoleArn}
+	if in.RunnerEgressIP != "" {
+		switch access := cur["aiplatform:endpointAccess"].Value; access {
+		case "", publicAndPrivate:
+			want["aiplatform:endpointAccess"] = auto.ConfigValue{Value: publicAndPrivate}
+		default:
+			return nil, fmt.Errorf("stack %s: aiplatform:endpointAccess is %s, so the CodeBuild runners, which reach the cluster from %s in a VPC of their own, could not deploy: set it to %s (setup then adds %s/32 to publicAccessCidrs) with `pulumi config set --stack %s aiplatform:endpointAccess %s` and run setup again, or leave -runners out and register runners that reach the private endpoint",
+				in.Stack, access, in.RunnerEgressIP, publicAndPrivate, in.RunnerEgressIP, in.Stack, publicAndPrivate)
+		}
 	}
-	return set
+	set := configDiff(flatten(cur), want)
+	appendTo := func(key, value string) {
+		var list []string
+		if v, ok := cur[key]; ok {
+			_ = json.Unmarshal([]byte(v.Value), &list)
+		}
+		if !slices.Contains(list, value) {
+			set[fmt.Sprintf("%s[%d]", key, len(list))] = auto.ConfigValue{Value: value}
+		}
+	}
+	appendTo("aiplatform:viewerRoleArns", in.PreviewRoleArn)
+	if in.RunnerEgressIP != "" {
+		appendTo("aiplatform:publicAccessCidrs", in.RunnerEgressIP+"/32")
+	}
+	return set, nil
 }
+
+// publicAndPrivate is the stacks' endpointAccess that admits
+// publicAccessCidrs (stacks/config.go).
+const publicAndPrivate = "public-and-private"
 
 // secretsProviderLines is what Pulumi.<stack>.yaml says about its secrets.
 type secretsProviderLines struct {

@@ -19,6 +19,8 @@ type fakeAWS struct {
 	bootstrap []BootstrapInput
 	stacks    []StackInput
 	dryRuns   []bool
+	// runners are the runner pools' outputs, answered when asked for them.
+	runners *RunnerOutputs
 }
 
 func (f *fakeAWS) Bootstrap(_ context.Context, in BootstrapInput, dryRun bool) (BootstrapOutputs, []Change, error) {
@@ -28,12 +30,16 @@ func (f *fakeAWS) Bootstrap(_ context.Context, in BootstrapInput, dryRun bool) (
 	if len(f.bootstrap) == 1 {
 		ch = []Change{{Op: "update", What: "bootstrap stack acct", Detail: "create 14"}}
 	}
-	return BootstrapOutputs{
+	out := BootstrapOutputs{
 		BackendURL:      "s3://aiplatform-pulumi-state-1a2b3c4?region=us-west-2&awssdk=v2",
 		SecretsProvider: "awskms://alias/aiplatform-pulumi-secrets?region=us-west-2",
 		PreviewRoleArn:  "arn:aws:iam::123456789012:role/aiplatform-ci-preview",
 		ApplyRoleArn:    "arn:aws:iam::123456789012:role/aiplatform-ci-apply",
-	}, ch, nil
+	}
+	if in.Runners != "" {
+		out.Runners = f.runners
+	}
+	return out, ch, nil
 }
 
 func (f *fakeAWS) Stack(_ context.Context, in StackInput, dryRun bool) ([]Change, error) {
@@ -221,11 +227,39 @@ func TestStackConfig(t *testing.T) {
 		"aiplatform:clusterCreatorRoleArn": {Value: "arn:aws:iam::123456789012:role/platform-admin"},
 		"aiplatform:viewerRoleArns":        {Value: `["arn:aws:iam::123456789012:role/auditor"]`},
 	}
+	set, err := stackConfig(cur, in)
+	require.NoError(t, err)
 	assert.Equal(t, auto.ConfigMap{
 		"aiplatform:clusterCreatorRoleArn": {Value: in.ApplyRoleArn},
 		"aiplatform:viewerRoleArns[1]":     {Value: in.PreviewRoleArn},
-	}, stackConfig(cur, in))
+	}, set)
 	cur["aiplatform:clusterCreatorRoleArn"] = auto.ConfigValue{Value: in.ApplyRoleArn}
 	cur["aiplatform:viewerRoleArns"] = auto.ConfigValue{Value: `["arn:aws:iam::123456789012:role/auditor","` + in.PreviewRoleArn + `"]`}
-	assert.Empty(t, stackConfig(cur, in), "a second run sets nothing")
+	set, err = stackConfig(cur, in)
+	require.NoError(t, err)
+	assert.Empty(t, set, "a second run sets nothing")
+
+	// With the CodeBuild runners the endpoint admits their one address,
+	// beside any the stack already names.
+	in.RunnerEgressIP = "203.0.113.7"
+	set, err = stackConfig(cur, in)
+	require.NoError(t, err)
+	assert.Equal(t, auto.ConfigMap{
+		"aiplatform:endpointAccess":       {Value: "public-and-private"},
+		"aiplatform:publicAccessCidrs[0]": {Value: "203.0.113.7/32"},
+	}, set)
+	cur["aiplatform:endpointAccess"] = auto.ConfigValue{Value: "public-and-private"}
+	cur["aiplatform:publicAccessCidrs"] = auto.ConfigValue{Value: `["198.51.100.0/24"]`}
+	set, err = stackConfig(cur, in)
+	require.NoError(t, err)
+	assert.Equal(t, auto.ConfigMap{"aiplatform:publicAccessCidrs[1]": {Value: "203.0.113.7/32"}}, set)
+	cur["aiplatform:publicAccessCidrs"] = auto.ConfigValue{Value: `["198.51.100.0/24","203.0.113.7/32"]`}
+	set, err = stackConfig(cur, in)
+	require.NoError(t, err)
+	assert.Empty(t, set)
+	// A private endpoint is the user's choice: setup says what to do.
+	cur["aiplatform:endpointAccess"] = auto.ConfigValue{Value: "private"}
+	_, err = stackConfig(cur, in)
+	require.ErrorContains(t, err, "stack dev: aiplatform:endpointAccess is private, so the CodeBuild runners, which reach the cluster from 203.0.113.7")
+	require.ErrorContains(t, err, "pulumi config set --stack dev aiplatform:endpointAccess public-and-private")
 }

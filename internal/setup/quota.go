@@ -42,7 +42,8 @@ type QuotaReader interface {
 	EC2Quota(ctx context.Context, region, code string) (float64, error)
 }
 
-// AWSCLIQuotas reads quotas with the AWS CLI v2, a prerequisite of setup
+// AWSCLIQuotas reads quotas (and the runners' connection status) with the
+// AWS CLI v2, a prerequisite of setup
 // (docs/setup.md): `aws service-quotas get-service-quota`, which needs
 // servicequotas:GetServiceQuota.
 type AWSCLIQuotas struct {
@@ -69,6 +70,28 @@ func (q AWSCLIQuotas) EC2Quota(ctx context.Context, region, code string) (float6
 		return 0, fmt.Errorf("%s service-quotas get-service-quota answered %q, not a number", cmd, lastLine(text))
 	}
 	return v, nil
+}
+
+// ConnectionStatus implements ConnectionReader with `aws codeconnections
+// get-connection`, which needs codeconnections:GetConnection (the
+// connection's status: PENDING, AVAILABLE, ERROR; CodeConnections API,
+// GetConnection).
+func (q AWSCLIQuotas) ConnectionStatus(ctx context.Context, region, arn string) (string, error) {
+	cmd := q.Command
+	if cmd == "" {
+		cmd = "aws"
+	}
+	if _, err := exec.LookPath(cmd); err != nil {
+		return "", fmt.Errorf("%s: not found: install the AWS CLI v2 (a prerequisite, docs/setup.md)", cmd)
+	}
+	args := []string{"codeconnections", "get-connection", "--connection-arn", arn, "--region", region,
+		"--query", "Connection.ConnectionStatus", "--output", "text"}
+	out, err := exec.CommandContext(ctx, cmd, args...).CombinedOutput()
+	text := strings.TrimSpace(string(out))
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %v: %s", cmd, strings.Join(args, " "), err, lastLine(text))
+	}
+	return lastLine(text), nil
 }
 
 func getQuotaArgs(region, code string) []string {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/aiplatform/infra/stacks/bootstrap/statebackend"
 )
 
 // Change is one thing setup changed, or would change in a dry run.
@@ -50,6 +52,9 @@ type Setup struct {
 	// item, never a failure: AWS, not setup, raises it.
 	GPUNeeds []GPUQuotaNeed
 	Quotas   QuotaReader
+	// Connections reads the runners' GitHub connection (nil: not read,
+	// listed as not done).
+	Connections ConnectionReader
 }
 
 // run is the state of one run.
@@ -65,6 +70,10 @@ type run struct {
 	codeownersErrors []string
 	// gpuShortfalls are the GPU quotas below the stacks' needs, or unread.
 	gpuShortfalls []gpuQuotaShortfall
+	// runners are the bootstrap's runner pools (with -runners), and
+	// connection their GitHub connection's status or why it is unknown.
+	runners    *RunnerOutputs
+	connection string
 }
 
 type repository struct {
@@ -136,6 +145,7 @@ func (r *run) steps() error {
 		},
 		r.ruleset,
 		r.codeowners,
+		r.runnerWebhooks,
 		r.variables,
 	} {
 		if err := step(); err != nil {
@@ -311,6 +321,7 @@ func (r *run) aws() error {
 	if r.AWS != nil {
 		out, changes, err := r.AWS.Bootstrap(r.ctx, BootstrapInput{
 			Region: c.Region, Repository: r.repo.FullName, SubjectPrefix: r.report.SubjectPrefix, Environments: c.Stacks,
+			Runners: c.Runners,
 		}, r.DryRun)
 		for _, ch := range changes {
 			r.change(ch)
@@ -319,9 +330,19 @@ func (r *run) aws() error {
 			return err
 		}
 		c.BackendURL, c.PreviewRoleArn, c.ApplyRoleArn = out.BackendURL, out.PreviewRoleArn, out.ApplyRoleArn
+		if c.Runners != "" {
+			if err := r.runnerConnection(out.Runners); err != nil {
+				return err
+			}
+		}
+		egress := ""
+		if r.runners != nil {
+			egress = r.runners.EgressIP
+		}
 		for _, st := range c.Stacks {
 			changes, err := r.AWS.Stack(r.ctx, StackInput{Stack: st, Region: c.Region, BackendURL: out.BackendURL,
-				SecretsProvider: out.SecretsProvider, PreviewRoleArn: out.PreviewRoleArn, ApplyRoleArn: out.ApplyRoleArn}, r.DryRun)
+				SecretsProvider: out.SecretsProvider, PreviewRoleArn: out.PreviewRoleArn, ApplyRoleArn: out.ApplyRoleArn,
+				RunnerEgressIP: egress}, r.DryRun)
 			for _, ch := range changes {
 				r.change(ch)
 			}
@@ -347,6 +368,97 @@ func (r *run) aws() error {
 	for _, p := range []*string{&c.BackendURL, &c.PreviewRoleArn, &c.ApplyRoleArn} {
 		if *p == "" {
 			*p = Placeholder
+		}
+	}
+	return nil
+}
+
+// runnerConnection keeps the bootstrap's runner outputs and reads the
+// status of their GitHub connection: until an administrator completes its
+// handshake it is PENDING and the pools' builds cannot register runners
+// (the checklist's runner-connection item).
+func (r *run) runnerConnection(out *RunnerOutputs) error {
+	if out == nil {
+		if r.DryRun {
+			return nil // the bootstrap has not made them yet
+		}
+		return fmt.Errorf("-runners %s: the bootstrap exports no runner pools (%s is empty): run setup again; if it persists, check that stacks/bootstrap is this version (aiplatform-bootstrap:runners)", r.Config.Runners, statebackend.OutputRunnerEgressIP)
+	}
+	r.runners = out
+	switch {
+	case r.Connections == nil:
+		r.connection = "not read"
+	default:
+		st, err := r.Connections.ConnectionStatus(r.ctx, r.Config.Region, out.ConnectionArn)
+		if err != nil {
+			r.connection = "could not be read: " + err.Error()
+		} else {
+			r.connection = st
+		}
+	}
+	return nil
+}
+
+// runnerWebhooks makes GitHub send each CodeBuild pool the repository's
+// queued workflow jobs: CodeBuild's payload URL and secret (the
+// bootstrap's webhooks are created manually, CodeBuild's ManualCreation),
+// event workflow_job (CodeBuild User Guide, "GitHub manual webhooks" and
+// the WORKFLOW_JOB_QUEUED event).
+func (r *run) runnerWebhooks() error {
+	if r.Config.Runners == "" {
+		return nil
+	}
+	if r.runners == nil { // a dry run before the bootstrap exists
+		for _, p := range statebackend.RunnerPools {
+			r.change(Change{Op: "create", What: "repository webhook of the " + p.Name + " runner pool", Detail: "workflow_job to CodeBuild " + Placeholder})
+		}
+		return nil
+	}
+	// GET /repos/{owner}/{repo}/hooks: docs.github.com/rest/repos/webhooks#list-repository-webhooks
+	var hooks []struct {
+		ID     int64    `json:"id"`
+		Active bool     `json:"active"`
+		Events []string `json:"events"`
+		Config struct {
+			URL         string `json:"url"`
+			ContentType string `json:"content_type"`
+		} `json:"config"`
+	}
+	if err := r.GitHub.call(r.ctx, http.MethodGet, r.repoPath("hooks"), "repository permission Webhooks: read", nil, &hooks); err != nil {
+		return err
+	}
+	const perm = "repository permission Webhooks: write"
+	for _, w := range r.runners.Webhooks {
+		if w.PayloadURL == "" || w.Secret == "" {
+			return fmt.Errorf("runner pool %s: the bootstrap's %s has no payload URL or secret: run setup again", w.Pool, statebackend.OutputRunnerWebhooks)
+		}
+		config := map[string]string{"url": w.PayloadURL, "content_type": "json", "insecure_ssl": "0", "secret": w.Secret}
+		what := "repository webhook of the " + w.Pool + " runner pool"
+		found := false
+		for _, h := range hooks {
+			if h.Config.URL != w.PayloadURL {
+				continue
+			}
+			found = true
+			if h.Active && slices.Equal(h.Events, []string{"workflow_job"}) && h.Config.ContentType == "json" {
+				break
+			}
+			// PATCH /repos/{owner}/{repo}/hooks/{hook_id}: docs.github.com/rest/repos/webhooks#update-a-repository-webhook
+			if err := r.write(Change{Op: "update", What: what, Detail: fmt.Sprintf("active %t, events %v → active, workflow_job, json", h.Active, h.Events)},
+				http.MethodPatch, r.repoPath("hooks", strconv.FormatInt(h.ID, 10)), perm,
+				map[string]any{"active": true, "events": []string{"workflow_job"}, "config": config}, nil); err != nil {
+				return err
+			}
+			break
+		}
+		if found {
+			continue
+		}
+		// POST /repos/{owner}/{repo}/hooks: docs.github.com/rest/repos/webhooks#create-a-repository-webhook
+		if err := r.write(Change{Op: "create", What: what, Detail: "workflow_job to CodeBuild project " + statebackend.RunnerProject(w.Pool)},
+			http.MethodPost, r.repoPath("hooks"), perm,
+			map[string]any{"name": "web", "active": true, "events": []string{"workflow_job"}, "config": config}, nil); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ package estimate
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/aiplatform/infra/stacks/bootstrap/statebackend"
 	"github.com/aiplatform/infra/tests/mocks"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -28,13 +30,54 @@ import (
 // namespaces, so these keys never change what is deployed.
 const ConfigNamespace = "aiplatform-cost"
 
-// Stack loads Pulumi.<stack>.yaml from dir and prices it (see Config).
+// Stack loads Pulumi.<stack>.yaml from dir and prices it: a stack of the
+// main project (see Config), or of the bootstrap project (stacks/bootstrap,
+// see Bootstrap).
 func Stack(dir, stack string, at time.Time) (cost.Inventory, cost.Assumptions, error) {
 	cfg, _, err := mocks.StackConfig(dir, stack)
 	if err != nil {
 		return cost.Inventory{}, cost.Assumptions{}, err
 	}
+	if isBootstrapProject(dir) {
+		return Bootstrap(cfg, stack, at)
+	}
 	return Config(cfg, stack, at)
+}
+
+// isBootstrapProject: dir's Pulumi.yaml is the bootstrap's.
+func isBootstrapProject(dir string) bool {
+	proj, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
+	return err == nil && string(proj.Name) == statebackend.Namespace
+}
+
+// Bootstrap prices one bootstrap stack: the state bucket and key and, with
+// its runners option, the runner pools (their VPC's NAT gateway and address,
+// and the build-minutes of aiplatform-cost:runnerMinutesPerMonth).
+func Bootstrap(cfg map[string]string, stack string, at time.Time) (cost.Inventory, cost.Assumptions, error) {
+	assumptions, err := Assumptions(cfg)
+	if err != nil {
+		return cost.Inventory{}, cost.Assumptions{}, err
+	}
+	region := cfg["aws:region"]
+	if region == "" {
+		return cost.Inventory{}, cost.Assumptions{}, fmt.Errorf("aws:region is not set: the estimate is priced per region")
+	}
+	rec, err := mocks.Run(cfg, func(ctx *pulumi.Context) error {
+		_, err := statebackend.Deploy(ctx)
+		return err
+	})
+	if err != nil {
+		return cost.Inventory{}, cost.Assumptions{}, fmt.Errorf("running the state backend bootstrap under the mocks: %w", err)
+	}
+	inv, err := Inventory(rec, at)
+	if err != nil {
+		return cost.Inventory{}, cost.Assumptions{}, err
+	}
+	for i := range inv.Buckets {
+		inv.Buckets[i].Role = "state"
+	}
+	inv.Stack, inv.Region = stack, region
+	return inv, assumptions, nil
 }
 
 // Config runs the program with cfg (keys "ns:name", as mocks.Run takes
@@ -117,6 +160,13 @@ var awsTypes = map[string]string{
 	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":               "free",
 	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "free",
 	"aws:s3/bucketVersioningV2:BucketVersioningV2":                                               "free",
+	// The runner pools: CodeBuild bills build-minutes (priced from the
+	// projects); a connection and a webhook cost nothing; a job's log is
+	// well under a MB, cents a month at the runner minutes' scale.
+	"aws:codebuild/project:Project":             "priced",
+	"aws:codebuild/webhook:Webhook":             "free",
+	"aws:codeconnections/connection:Connection": "free",
+	"aws:cloudwatch/logGroup:LogGroup":          "free",
 	// The sample model files (a few KB): their storage is in the bucket's own
 	// line (aiplatform-cost:bucketGB), and the PUTs are a one-off.
 	"aws:s3/bucketObjectv2:BucketObjectv2": "free",
@@ -227,6 +277,9 @@ func Inventory(rec *mocks.Recorder, at time.Time) (cost.Inventory, error) {
 			inv.PublicIPv4s = append(inv.PublicIPv4s, r.Name)
 		case "aws:kms/key:Key":
 			inv.KMSKeys = append(inv.KMSKeys, r.Name)
+		case "aws:codebuild/project:Project":
+			env, _ := Plain(r.Inputs)["environment"].(map[string]any)
+			inv.CodeBuildProjects = append(inv.CodeBuildProjects, cost.CodeBuildProject{Name: r.Name, ComputeType: str(env["computeType"])})
 		case "aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket":
 			inv.Buckets = append(inv.Buckets, cost.Bucket{Name: r.Name, Role: r.Name})
 		case "aws:ec2/vpcEndpoint:VpcEndpoint":

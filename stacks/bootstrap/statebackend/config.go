@@ -32,8 +32,11 @@ type Args struct {
 	// NoncurrentVersionDays keeps overwritten checkpoints this long (default 90).
 	NoncurrentVersionDays int
 	// CI, when set, creates the GitHub Actions OIDC roles; nil creates none.
-	CI   *GitHubCI
-	Tags map[string]string
+	CI *GitHubCI
+	// Runners, when set, creates the pipeline's runner pools (they need CI:
+	// the repository whose jobs they run).
+	Runners *RunnerOptions
+	Tags    map[string]string
 }
 
 // GitHubCI describes the repository whose workflows deploy the main project.
@@ -92,6 +95,10 @@ func (a Args) withDefaults() Args {
 		}
 		a.CI = &ci
 	}
+	if a.Runners != nil {
+		r := a.Runners.withDefaults()
+		a.Runners = &r
+	}
 	tags := map[string]string{"managed-by": "pulumi", "purpose": "pulumi-state"}
 	for k, v := range a.Tags {
 		tags[k] = v
@@ -122,6 +129,12 @@ func (a Args) Validate() error {
 	}
 	if a.CI != nil {
 		errs = append(errs, a.CI.validate("github")...)
+	}
+	if a.Runners != nil {
+		errs = append(errs, a.Runners.validate("runners")...)
+		if a.CI == nil {
+			errs = append(errs, errors.New("runners: needs the github key: the runner pools run the jobs of the repository it names (github.repository)"))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -246,6 +259,14 @@ func ParseConfig(region string, get func(key string) (string, bool)) (Args, erro
 			errs = append(errs, fmt.Errorf("%s:github: %w", Namespace, err))
 		} else {
 			a.CI = &ci
+		}
+	}
+	if v, ok := get("runners"); ok {
+		var r RunnerOptions
+		if err := decodeStrict(v, &r); err != nil {
+			errs = append(errs, fmt.Errorf("%s:runners: %w", Namespace, err))
+		} else {
+			a.Runners = &r
 		}
 	}
 	if len(errs) > 0 {

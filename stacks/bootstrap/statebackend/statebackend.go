@@ -268,6 +268,18 @@ func policySlug(arn string) string {
 	return nonSlug.ReplaceAllString(owner+"-"+path, "-")
 }
 
+// The bootstrap's outputs about the runner pools, which setup reads.
+const (
+	// OutputRunnerEgressIP is the runners' one egress address.
+	OutputRunnerEgressIP = "runnerEgressIp"
+	// OutputRunnerConnectionArn is the CodeConnections connection to GitHub.
+	OutputRunnerConnectionArn = "runnerConnectionArn"
+	// OutputRunnerLabels maps each pool's repository variable to its label.
+	OutputRunnerLabels = "runnerLabels"
+	// OutputRunnerWebhooks maps each pool to its payloadUrl and secret.
+	OutputRunnerWebhooks = "runnerWebhooks"
+)
+
 // Run is the bootstrap program: load config, create the backend, export what
 // the main project's `pulumi login` and `pulumi stack init` need.
 func Run(ctx *pulumi.Context) error {
@@ -292,6 +304,25 @@ func Deploy(ctx *pulumi.Context) (*StateBackend, error) {
 	if args.CI != nil {
 		ctx.Export("previewRoleArn", sb.PreviewRoleArn)
 		ctx.Export("applyRoleArn", sb.ApplyRoleArn)
+	}
+	if args.Runners != nil {
+		runners, err := NewRunners(ctx, "aiplatform-ci-runners", &RunnersArgs{
+			Region: args.Region, Repository: args.CI.Repository, Options: *args.Runners, Tags: args.Tags,
+		})
+		if err != nil {
+			return nil, err
+		}
+		labels := pulumi.StringMap{}
+		hooks := pulumi.Map{}
+		for _, p := range RunnerPools {
+			labels[p.Variable] = pulumi.String(RunnerLabel(p.Name))
+			w := runners.Webhooks[p.Name]
+			hooks[p.Name] = pulumi.Map{"payloadUrl": w.PayloadURL, "secret": w.Secret}
+		}
+		ctx.Export(OutputRunnerEgressIP, runners.EgressIP)
+		ctx.Export(OutputRunnerConnectionArn, runners.ConnectionArn)
+		ctx.Export(OutputRunnerLabels, labels)
+		ctx.Export(OutputRunnerWebhooks, hooks)
 	}
 	return sb, nil
 }
