@@ -65,7 +65,7 @@ func TestOfferedLoadIsAnExternalMetricOfTheHPA(t *testing.T) {
 		"seriesQuery":  `lds_triton_calls_total{namespace!=""}`,
 		"resources":    map[string]any{"namespaced": false},
 		"name":         map[string]any{"matches": "^lds_triton_calls_total$", "as": "lds_triton_calls_per_second"},
-		"metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) or vector(0)",
+		"metricsQuery": "sum(irate(<<.Series>>{<<.LabelMatchers>>}[1m])) or vector(0)",
 	}, rules[0])
 
 	// Without callsPerPod: neither, so the adapter's chart registers no
@@ -86,7 +86,7 @@ func TestOfferedLoadIsAKEDATriggerWithScaleToZero(t *testing.T) {
 	offered := triggers[2].(map[string]any)
 	assert.Equal(t, "offered-load", offered["name"])
 	assert.Equal(t, "AverageValue", offered["metricType"])
-	assert.Equal(t, `sum(rate(lds_triton_calls_total{namespace="lds"}[1m])) or vector(0)`, path(offered, "metadata", "query"))
+	assert.Equal(t, `sum(irate(lds_triton_calls_total{namespace="lds"}[1m])) or vector(0)`, path(offered, "metadata", "query"))
 	assert.Equal(t, "90", path(offered, "metadata", "threshold"))
 	assert.Equal(t, "cpu", path(triggers[3], "type"))
 	assert.Nil(t, adapterExternalRules(t, rec), "KEDA's APIService is v1beta1.external.metrics.k8s.io too")

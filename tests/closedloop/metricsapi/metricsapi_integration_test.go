@@ -101,10 +101,12 @@ func (s *podMetricsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"nv_inference_queue_duration_us{model=\"simple\",version=\"1\"} %d\n"+
 		// lds-service's offered-load counter (cmd/lds-service metrics.go),
 		// from the same port: the adapter's external rule reads it by name
-		// and namespace only.
+		// and namespace only. Not rounded to whole calls: the rule's irate
+		// reads two scrapes 15 s apart, where a whole-call counter is off
+		// by up to 1/15 of the rate.
 		"# HELP lds_triton_calls_total Requests that needed Triton, counted as they arrive.\n"+
 		"# TYPE lds_triton_calls_total counter\n"+
-		"lds_triton_calls_total %d\n", success, success*20000, success)
+		"lds_triton_calls_total %.3f\n", success, success*20000, time.Since(started).Seconds()*10)
 }
 
 // The metrics path end to end: a kwok pod's metrics port scraped by a real
