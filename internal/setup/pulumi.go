@@ -193,7 +193,12 @@ func (p *PulumiSteps) Stack(ctx context.Context, in StackInput, dryRun bool) ([]
 		return nil, fmt.Errorf("%s: secretsprovider is %s, not the bootstrap's %s: its encryptedkey belongs to another key; delete the secretsprovider: and encryptedkey: lines (and any secure: values, which that key encrypted) and run setup again", file, has.Provider, in.SecretsProvider)
 	}
 	if in.BackendURL == "" || in.BackendURL == Placeholder {
-		return []Change{{Op: "create", What: "stack " + in.Stack, Detail: "secrets provider " + in.SecretsProvider}}, nil
+		// A dry run before the bootstrap exists: its key is not known yet.
+		provider := in.SecretsProvider
+		if provider == "" {
+			provider = Placeholder
+		}
+		return []Change{{Op: "create", What: "stack " + in.Stack, Detail: "secrets provider " + provider}}, nil
 	}
 	if err := needPulumiCLI(); err != nil {
 		return nil, err
@@ -224,10 +229,7 @@ func (p *PulumiSteps) Stack(ctx context.Context, in StackInput, dryRun bool) ([]
 	if err != nil {
 		return changes, err
 	}
-	set, err := stackConfig(cur, in)
-	if err != nil {
-		return changes, err
-	}
+	set := stackConfig(cur, in)
 	for _, k := range sortedKeys(set) {
 		changes = append(changes, Change{Op: "update", What: "stack " + in.Stack + " config " + k, Detail: set[k].Value})
 	}
@@ -245,19 +247,17 @@ func (p *PulumiSteps) Stack(ctx context.Context, in StackInput, dryRun bool) ([]
 // runners, the API endpoint public and private with the runners' address
 // appended to publicAccessCidrs (they run in a VPC of their own); nothing
 // already there.
-func stackConfig(cur auto.ConfigMap, in StackInput) (auto.ConfigMap, error) {
+func stackConfig(cur auto.ConfigMap, in StackInput) auto.ConfigMap {
 	want := auto.ConfigMap{
 		"aws:region":                       {Value: in.Region},
 		"aiplatform:clusterCreatorRoleArn": {Value: in.ApplyRoleArn},
 	}
 	if in.RunnerEgressIP != "" {
-		switch access := cur["aiplatform:endpointAccess"].Value; access {
-		case "", publicAndPrivate:
-			want["aiplatform:endpointAccess"] = auto.ConfigValue{Value: publicAndPrivate}
-		default:
-			return nil, fmt.Errorf("stack %s: aiplatform:endpointAccess is %s, so the CodeBuild runners, which reach the cluster from %s in a VPC of their own, could not deploy: set it to %s (setup then adds %s/32 to publicAccessCidrs) with `pulumi config set --stack %s aiplatform:endpointAccess %s` and run setup again, or leave -runners out and register runners that reach the private endpoint",
-				in.Stack, access, in.RunnerEgressIP, publicAndPrivate, in.RunnerEgressIP, in.Stack, publicAndPrivate)
-		}
+		// The committed stacks are private; the runners reach the API from
+		// outside the VPC, so -runners codebuild opens the public endpoint
+		// to their one address. The change is in Pulumi.<stack>.yaml, which
+		// the user commits and a second person reviews (docs/setup.md).
+		want["aiplatform:endpointAccess"] = auto.ConfigValue{Value: publicAndPrivate}
 	}
 	set := configDiff(flatten(cur), want)
 	appendTo := func(key, value string) {
@@ -273,7 +273,7 @@ func stackConfig(cur auto.ConfigMap, in StackInput) (auto.ConfigMap, error) {
 	if in.RunnerEgressIP != "" {
 		appendTo("aiplatform:publicAccessCidrs", in.RunnerEgressIP+"/32")
 	}
-	return set, nil
+	return set
 }
 
 // publicAndPrivate is the stacks' endpointAccess that admits

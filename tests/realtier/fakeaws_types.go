@@ -282,6 +282,32 @@ var fakeTypes = map[string]fakeType{
 				"resources": []any{map[string]any{"autoscalingGroups": []any{map[string]any{"name": "eks-" + fmt.Sprint(in["nodeGroupName"]) + "-" + shortHash(id, 8)}}}},
 			}
 		}},
+	// The bootstrap's CodeBuild runner pools (stacks/bootstrap/statebackend,
+	// runners.go), after terraform-provider-aws internal/service:
+	// codebuild/project.go name ForceNew (the id is the name);
+	// codebuild/webhook.go project_name and manual_creation ForceNew, the id
+	// the project's name, payload_url, secret (Sensitive) and url computed;
+	// codeconnections/connection.go name, provider_type, host_arn
+	// RequiresReplace, connection_status PENDING until the handshake;
+	// logs/group.go name, name_prefix ForceNew, arn without the ":*".
+	"aws:codebuild/project:Project": {nameField: "name", replaceOn: []string{"name"}, tagged: true, id: fromInput("name"), outputs: func(f *FakeAWS, id string, _ map[string]any) map[string]any {
+		return map[string]any{"arn": fmt.Sprintf("arn:aws:codebuild:%s:%s:project/%s", f.region, FakeAccount, id), "badgeUrl": ""}
+	}},
+	"aws:codebuild/webhook:Webhook": {replaceOn: []string{"projectName", "manualCreation"}, id: fromInput("projectName"), outputs: func(f *FakeAWS, id string, _ map[string]any) map[string]any {
+		return map[string]any{"payloadUrl": fmt.Sprintf("https://codebuild.%s.amazonaws.com/webhooks?t=%s&v=1", f.region, shortHash(id, 24)),
+			"secret": shortHash(id+"secret", 32), "url": ""}
+	}},
+	"aws:codeconnections/connection:Connection": {nameField: "name", replaceOn: []string{"name", "providerType", "hostArn"}, computed: []string{"providerType"}, tagged: true,
+		id: func(f *FakeAWS, urn string, _ map[string]any) string {
+			h := shortHash(urn, 32)
+			return fmt.Sprintf("arn:aws:codeconnections:%s:%s:connection/%s-%s-%s-%s-%s", f.region, FakeAccount, h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+		}, outputs: func(_ *FakeAWS, id string, _ map[string]any) map[string]any {
+			return map[string]any{"arn": id, "connectionStatus": "PENDING", "ownerAccountId": FakeAccount}
+		}},
+	"aws:cloudwatch/logGroup:LogGroup": {nameField: "name", replaceOn: []string{"name", "namePrefix"}, computed: []string{"name", "namePrefix"}, tagged: true, id: fromInput("name"),
+		outputs: func(f *FakeAWS, id string, _ map[string]any) map[string]any {
+			return map[string]any{"arn": fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", f.region, FakeAccount, id)}
+		}},
 	"aws:eks/addon:Addon": {replaceOn: []string{"clusterName", "addonName"}, computed: []string{"addonVersion", "configurationValues"}, tagged: true, id: joined(":", "clusterName", "addonName"),
 		outputs: func(f *FakeAWS, id string, _ map[string]any) map[string]any {
 			return map[string]any{"arn": fmt.Sprintf("arn:aws:eks:%s:%s:addon/%s", f.region, FakeAccount, strings.ReplaceAll(id, ":", "/"))}
