@@ -54,30 +54,11 @@ func isBootstrapProject(dir string) bool {
 // its runners option, the runner pools (their VPC's NAT gateway and address,
 // and the build-minutes of aiplatform-cost:runnerMinutesPerMonth).
 func Bootstrap(cfg map[string]string, stack string, at time.Time) (cost.Inventory, cost.Assumptions, error) {
-	assumptions, err := Assumptions(cfg)
-	if err != nil {
-		return cost.Inventory{}, cost.Assumptions{}, err
-	}
-	region := cfg["aws:region"]
-	if region == "" {
-		return cost.Inventory{}, cost.Assumptions{}, fmt.Errorf("aws:region is not set: the estimate is priced per region")
-	}
-	rec, err := mocks.Run(cfg, func(ctx *pulumi.Context) error {
-		_, err := statebackend.Deploy(ctx)
-		return err
-	})
-	if err != nil {
-		return cost.Inventory{}, cost.Assumptions{}, fmt.Errorf("running the state backend bootstrap under the mocks: %w", err)
-	}
-	inv, err := Inventory(rec, at)
-	if err != nil {
-		return cost.Inventory{}, cost.Assumptions{}, err
-	}
+	inv, assumptions, err := price(cfg, stack, at, "the state backend bootstrap", deployBootstrap)
 	for i := range inv.Buckets {
 		inv.Buckets[i].Role = "state"
 	}
-	inv.Stack, inv.Region = stack, region
-	return inv, assumptions, nil
+	return inv, assumptions, err
 }
 
 // Config runs the program with cfg (keys "ns:name", as mocks.Run takes
@@ -85,6 +66,25 @@ func Bootstrap(cfg map[string]string, stack string, at time.Time) (cost.Inventor
 // register and the assumptions of cfg's aiplatform-cost namespace over the
 // defaults. at decides the EKS support phase of the Kubernetes version.
 func Config(cfg map[string]string, stack string, at time.Time) (cost.Inventory, cost.Assumptions, error) {
+	inv, assumptions, err := price(cfg, stack, at, "the program", stacks.Run)
+	if err != nil {
+		return cost.Inventory{}, cost.Assumptions{}, err
+	}
+	// The state bucket and its key are the bootstrap's, one per account; they
+	// are priced with the stack so its estimate is what the platform costs.
+	state, _, err := Bootstrap(map[string]string{"aws:region": inv.Region}, stack, at)
+	if err != nil {
+		return cost.Inventory{}, cost.Assumptions{}, err
+	}
+	inv.Buckets = append(inv.Buckets, state.Buckets...)
+	inv.KMSKeys = append(inv.KMSKeys, state.KMSKeys...)
+	inv.Unpriced = append(inv.Unpriced, state.Unpriced...)
+	return inv, assumptions, nil
+}
+
+// price runs program (what names it in errors) under the mocks with cfg and
+// reads its inventory, with cfg's assumptions.
+func price(cfg map[string]string, stack string, at time.Time, what string, program pulumi.RunFunc) (cost.Inventory, cost.Assumptions, error) {
 	assumptions, err := Assumptions(cfg)
 	if err != nil {
 		return cost.Inventory{}, cost.Assumptions{}, err
@@ -93,34 +93,21 @@ func Config(cfg map[string]string, stack string, at time.Time) (cost.Inventory, 
 	if region == "" {
 		return cost.Inventory{}, cost.Assumptions{}, fmt.Errorf("aws:region is not set: the estimate is priced per region")
 	}
-	rec, err := mocks.Run(cfg, stacks.Run)
+	rec, err := mocks.Run(cfg, program)
 	if err != nil {
-		return cost.Inventory{}, cost.Assumptions{}, fmt.Errorf("running the program under the mocks: %w", err)
+		return cost.Inventory{}, cost.Assumptions{}, fmt.Errorf("running %s under the mocks: %w", what, err)
 	}
 	inv, err := Inventory(rec, at)
 	if err != nil {
 		return cost.Inventory{}, cost.Assumptions{}, err
 	}
 	inv.Stack, inv.Region = stack, region
-	// The state bucket and its key are the bootstrap's, one per account; they
-	// are priced with the stack so its estimate is what the platform costs.
-	state, err := mocks.Run(map[string]string{"aws:region": region}, func(ctx *pulumi.Context) error {
-		_, err := statebackend.Deploy(ctx)
-		return err
-	})
-	if err != nil {
-		return cost.Inventory{}, cost.Assumptions{}, fmt.Errorf("running the state backend bootstrap under the mocks: %w", err)
-	}
-	stateInv, err := Inventory(state, at)
-	if err != nil {
-		return cost.Inventory{}, cost.Assumptions{}, err
-	}
-	for _, b := range stateInv.Buckets {
-		inv.Buckets = append(inv.Buckets, cost.Bucket{Name: b.Name, Role: "state"})
-	}
-	inv.KMSKeys = append(inv.KMSKeys, stateInv.KMSKeys...)
-	inv.Unpriced = append(inv.Unpriced, stateInv.Unpriced...)
 	return inv, assumptions, nil
+}
+
+func deployBootstrap(ctx *pulumi.Context) error {
+	_, err := statebackend.Deploy(ctx)
+	return err
 }
 
 // How each AWS resource type the program registers is priced. "free" types
