@@ -97,25 +97,20 @@ func startSetupAWS(t *testing.T) *setupAWS {
 	}
 	t.Cleanup(host.Stop)
 	// The CLI inherits this process's environment (the Automation API adds
-	// its own): the tier's plugins and fakes, no credentials of the user's.
-	for k, v := range map[string]string{
-		"PULUMI_HOME":              filepath.Join(dir, "pulumi-home"),
-		"PATH":                     filepath.Dir(tools.Pulumi) + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"PULUMI_DEBUG_PROVIDERS":   h.aws.DebugProviders(),
-		"PULUMI_DEBUG_LANGUAGES":   host.DebugLanguages(),
-		"PULUMI_SKIP_UPDATE_CHECK": "true",
-		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-		"PULUMI_DIY_BACKEND_NO_LEGACY_WARNING":        "true",
-		"PULUMI_SKIP_CHECKPOINTS":                     "true",
-		"AWS_ACCESS_KEY_ID":                           "realtier",
-		"AWS_SECRET_ACCESS_KEY":                       "realtier",
-		"AWS_EC2_METADATA_DISABLED":                   "true",
-		"AWS_CONFIG_FILE":                             os.DevNull,
-		"AWS_SHARED_CREDENTIALS_FILE":                 os.DevNull,
-		// The awskms:// secrets provider's AWS SDK v2 client
-		// (gocloud.dev/secrets/awskms) honours the service endpoint variable.
-		"AWS_ENDPOINT_URL_KMS": h.kms.URL(),
-	} {
+	// its own): the tier's CLI environment (Backend.Env), without a backend
+	// URL or passphrase (the bootstrap has its own file backend and empty
+	// passphrase, the stacks get theirs from setup), plus the stand-in
+	// language host and the fake KMS. The awskms:// secrets provider's AWS
+	// SDK v2 client (gocloud.dev/secrets/awskms) honours
+	// AWS_ENDPOINT_URL_KMS. In the tier's noCluster way, the CLI's
+	// directory goes first on PATH.
+	tools.KubernetesProvider = filepath.Join(filepath.Dir(tools.Pulumi), "pulumi-resource-kubernetes")
+	env := Backend{Tools: tools, PulumiHome: filepath.Join(dir, "pulumi-home"), DebugProviders: h.aws.DebugProviders()}.Env()
+	delete(env, "PULUMI_BACKEND_URL")
+	delete(env, "PULUMI_CONFIG_PASSPHRASE")
+	env["PULUMI_DEBUG_LANGUAGES"] = host.DebugLanguages()
+	env["AWS_ENDPOINT_URL_KMS"] = h.kms.URL()
+	for k, v := range env {
 		t.Setenv(k, v)
 	}
 	t.Cleanup(func() {
