@@ -112,17 +112,7 @@ func NewRunners(ctx *pulumi.Context, name string, args *RunnersArgs, opts ...pul
 	if err != nil {
 		return nil, err
 	}
-	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
-		VpcId:  vpc.ID(),
-		Routes: ec2.RouteTableRouteArray{&ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), GatewayId: igw.ID()}},
-		Tags:   tags(name + "-public"),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := ec2.NewRouteTableAssociation(ctx, name+"-public", &ec2.RouteTableAssociationArgs{
-		SubnetId: public.ID(), RouteTableId: publicRT.ID(),
-	}, parent); err != nil {
+	if _, err := defaultRoute(ctx, name+"-public", vpc, public, &ec2.RouteTableRouteArgs{GatewayId: igw.ID()}, tags(name+"-public"), parent); err != nil {
 		return nil, err
 	}
 	eip, err := ec2.NewEip(ctx, name+"-nat", &ec2.EipArgs{Domain: pulumi.String("vpc"), Tags: tags(name + "-nat")}, parent)
@@ -135,17 +125,8 @@ func NewRunners(ctx *pulumi.Context, name string, args *RunnersArgs, opts ...pul
 	if err != nil {
 		return nil, err
 	}
-	privateRT, err := ec2.NewRouteTable(ctx, name+"-private", &ec2.RouteTableArgs{
-		VpcId:  vpc.ID(),
-		Routes: ec2.RouteTableRouteArray{&ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), NatGatewayId: nat.ID()}},
-		Tags:   tags(name + "-private"),
-	}, parent)
+	privateRT, err := defaultRoute(ctx, name+"-private", vpc, private, &ec2.RouteTableRouteArgs{NatGatewayId: nat.ID()}, tags(name+"-private"), parent)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ec2.NewRouteTableAssociation(ctx, name+"-private", &ec2.RouteTableAssociationArgs{
-		SubnetId: private.ID(), RouteTableId: privateRT.ID(),
-	}, parent); err != nil {
 		return nil, err
 	}
 	// The jobs read and write the state bucket without paying NAT per GB.
@@ -195,6 +176,21 @@ func NewRunners(ctx *pulumi.Context, name string, args *RunnersArgs, opts ...pul
 		outs[pool+"PayloadUrl"] = w.PayloadURL
 	}
 	return c, ctx.RegisterResourceOutputs(c, outs)
+}
+
+// defaultRoute gives subnet a route table of its own (named name) whose
+// one route sends 0.0.0.0/0 to route's target.
+func defaultRoute(ctx *pulumi.Context, name string, vpc *ec2.Vpc, subnet *ec2.Subnet, route *ec2.RouteTableRouteArgs,
+	tags pulumi.StringMap, parent pulumi.ResourceOption) (*ec2.RouteTable, error) {
+	route.CidrBlock = pulumi.String("0.0.0.0/0")
+	rt, err := ec2.NewRouteTable(ctx, name, &ec2.RouteTableArgs{VpcId: vpc.ID(), Routes: ec2.RouteTableRouteArray{route}, Tags: tags}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ec2.NewRouteTableAssociation(ctx, name, &ec2.RouteTableAssociationArgs{SubnetId: subnet.ID(), RouteTableId: rt.ID()}, parent); err != nil {
+		return nil, err
+	}
+	return rt, nil
 }
 
 type runnerPoolNet struct {
