@@ -39,27 +39,24 @@ type Env struct {
 	mu  sync.Mutex
 	cpu map[string]int64 // "ns/pod" → CPU use in millicores
 
-	snapMu sync.Mutex
-	snap   *snapshot
+	snap shared[*snapshot]
 }
 
 // snapshot is one read of every pod and node, shared by the scenarios:
 // one list per sync period instead of one per scenario (21 scenarios each
 // listing every 100 ms kept kube-apiserver at a whole core).
 type snapshot struct {
-	at    time.Time
 	pods  map[string][]podView  // by namespace
 	nodes map[string][]nodeView // by ScenarioLabel value
 }
 
-// state returns a snapshot at most half a sync period old.
+// state returns a snapshot of every pod and node, read after the caller
+// asked or at most half a sync period before (shared.get).
 func (e *Env) state(ctx context.Context) (*snapshot, error) {
-	e.snapMu.Lock()
-	defer e.snapMu.Unlock()
-	if e.snap != nil && time.Since(e.snap.at) < syncPeriod/2 {
-		return e.snap, nil
-	}
-	at := time.Now()
+	return e.snap.get(ctx, syncPeriod/2, e.readState)
+}
+
+func (e *Env) readState(ctx context.Context) (*snapshot, error) {
 	var pods list[podView]
 	// resourceVersion=0: served from the API server's watch cache, not etcd.
 	if err := e.C.Do(ctx, "GET", "/api/v1/pods?resourceVersion=0", nil, &pods); err != nil {
@@ -69,7 +66,7 @@ func (e *Env) state(ctx context.Context) (*snapshot, error) {
 	if err := e.C.Do(ctx, "GET", "/api/v1/nodes?resourceVersion=0", nil, &nodes); err != nil {
 		return nil, err
 	}
-	s := &snapshot{at: at, pods: map[string][]podView{}, nodes: map[string][]nodeView{}}
+	s := &snapshot{pods: map[string][]podView{}, nodes: map[string][]nodeView{}}
 	for _, p := range pods.Items {
 		s.pods[p.Metadata.Namespace] = append(s.pods[p.Metadata.Namespace], p)
 	}
@@ -78,8 +75,39 @@ func (e *Env) state(ctx context.Context) (*snapshot, error) {
 			s.nodes[v] = append(s.nodes[v], n)
 		}
 	}
-	e.snap = s
 	return s, nil
+}
+
+// shared is one read shared by every scenario's harness: whoever asks
+// while a read is under way waits for it, and a read that began after a
+// caller asked is as fresh as one of its own, so a burst of callers costs
+// at most two reads. It used to accept only reads begun less than fresh
+// before: a list slower than that (1.3–4.7 s on a loaded 2-core machine,
+// with some 30 scenarios) was stale on arrival, so every waiting scenario
+// read again in turn, each sync took seconds of wall time (up to a minute
+// of loop time at the factor 15) and the pods' readiness reached the
+// simulator that late: the wake of stop 29's failing CI run was 40 s of it.
+type shared[T any] struct {
+	mu sync.Mutex
+	v  T
+	at time.Time // when the read of v began; zero before the first
+}
+
+func (s *shared[T]) get(ctx context.Context, fresh time.Duration, read func(context.Context) (T, error)) (T, error) {
+	asked := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.at.IsZero() && (!s.at.Before(asked) || time.Since(s.at) < fresh) {
+		return s.v, nil
+	}
+	at := time.Now()
+	v, err := read(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	s.v, s.at = v, at
+	return v, nil
 }
 
 // MetricsPort is Triton's metrics port, which the program's PodMonitor

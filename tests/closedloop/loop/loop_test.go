@@ -130,8 +130,9 @@ func TestClosedLoop(t *testing.T) {
 			continue
 		}
 		figures = append(figures, f)
-		fmt.Fprintf(&traj, "%s / %s\n  replicas %s\n  nodes    %s\n  alerts   %s\n  sim lag  %v at most (loop time)\n", x.sc.Name, x.sc.SignalLabel(),
-			Trajectory(f.Replicas), Trajectory(f.Nodes), alertsLine(x.res.Alerts), x.res.SimLag.Round(time.Millisecond))
+		fmt.Fprintf(&traj, "%s / %s\n  replicas %s\n  nodes    %s\n  alerts   %s\n  sim lag  %v at most (loop time)\n  sync gap %v at most; ready lags %v\n", x.sc.Name, x.sc.SignalLabel(),
+			Trajectory(f.Replicas), Trajectory(f.Nodes), alertsLine(x.res.Alerts), x.res.SimLag.Round(time.Millisecond),
+			x.res.SyncGap.Round(100*time.Millisecond), roundAll(x.res.ReadyLags, time.Second))
 		if testing.Verbose() {
 			t.Logf("%s / %s events:\n%s", x.sc.Name, x.sc.SignalLabel(), strings.Join(x.res.Events, "\n"))
 		}
@@ -286,4 +287,12 @@ func alertsLine(a map[string]time.Duration) string {
 		parts = append(parts, n+"@"+fmtMinutes(a[n].Round(6*time.Second)))
 	}
 	return strings.Join(parts, " ")
+}
+
+func roundAll(ds []time.Duration, m time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(m)
+	}
+	return out
 }

@@ -49,6 +49,15 @@ type Result struct {
 	// the pods' metrics endpoints serve counters from the past, and the
 	// catch-up lands in one scrape.
 	SimLag time.Duration
+	// ReadyLags are, for each Triton pod in the order the harness saw them
+	// Ready, how long after its modelled ready moment (its ready delay
+	// after the harness annotated it) that was: kwok's stage and the
+	// harness's sync at the compression factor, not the platform. The
+	// simulator serves a pod only from then on.
+	ReadyLags []time.Duration
+	// SyncGap is the longest time between two of the harness's syncs of
+	// pods and nodes (loop time; syncPeriod × F when the machine keeps up).
+	SyncGap time.Duration
 }
 
 // nodeSlots hands out unique loopback pod CIDRs 127.<a>.<b>.0/24 to nodes
@@ -81,6 +90,8 @@ type runner struct {
 	pulled    map[string]bool          // nodes that have pulled Triton's image
 	known     map[string]bool          // registered nodes not deleted since
 	annotate  map[string]bool          // pods annotated with their ready delay
+	readyAt   map[string]time.Duration // pod → modelled ready moment (loop time)
+	seenReady map[string]bool          // pods the harness has seen Ready
 	gpuPerPod int64
 	cpuReq    int64
 	prevBusy  map[string][2]float64 // pod → busy and instance seconds at the last sample
@@ -116,7 +127,8 @@ func (e *Env) Run(ctx context.Context, sc Scenario, ns string) (*Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.Name, err)
 	}
-	r := &runner{env: e, sc: sc, ns: ns, pending: map[string]time.Duration{}, pulled: map[string]bool{}, annotate: map[string]bool{}, known: map[string]bool{}}
+	r := &runner{env: e, sc: sc, ns: ns, pending: map[string]time.Duration{}, pulled: map[string]bool{}, annotate: map[string]bool{}, known: map[string]bool{},
+		readyAt: map[string]time.Duration{}, seenReady: map[string]bool{}}
 	r.res.Scenario = sc
 	if err := r.setup(ctx, objs); err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.Name, err)
@@ -378,6 +390,9 @@ func (r *runner) loop(ctx context.Context) error {
 		if t-lastSync < compressInverse(syncPeriod, e.F) {
 			continue
 		}
+		if lastSync >= 0 {
+			r.res.SyncGap = max(r.res.SyncGap, t-lastSync)
+		}
 		lastSync = t
 		// Nodes whose boot is over are registered first, so the node count
 		// sampled below never misses one between its launch and its listing.
@@ -556,6 +571,12 @@ func (r *runner) syncPods(ctx context.Context, pods []podView) error {
 		}
 		if p.Ready() {
 			ready = append(ready, p.Metadata.Name)
+			if at, ok := r.readyAt[p.Metadata.Name]; ok && !r.seenReady[p.Metadata.Name] {
+				r.seenReady[p.Metadata.Name] = true
+				lag := max(r.now()-at, 0)
+				r.res.ReadyLags = append(r.res.ReadyLags, lag)
+				r.logf("pod %s ready, %v after its modelled ready moment (kwok and the harness's sync)", p.Metadata.Name, lag.Round(100*time.Millisecond))
+			}
 		}
 		if p.Spec.NodeName == "" || r.annotate[p.Metadata.Name] || p.Metadata.DeletionTimestamp != nil {
 			continue
@@ -578,6 +599,7 @@ func (r *runner) syncPods(ctx context.Context, pods []podView) error {
 			return fmt.Errorf("annotating pod %s: %w", p.Metadata.Name, err)
 		}
 		r.annotate[p.Metadata.Name] = true
+		r.readyAt[p.Metadata.Name] = r.now() + delay
 		r.logf("pod %s bound to %s, ready in %v", p.Metadata.Name, p.Spec.NodeName, delay)
 	}
 	sort.Strings(ready)
