@@ -90,8 +90,7 @@ type runner struct {
 	pulled    map[string]bool          // nodes that have pulled Triton's image
 	known     map[string]bool          // registered nodes not deleted since
 	annotate  map[string]bool          // pods annotated with their ready delay
-	readyAt   map[string]time.Duration // pod → modelled ready moment (loop time)
-	seenReady map[string]bool          // pods the harness has seen Ready
+	readyAt   map[string]time.Duration // pod not yet seen Ready → its modelled ready moment (loop time)
 	gpuPerPod int64
 	cpuReq    int64
 	prevBusy  map[string][2]float64 // pod → busy and instance seconds at the last sample
@@ -128,7 +127,7 @@ func (e *Env) Run(ctx context.Context, sc Scenario, ns string) (*Result, error) 
 		return nil, fmt.Errorf("%s: %w", sc.Name, err)
 	}
 	r := &runner{env: e, sc: sc, ns: ns, pending: map[string]time.Duration{}, pulled: map[string]bool{}, annotate: map[string]bool{}, known: map[string]bool{},
-		readyAt: map[string]time.Duration{}, seenReady: map[string]bool{}}
+		readyAt: map[string]time.Duration{}}
 	r.res.Scenario = sc
 	if err := r.setup(ctx, objs); err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.Name, err)
@@ -571,8 +570,8 @@ func (r *runner) syncPods(ctx context.Context, pods []podView) error {
 		}
 		if p.Ready() {
 			ready = append(ready, p.Metadata.Name)
-			if at, ok := r.readyAt[p.Metadata.Name]; ok && !r.seenReady[p.Metadata.Name] {
-				r.seenReady[p.Metadata.Name] = true
+			if at, ok := r.readyAt[p.Metadata.Name]; ok {
+				delete(r.readyAt, p.Metadata.Name)
 				lag := max(r.now()-at, 0)
 				r.res.ReadyLags = append(r.res.ReadyLags, lag)
 				r.logf("pod %s ready, %v after its modelled ready moment (kwok and the harness's sync)", p.Metadata.Name, lag.Round(100*time.Millisecond))
